@@ -1,0 +1,49 @@
+# Circuitry: set-up, tests and the main job on a fresh machine.
+#   make demo   set-up, release build, then the main job
+#   make test   set-up, then the test suite
+# Set-up is idempotent and quiet when everything is already in place.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+MODELS_DIR   := models
+MODEL_FILE   := $(MODELS_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_SHA256 := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+APT_PACKAGES := libopenblas-dev libsqlite3-dev libgraphviz-dev graphviz pkg-config
+
+# Vector code generation: on CPUs with AVX2, FMA and F16C (checked here, not assumed) Swift
+# compiles for Haswell-class instructions; elsewhere it keeps the portable x86-64 baseline.
+CPU_FLAGS := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell")
+SWIFT_FLAGS := $(CPU_FLAGS)
+
+# OPENBLAS_CORETYPE pins OpenBLAS to one kernel family; letting it detect the CPU is faster
+# where the CPU is newer than the pinned family.
+unexport OPENBLAS_CORETYPE
+
+.PHONY: setup system-packages model build test demo bench clean
+
+setup: system-packages model
+
+system-packages:
+	@scripts/install-system-packages.sh $(APT_PACKAGES)
+
+model: $(MODEL_FILE)
+
+$(MODEL_FILE):
+	@scripts/fetch-model.sh "$(MODEL_FILE)" "$(MODEL_SHA256)"
+
+build: setup
+	@swift build -c release $(SWIFT_FLAGS)
+
+test: setup
+	swift test $(SWIFT_FLAGS)
+
+demo: build
+	@.build/release/circuitry --version
+
+bench: build
+	.build/release/circuitry bench blas
+	.build/release/circuitry bench ops
+
+clean:
+	rm -rf .build

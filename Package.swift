@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+// Circuitry: attribution graphs for language models, natively on the CPU.
+// Targets are listed lowest layer first; see ../shared/docs/ARCHITECTURE.md for who may import whom.
+import PackageDescription
+
+/// Release builds drop overflow and bounds traps so numeric loops vectorise; shapes are checked
+/// explicitly (and throw) before any loop runs, so nothing user-reachable relies on those traps.
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Circuitry",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "circuitry", targets: ["circuitry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: System libraries
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CGraphviz", path: "Sources/CGraphviz", pkgConfig: "libgvc",
+            providers: [.apt(["libgraphviz-dev"])]),
+
+        // MARK: Numerics
+        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: numericSettings),
+
+        // MARK: Command line
+        .executableTarget(
+            name: "circuitry",
+            dependencies: [
+                "TensorCore", "Autodiff", "CBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: numericSettings),
+
+        // MARK: Tests
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
+        .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,111 @@
+// Attention as a differentiable op.
+//
+// `attend` mixes value vectors across positions with a pattern: for query head i (which reads
+// key/value group i / (h / g), grouped-query attention),
+//     out[q, i, :] = Σ_k P[i, q, k] · v[k, group(i), :]
+// With the pattern recorded as a constant this is the frozen attention of the local replacement
+// model, linear in v; the pullback to v is then a product with Pᵀ per head. The pattern's own
+// cotangent is also provided so the op can be checked and used in full attention.
+
+import TensorCore
+
+extension Variable {
+    /// Mixes values `self` ([n_k, g, e]) with `pattern` ([h, n_q, n_k]) → [n_q, h, e].
+    public func attend(pattern: Variable) throws -> Variable {
+        let v = value, p = pattern.value
+        guard v.rank == 3, p.rank == 3, p.shape[2] == v.shape[0], p.shape[0] % max(v.shape[1], 1) == 0 else {
+            throw TensorError.shapeMismatch(op: "attend (values [n, g, e], pattern [h, n_q, n_k])", lhs: v.shape, rhs: p.shape)
+        }
+        let geometry = AttentionGeometry(keys: v.shape[0], groups: v.shape[1], headDim: v.shape[2],
+                                         heads: p.shape[0], queries: p.shape[1])
+        let out = try geometry.mix(values: v, pattern: p)
+        return tape.record(out, inputs: [self, pattern], name: "attend") { g, needed in
+            let batch = g.shape[0]
+            var gv: Tensor? = needed[0] ? try Tensor(zeros: [batch] + v.shape) : nil
+            var gp: Tensor? = needed[1] ? try Tensor(zeros: [batch] + p.shape) : nil
+            for s in 0..<batch {
+                if gv != nil { geometry.valueCotangent(g, seed: s, pattern: p, into: &gv!) }
+                if gp != nil { geometry.patternCotangent(g, seed: s, values: v, into: &gp!) }
+            }
+            return [gv, gp]
+        }
+    }
+
+    /// Sets entries above the diagonal of the last two axes ([..., n_q, n_k], query i sees keys
+    /// ≤ i + offset) to −∞, so a following softmax gives them zero weight.
+    public func causalMasked(offset: Int = 0) throws -> Variable {
+        guard shape.count >= 2 else {
+            throw TensorError.invalidShape(op: "causalMasked", shape: shape, reason: "needs rank ≥ 2")
+        }
+        let (nq, nk) = (shape[shape.count - 2], shape[shape.count - 1])
+        let mask = try Tensor(shape: [nq, nk], scalars: (0..<(nq * nk)).map { i -> Float in i % nk <= i / nk + offset ? 1 : 0 })
+        var y = value
+        y.scalars.withUnsafeMutableBufferPointer { x in
+            for i in 0..<x.count where mask.scalars[i % (nq * nk)] == 0 { x[i] = -.infinity }
+        }
+        return tape.record(y, inputs: [self], name: "causalMasked") { g, _ in [try g * mask] }
+    }
+}
+
+/// Sizes of one attention mix and the strided products that implement it.
+struct AttentionGeometry {
+    let keys: Int, groups: Int, headDim: Int, heads: Int, queries: Int
+    var headsPerGroup: Int { heads / groups }
+    var isEmpty: Bool { keys == 0 || groups == 0 || headDim == 0 || heads == 0 || queries == 0 }
+
+    func mix(values v: Tensor, pattern p: Tensor) throws -> Tensor {
+        var out = try Tensor(zeros: [queries, heads, headDim])
+        if isEmpty { return out }
+        out.scalars.withUnsafeMutableBufferPointer { o in
+            v.scalars.withUnsafeBufferPointer { pv in
+                p.scalars.withUnsafeBufferPointer { pp in
+                    for i in 0..<heads {
+                        // out[:, i, :] (ld h·e) = P_i [n_q, n_k] · V_group [n_k, e] (ld g·e)
+                        BLAS.gemm(transposeA: false, transposeB: false, m: queries, n: headDim, k: keys,
+                                  a: pp.baseAddress! + i * queries * keys, lda: keys,
+                                  b: pv.baseAddress! + (i / headsPerGroup) * headDim, ldb: groups * headDim,
+                                  c: o.baseAddress! + i * headDim, ldc: heads * headDim)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// gv[s, :, group(i), :] += P_iᵀ · g[s, :, i, :] for every head i.
+    func valueCotangent(_ g: Tensor, seed s: Int, pattern p: Tensor, into gv: inout Tensor) {
+        if isEmpty { return }
+        let gStride = queries * heads * headDim, vStride = keys * groups * headDim
+        gv.scalars.withUnsafeMutableBufferPointer { out in
+            g.scalars.withUnsafeBufferPointer { pg in
+                p.scalars.withUnsafeBufferPointer { pp in
+                    for i in 0..<heads {
+                        BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: headDim, k: queries,
+                                  a: pp.baseAddress! + i * queries * keys, lda: keys,
+                                  b: pg.baseAddress! + s * gStride + i * headDim, ldb: heads * headDim,
+                                  beta: 1, c: out.baseAddress! + s * vStride + (i / headsPerGroup) * headDim,
+                                  ldc: groups * headDim)
+                    }
+                }
+            }
+        }
+    }
+
+    /// gp[s, i] = g[s, :, i, :] · V_group(i)ᵀ for every head i.
+    func patternCotangent(_ g: Tensor, seed s: Int, values v: Tensor, into gp: inout Tensor) {
+        if isEmpty { return }
+        let gStride = queries * heads * headDim, pStride = heads * queries * keys
+        gp.scalars.withUnsafeMutableBufferPointer { out in
+            g.scalars.withUnsafeBufferPointer { pg in
+                v.scalars.withUnsafeBufferPointer { pv in
+                    for i in 0..<heads {
+                        BLAS.gemm(transposeA: false, transposeB: true, m: queries, n: keys, k: headDim,
+                                  a: pg.baseAddress! + s * gStride + i * headDim, lda: heads * headDim,
+                                  b: pv.baseAddress! + (i / headsPerGroup) * headDim, ldb: groups * headDim,
+                                  c: out.baseAddress! + s * pStride + i * queries * keys, ldc: keys)
+                    }
+                }
+            }
+        }
+    }
+}

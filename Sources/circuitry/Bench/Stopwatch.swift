@@ -1,0 +1,25 @@
+import Foundation
+
+/// Wall-clock timing for benchmarks.
+enum Stopwatch {
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    /// Runs `body` once to warm up, then repeatedly for at least `seconds` (and 3 runs);
+    /// returns the median time of one run.
+    static func median(seconds: Double = 0.5, _ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var times = [Double]()
+        let start = now()
+        while times.count < 3 || now() - start < seconds {
+            let t0 = now()
+            try body()
+            times.append(now() - t0)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+}
