@@ -31,6 +31,12 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: numericSettings),
         .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: numericSettings),
 
+        // MARK: Models
+        .target(name: "ModelIO", dependencies: ["TensorCore"], swiftSettings: numericSettings),
+        .target(name: "Tokenizer", dependencies: ["ModelIO"], swiftSettings: numericSettings),
+        .target(name: "LanguageModels", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer"],
+                swiftSettings: numericSettings),
+
         // MARK: Command line
         .executableTarget(
             name: "circuitry",
@@ -41,9 +47,13 @@ let package = Package(
             swiftSettings: numericSettings),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels"],
+                path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
+        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"]),
         .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "TestSupport"]),
     ]
 )

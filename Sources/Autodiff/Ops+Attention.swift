@@ -18,7 +18,7 @@ extension Variable {
         }
         let geometry = AttentionGeometry(keys: v.shape[0], groups: v.shape[1], headDim: v.shape[2],
                                          heads: p.shape[0], queries: p.shape[1])
-        let out = try geometry.mix(values: v, pattern: p)
+        let out = try Attention.mix(pattern: p, values: v)
         return tape.record(out, inputs: [self, pattern], name: "attend") { g, needed in
             let batch = g.shape[0]
             var gv: Tensor? = needed[0] ? try Tensor(zeros: [batch] + v.shape) : nil
@@ -47,30 +47,12 @@ extension Variable {
     }
 }
 
-/// Sizes of one attention mix and the strided products that implement it.
+/// Sizes of one attention mix and the strided products of its pullback (the forward is
+/// TensorCore's `Attention.mix`).
 struct AttentionGeometry {
     let keys: Int, groups: Int, headDim: Int, heads: Int, queries: Int
     var headsPerGroup: Int { heads / groups }
     var isEmpty: Bool { keys == 0 || groups == 0 || headDim == 0 || heads == 0 || queries == 0 }
-
-    func mix(values v: Tensor, pattern p: Tensor) throws -> Tensor {
-        var out = try Tensor(zeros: [queries, heads, headDim])
-        if isEmpty { return out }
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            v.scalars.withUnsafeBufferPointer { pv in
-                p.scalars.withUnsafeBufferPointer { pp in
-                    for i in 0..<heads {
-                        // out[:, i, :] (ld h·e) = P_i [n_q, n_k] · V_group [n_k, e] (ld g·e)
-                        BLAS.gemm(transposeA: false, transposeB: false, m: queries, n: headDim, k: keys,
-                                  a: pp.baseAddress! + i * queries * keys, lda: keys,
-                                  b: pv.baseAddress! + (i / headsPerGroup) * headDim, ldb: groups * headDim,
-                                  c: o.baseAddress! + i * headDim, ldc: heads * headDim)
-                    }
-                }
-            }
-        }
-        return out
-    }
 
     /// gv[s, :, group(i), :] += P_iᵀ · g[s, :, i, :] for every head i.
     func valueCotangent(_ g: Tensor, seed s: Int, pattern p: Tensor, into gv: inout Tensor) {

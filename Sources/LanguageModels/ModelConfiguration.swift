@@ -1,0 +1,131 @@
+// The shape and capabilities of a Llama-family model. Differences between Llama, Llama 3,
+// Qwen 2 and Qwen 3 are declared here as capabilities (biases, query/key norms, RoPE layout and
+// scaling), and the forward pass reads only these, never an architecture name.
+
+import TensorCore
+
+/// How positions are encoded.
+public struct RopeConfiguration: Codable, Sendable, Equatable {
+    public var base: Double
+    /// Rotated dimensions per head (usually the head dimension).
+    public var dimension: Int
+    public var style: RotaryStyle
+    /// Llama 3's frequency-dependent scaling, when present.
+    public var llama3Scaling: Llama3RopeScaling?
+    /// Per-frequency divisors stored precomputed (llama.cpp's `rope_freqs.weight`), when present.
+    public var frequencyFactors: [Double]?
+
+    public init(base: Double, dimension: Int, style: RotaryStyle, llama3Scaling: Llama3RopeScaling? = nil,
+                frequencyFactors: [Double]? = nil) {
+        self.base = base
+        self.dimension = dimension
+        self.style = style
+        self.llama3Scaling = llama3Scaling
+        self.frequencyFactors = frequencyFactors
+    }
+
+    /// The rotation frequencies ω_i after scaling.
+    public var inverseFrequencies: [Double] {
+        var raw = RotaryTable.inverseFrequencies(base: base, dimension: dimension)
+        if let factors = frequencyFactors, factors.count == raw.count {
+            raw = zip(raw, factors).map { $0 / $1 }
+        }
+        guard let s = llama3Scaling else { return raw }
+        let lowWavelength = s.originalContext / s.lowFrequencyFactor
+        let highWavelength = s.originalContext / s.highFrequencyFactor
+        return raw.map { frequency in
+            let wavelength = 2 * Double.pi / frequency
+            if wavelength < highWavelength { return frequency }
+            if wavelength > lowWavelength { return frequency / s.factor }
+            let smooth = (s.originalContext / wavelength - s.lowFrequencyFactor) / (s.highFrequencyFactor - s.lowFrequencyFactor)
+            return (1 - smooth) * frequency / s.factor + smooth * frequency
+        }
+    }
+}
+
+/// Llama 3.1's `rope_scaling` with `rope_type: llama3`.
+public struct Llama3RopeScaling: Codable, Sendable, Equatable {
+    public var factor: Double
+    public var lowFrequencyFactor: Double
+    public var highFrequencyFactor: Double
+    public var originalContext: Double
+
+    public init(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContext: Double) {
+        self.factor = factor
+        self.lowFrequencyFactor = lowFrequencyFactor
+        self.highFrequencyFactor = highFrequencyFactor
+        self.originalContext = originalContext
+    }
+}
+
+/// Everything the forward pass needs to know about a model's structure.
+public struct ModelConfiguration: Codable, Sendable, Equatable {
+    /// Informational (from the file); the forward pass does not read it.
+    public var architecture: String
+    public var vocabularySize: Int
+    /// d: the residual stream width.
+    public var width: Int
+    public var layers: Int
+    /// h: query heads.
+    public var heads: Int
+    /// g: key/value heads (grouped-query attention when fewer than h).
+    public var keyValueHeads: Int
+    /// e: the dimension of each head.
+    public var headDimension: Int
+    /// m: the hidden width of the gated MLP.
+    public var mlpWidth: Int
+    public var contextLength: Int
+    public var rmsEpsilon: Float
+    public var rope: RopeConfiguration
+
+    // Capabilities.
+    /// Biases on the query, key and value projections (Qwen 2).
+    public var attentionBias: Bool
+    /// RMSNorm over each query and key head before rotation (Qwen 3).
+    public var queryKeyNorm: Bool
+    /// The unembedding is the token embedding (SmolLM2).
+    public var tiedEmbeddings: Bool
+
+    public var bosTokenId: Int?
+    public var eosTokenId: Int?
+
+    public init(architecture: String, vocabularySize: Int, width: Int, layers: Int, heads: Int, keyValueHeads: Int,
+                headDimension: Int, mlpWidth: Int, contextLength: Int, rmsEpsilon: Float, rope: RopeConfiguration,
+                attentionBias: Bool = false, queryKeyNorm: Bool = false, tiedEmbeddings: Bool = true,
+                bosTokenId: Int? = nil, eosTokenId: Int? = nil) {
+        self.architecture = architecture
+        self.vocabularySize = vocabularySize
+        self.width = width
+        self.layers = layers
+        self.heads = heads
+        self.keyValueHeads = keyValueHeads
+        self.headDimension = headDimension
+        self.mlpWidth = mlpWidth
+        self.contextLength = contextLength
+        self.rmsEpsilon = rmsEpsilon
+        self.rope = rope
+        self.attentionBias = attentionBias
+        self.queryKeyNorm = queryKeyNorm
+        self.tiedEmbeddings = tiedEmbeddings
+        self.bosTokenId = bosTokenId
+        self.eosTokenId = eosTokenId
+    }
+
+    /// Checks the sizes fit together.
+    public func validate(source: String) throws {
+        func fail(_ reason: String) -> LanguageModelError { .invalidConfiguration(source: source, reason: reason) }
+        for (name, value) in [("vocabulary size", vocabularySize), ("width", width), ("layers", layers), ("heads", heads),
+                              ("key/value heads", keyValueHeads), ("head dimension", headDimension),
+                              ("MLP width", mlpWidth), ("context length", contextLength)] where value <= 0 || value > 1 << 24 {
+            throw fail("\(name) \(value) is out of range")
+        }
+        guard heads % keyValueHeads == 0 else { throw fail("\(heads) query heads are not a multiple of \(keyValueHeads) key/value heads") }
+        guard rope.dimension % 2 == 0, rope.dimension <= headDimension else {
+            throw fail("RoPE dimension \(rope.dimension) must be even and at most the head dimension \(headDimension)")
+        }
+        guard rope.base > 1 else { throw fail("RoPE base \(rope.base) must be greater than 1") }
+    }
+
+    /// Width of the fused query/key/value projection output.
+    var qkvWidth: Int { (heads + 2 * keyValueHeads) * headDimension }
+}

@@ -1,0 +1,65 @@
+// Scaled dot-product attention kernels with grouped-query heads.
+//
+// Shapes: queries q [n_q, h, e], keys k [n_k, g, e], values v [n_k, g, e], pattern [h, n_q, n_k].
+// Query head i reads key/value group i / (h / g). Query row r sits at absolute position
+// `queryOffset + r` and sees keys at positions ≤ that (keys start at position 0), which covers
+// both a whole prompt (offset 0) and decoding with a KV cache (offset = cached length).
+
+public enum Attention {
+    /// Causal softmax(q·kᵀ · scale) per head → pattern [h, n_q, n_k]; masked entries are exactly 0.
+    public static func pattern(queries q: Tensor, keys k: Tensor, scale: Float, queryOffset: Int = 0) throws -> Tensor {
+        guard q.rank == 3, k.rank == 3, q.shape[2] == k.shape[2], k.shape[1] > 0, q.shape[1] % k.shape[1] == 0 else {
+            throw TensorError.shapeMismatch(op: "attention pattern (queries [n, h, e], keys [n, g, e])", lhs: q.shape, rhs: k.shape)
+        }
+        let (nq, h, e) = (q.shape[0], q.shape[1], q.shape[2])
+        let (nk, g) = (k.shape[0], k.shape[1])
+        guard queryOffset >= 0, queryOffset + nq <= nk else {
+            throw TensorError.invalidArgument(op: "attention pattern", reason: "queries at \(queryOffset)..<\(queryOffset + nq) need keys up to that position, have \(nk)")
+        }
+        let perGroup = h / g
+        return try Tensor(shape: [h, nq, nk]) { out in
+            guard nq > 0, nk > 0 else { return }
+            q.scalars.withUnsafeBufferPointer { pq in
+                k.scalars.withUnsafeBufferPointer { pk in
+                    for i in 0..<h {
+                        let scores = out.baseAddress! + i * nq * nk
+                        BLAS.gemm(transposeA: false, transposeB: true, m: nq, n: nk, k: e, alpha: scale,
+                                  a: pq.baseAddress! + i * e, lda: h * e,
+                                  b: pk.baseAddress! + (i / perGroup) * e, ldb: g * e,
+                                  c: scores, ldc: nk)
+                        for r in 0..<nq {
+                            let row = scores + r * nk
+                            let visible = queryOffset + r + 1
+                            softmaxRow(row, row, visible)
+                            for j in visible..<nk { row[j] = 0 }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// out[r, i, :] = Σ_k pattern[i, r, k] · v[k, group(i), :] → [n_q, h, e].
+    public static func mix(pattern p: Tensor, values v: Tensor) throws -> Tensor {
+        guard p.rank == 3, v.rank == 3, p.shape[2] == v.shape[0], v.shape[1] > 0, p.shape[0] % v.shape[1] == 0 else {
+            throw TensorError.shapeMismatch(op: "attention mix (pattern [h, n_q, n_k], values [n_k, g, e])", lhs: p.shape, rhs: v.shape)
+        }
+        let (h, nq, nk) = (p.shape[0], p.shape[1], p.shape[2])
+        let (g, e) = (v.shape[1], v.shape[2])
+        let perGroup = h / g
+        return try Tensor(shape: [nq, h, e]) { out in
+            guard !out.isEmpty else { return }
+            guard nk > 0 else { out.initialize(repeating: 0); return }
+            p.scalars.withUnsafeBufferPointer { pp in
+                v.scalars.withUnsafeBufferPointer { pv in
+                    for i in 0..<h {
+                        BLAS.gemm(transposeA: false, transposeB: false, m: nq, n: e, k: nk,
+                                  a: pp.baseAddress! + i * nq * nk, lda: nk,
+                                  b: pv.baseAddress! + (i / perGroup) * e, ldb: g * e,
+                                  c: out.baseAddress! + i * e, ldc: h * e)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+// ModelIO tests follow
