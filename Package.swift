@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(
             name: "CGraphviz", path: "Sources/CGraphviz", pkgConfig: "libgvc",
             providers: [.apt(["libgraphviz-dev"])]),
+        .systemLibrary(name: "CRuntime", path: "Sources/CRuntime"),
 
         // MARK: Numerics
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: numericSettings),
@@ -41,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "circuitry",
             dependencies: [
-                "TensorCore", "Autodiff", "CBLAS",
+                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings),

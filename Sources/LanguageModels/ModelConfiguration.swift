@@ -127,5 +127,5 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     }
 
     /// Width of the fused query/key/value projection output.
-    var qkvWidth: Int { (heads + 2 * keyValueHeads) * headDimension }
+    public var qkvWidth: Int { (heads + 2 * keyValueHeads) * headDimension }
 }

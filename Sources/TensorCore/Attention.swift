@@ -19,22 +19,28 @@ public enum Attention {
         let perGroup = h / g
         return try Tensor(shape: [h, nq, nk]) { out in
             guard nq > 0, nk > 0 else { return }
-            q.scalars.withUnsafeBufferPointer { pq in
-                k.scalars.withUnsafeBufferPointer { pk in
-                    for i in 0..<h {
-                        let scores = out.baseAddress! + i * nq * nk
-                        BLAS.gemm(transposeA: false, transposeB: true, m: nq, n: nk, k: e, alpha: scale,
-                                  a: pq.baseAddress! + i * e, lda: h * e,
-                                  b: pk.baseAddress! + (i / perGroup) * e, ldb: g * e,
-                                  c: scores, ldc: nk)
-                        for r in 0..<nq {
-                            let row = scores + r * nk
-                            let visible = queryOffset + r + 1
-                            softmaxRow(row, row, visible)
-                            for j in visible..<nk { row[j] = 0 }
-                        }
-                    }
+            q.scalars.withUnsafeBufferPointer { bq in
+            k.scalars.withUnsafeBufferPointer { bk in
+            let (po, pq, pk) = (SharedPointer(out), SharedPointer(bq), SharedPointer(bk))
+            Parallel.forEach(h) { i in
+                let scores = po.floats + i * nq * nk
+                // Query blocks only need keys up to their last position (causality).
+                for block in stride(from: 0, to: nq, by: Attention.block) {
+                    let rows = min(Attention.block, nq - block)
+                    let keys = min(nk, queryOffset + block + rows)
+                    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: keys, k: e, alpha: scale,
+                              a: pq.floats + (block * h + i) * e, lda: h * e,
+                              b: pk.floats + (i / perGroup) * e, ldb: g * e,
+                              c: scores + block * nk, ldc: nk)
                 }
+                for r in 0..<nq {
+                    let row = scores + r * nk
+                    let visible = queryOffset + r + 1
+                    softmaxRow(row, row, visible)
+                    for j in visible..<nk { row[j] = 0 }
+                }
+            }
+            }
             }
         }
     }
@@ -50,16 +56,25 @@ public enum Attention {
         return try Tensor(shape: [nq, h, e]) { out in
             guard !out.isEmpty else { return }
             guard nk > 0 else { out.initialize(repeating: 0); return }
-            p.scalars.withUnsafeBufferPointer { pp in
-                v.scalars.withUnsafeBufferPointer { pv in
-                    for i in 0..<h {
-                        BLAS.gemm(transposeA: false, transposeB: false, m: nq, n: e, k: nk,
-                                  a: pp.baseAddress! + i * nq * nk, lda: nk,
-                                  b: pv.baseAddress! + (i / perGroup) * e, ldb: g * e,
-                                  c: out.baseAddress! + i * e, ldc: h * e)
-                    }
+            p.scalars.withUnsafeBufferPointer { bp in
+            v.scalars.withUnsafeBufferPointer { bv in
+            let (po, pp, pv) = (SharedPointer(out), SharedPointer(bp), SharedPointer(bv))
+            Parallel.forEach(h) { i in
+                // Keys past a causal query block have zero weight; the product skips them.
+                for block in stride(from: 0, to: nq, by: Attention.block) {
+                    let rows = min(Attention.block, nq - block)
+                    let keys = min(nk, nk - nq + block + rows)
+                    BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: e, k: keys,
+                              a: pp.floats + (i * nq + block) * nk, lda: nk,
+                              b: pv.floats + (i / perGroup) * e, ldb: g * e,
+                              c: po.floats + (block * h + i) * e, ldc: h * e)
                 }
+            }
+            }
             }
         }
     }
+
+    /// Rows per causal block.
+    static let block = 64
 }

@@ -6,7 +6,7 @@
 // Tests check every one of the 65,536 half values against Swift's own conversion.
 
 /// Float16 bits → Float.
-@inline(__always)
+@inlinable @inline(__always)
 public func floatFromHalfBits(_ h: UInt16) -> Float {
     let bits = UInt32(h)
     let sign = (bits & 0x8000) << 16
@@ -23,7 +23,7 @@ public func floatFromHalfBits(_ h: UInt16) -> Float {
 }
 
 /// Float → Float16 bits, rounding to nearest even.
-@inline(__always)
+@inlinable @inline(__always)
 public func halfBitsFromFloat(_ value: Float) -> UInt16 {
     var bits = value.bitPattern
     let sign = bits & 0x8000_0000
@@ -45,13 +45,13 @@ public func halfBitsFromFloat(_ value: Float) -> UInt16 {
 }
 
 /// BFloat16 bits → Float (exact).
-@inline(__always)
+@inlinable @inline(__always)
 public func floatFromBFloat16Bits(_ b: UInt16) -> Float {
     Float(bitPattern: UInt32(b) << 16)
 }
 
 /// Float → BFloat16 bits, rounding to nearest even; NaN stays NaN.
-@inline(__always)
+@inlinable @inline(__always)
 public func bfloat16BitsFromFloat(_ value: Float) -> UInt16 {
     let bits = value.bitPattern
     if value.isNaN { return UInt16(truncatingIfNeeded: (bits >> 16) | 0x0040) }

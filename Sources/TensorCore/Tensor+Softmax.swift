@@ -42,7 +42,7 @@ extension Tensor {
 }
 
 /// Softmax of one contiguous row; `src` and `dst` may be the same memory.
-@inline(__always)
+@inlinable @inline(__always)
 public func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ width: Int) {
     let peak = VectorReduce.max(src, width)
     for j in 0..<width { dst[j] = fastExp(src[j] - peak) }

@@ -6,7 +6,7 @@
 // instructions. Accuracy: `fastExp` is within 2 ulp of `expf` on [-87, 88] (tested).
 
 /// e^x for Float, vectorisable. Underflows to 0 below −87.3 and overflows to +inf above 88.7.
-@inline(__always)
+@inlinable @inline(__always)
 public func fastExp(_ x: Float) -> Float {
     // exp(x) = 2^n · exp(r), n = round(x / ln 2), r = x − n·ln 2 ∈ [−ln2/2, ln2/2].
     let clamped = min(max(x, -87.33654), 88.72283)
@@ -34,20 +34,20 @@ public func fastExp(_ x: Float) -> Float {
 }
 
 /// The logistic function 1 / (1 + e^−x), vectorisable.
-@inline(__always)
+@inlinable @inline(__always)
 public func fastSigmoid(_ x: Float) -> Float {
     1 / (1 + fastExp(-x))
 }
 
 /// tanh(x), vectorisable, via 1 − 2 / (e^{2x} + 1).
-@inline(__always)
+@inlinable @inline(__always)
 public func fastTanh(_ x: Float) -> Float {
     let clamped = min(max(x, -20), 20)
     return 1 - 2 / (fastExp(2 * clamped) + 1)
 }
 
 /// erf(x), vectorisable; Abramowitz & Stegun 7.1.26 refined (absolute error below 1.5e-7).
-@inline(__always)
+@inlinable @inline(__always)
 public func fastErf(_ x: Float) -> Float {
     let a = abs(x)
     let t = 1 / (1 + 0.327_591_1 * a)
@@ -64,13 +64,13 @@ public func fastErf(_ x: Float) -> Float {
 /// not serialised by the latency of one running sum (Swift does not reassociate floating-point
 /// additions on its own).
 public enum VectorReduce {
-    @inline(__always)
-    private static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+    @inlinable @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
         UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
     }
 
     /// Σ x[i]
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var i = 0
@@ -81,7 +81,7 @@ public enum VectorReduce {
     }
 
     /// Σ x[i]²
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func sumOfSquares(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var i = 0
@@ -92,7 +92,7 @@ public enum VectorReduce {
     }
 
     /// Σ x[i]·y[i]
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var i = 0
@@ -103,7 +103,7 @@ public enum VectorReduce {
     }
 
     /// max x[i] (−∞ for an empty range; NaNs are ignored).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func max(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var lanes = SIMD8<Float>(repeating: -.infinity)
         var i = 0

@@ -1,1 +1,0 @@
-// ModelIO tests follow
