@@ -245,13 +245,15 @@ extension LlamaModel {
             if let kvCache { (kj, vj) = try kvCache.pointee.append(layer: l, keys: kj, values: vj) }
             patterns.append(try Attention.pattern(queries: qj, keys: kj, scale: scale, queryOffset: start))
         }
-        var pattern = try Tensor.stack(patterns)                                        // [b, h, n, n_k]
-        try run.visit(.attnPattern(layer: l), &pattern)
+        // One prompt needs no stacking: its pattern is the batch (saves two copies of [h, n, n]).
+        var pattern = b == 1 ? try patterns[0].reshaped([1] + patterns[0].shape) : try Tensor.stack(patterns)
+        try run.visit(.attnPattern(layer: l), &pattern)                                 // [b, h, n, n_k]
         for j in 0..<b {
             let vj = try kvCache.map { $0.pointee.values[l] } ?? v.row(j)
-            mixed.append(try Attention.mix(pattern: pattern.row(j), values: vj))
+            let pj = b == 1 ? try pattern.reshaped(Array(pattern.shape.dropFirst())) : try pattern.row(j)
+            mixed.append(try Attention.mix(pattern: pj, values: vj))
         }
-        let z = try Tensor.stack(mixed).reshaped([b, n, h * e])
+        let z = b == 1 ? try mixed[0].reshaped([1, n, h * e]) : try Tensor.stack(mixed).reshaped([b, n, h * e])
         return try Tensor.matmul(z, w.output, transposeB: true)
     }
 }

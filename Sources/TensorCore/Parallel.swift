@@ -1,16 +1,21 @@
 // Running independent pieces of work on every core.
 //
-// OpenBLAS keeps its own thread pool for single large products. Work that is a loop of many
-// small products (one per attention head, one per seed) runs faster as independent tasks, each
-// calling single-threaded BLAS; `Parallel.forEach` switches OpenBLAS to one thread for the
-// duration and restores it afterwards.
+// OpenBLAS is configured once, at first use, to run each call on the calling thread; Circuitry
+// splits work across cores itself (large products by rows or columns, loops of small products
+// by task). Nothing changes process-wide state afterwards, so any number of threads may run
+// tensor code at the same time. The number of tasks is the number of active processors, or
+// CIRCUITRY_THREADS when set.
 
 import CBLAS
 import Dispatch
+import Foundation
 
 public enum Parallel {
-    /// Number of tasks to split work into (the cores OpenBLAS was started with).
-    public static let width: Int = max(1, Int(openblas_get_num_threads()))
+    /// Number of tasks work is split into.
+    public static let width: Int = {
+        if let value = ProcessInfo.processInfo.environment["CIRCUITRY_THREADS"], let n = Int(value), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// Runs `body(i)` for i in 0..<count, spread over the cores.
     public static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
@@ -18,10 +23,21 @@ public enum Parallel {
             for i in 0..<count { body(i) }
             return
         }
-        let previous = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(previous) }
         DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+
+    /// Splits 0..<count into at most `width` contiguous chunks of at least `minimum` and runs them in parallel.
+    public static func forChunks(_ count: Int, minimum: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
+        let chunks = max(1, min(width, count / max(minimum, 1)))
+        guard chunks > 1 else {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        let size = (count + chunks - 1) / chunks
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let range = (c * size)..<min(count, (c + 1) * size)
+            if !range.isEmpty { body(range) }
+        }
     }
 }
 
@@ -30,6 +46,7 @@ public enum Parallel {
 public struct SharedPointer: @unchecked Sendable {
     public let floats: UnsafeMutablePointer<Float>
     public init(_ pointer: UnsafeMutablePointer<Float>) { floats = pointer }
+    public init(_ pointer: UnsafePointer<Float>) { floats = UnsafeMutablePointer(mutating: pointer) }
     public init(_ buffer: UnsafeBufferPointer<Float>) { floats = UnsafeMutablePointer(mutating: buffer.baseAddress!) }
     public init(_ buffer: UnsafeMutableBufferPointer<Float>) { floats = buffer.baseAddress! }
 }

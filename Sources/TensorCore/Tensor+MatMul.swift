@@ -1,21 +1,73 @@
 // Matrix products through OpenBLAS.
 //
 // `matmul` covers the shapes a transformer needs: [m, k]·[k, n]; a batch of rows against one
-// weight ([..., m, k]·[k, n], done as a single sgemm over all rows); and batched products
-// ([b, m, k]·[b, k, n], one sgemm per batch entry). Either operand may be transposed. `BLAS`
+// weight ([..., m, k]·[k, n], done as a single product over all rows); and batched products
+// ([b, m, k]·[b, k, n], one product per batch entry). Either operand may be transposed.
+// OpenBLAS runs single-threaded (see Parallel.swift): a large product is split into row (or
+// column) blocks computed on every core, and batch entries run as parallel tasks. `BLAS`
 // exposes the raw pointer-level calls for kernels that work on strided sub-matrices.
 
 import CBLAS
 
 /// Raw BLAS calls on row-major memory.
 public enum BLAS {
-    /// C[m, n] = alpha · op(A) · op(B) + beta · C, row-major with leading dimensions.
+    /// Configures OpenBLAS once: every call runs on its calling thread.
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// Products below this many multiply-adds are not worth splitting across cores.
+    static let splitThreshold = 1 << 21
+
+    /// C = alpha · op(A) · op(B) + beta · C split across cores along the longer side of C, so
+    /// each task packs a share of the larger operand and all of the smaller one.
+    public static func parallelGemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard Parallel.width > 1, m * n * k >= splitThreshold else {
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                 a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let (pa, pb, pc) = (SharedPointer(a), SharedPointer(b), SharedPointer(c))
+        if m >= 1024 && n >= 1024 {
+            // Large on both sides: a grid of blocks, so tasks running together share panels.
+            let (rowBlocks, columnBlocks) = (Parallel.width, 2)
+            let (mb, nb) = ((m + rowBlocks - 1) / rowBlocks, (n + columnBlocks - 1) / columnBlocks)
+            Parallel.forEach(rowBlocks * columnBlocks) { task in
+                let (r0, c0) = ((task / columnBlocks) * mb, (task % columnBlocks) * nb)
+                let (rows, columns) = (min(mb, m - r0), min(nb, n - c0))
+                guard rows > 0, columns > 0 else { return }
+                let aStart = transposeA ? pa.floats + r0 : pa.floats + r0 * lda
+                let bStart = transposeB ? pb.floats + c0 * ldb : pb.floats + c0
+                gemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: k, alpha: alpha,
+                     a: aStart, lda: lda, b: bStart, ldb: ldb, beta: beta, c: pc.floats + r0 * ldc + c0, ldc: ldc)
+            }
+        } else if m >= n {
+            Parallel.forChunks(m, minimum: 8) { rows in
+                // Rows of C come from rows of op(A): row i of A, or column i of Aᵀ.
+                let aStart = transposeA ? pa.floats + rows.lowerBound : pa.floats + rows.lowerBound * lda
+                gemm(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
+                     a: aStart, lda: lda, b: pb.floats, ldb: ldb, beta: beta, c: pc.floats + rows.lowerBound * ldc, ldc: ldc)
+            }
+        } else {
+            Parallel.forChunks(n, minimum: 64) { columns in
+                let bStart = transposeB ? pb.floats + columns.lowerBound * ldb : pb.floats + columns.lowerBound
+                gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k, alpha: alpha,
+                     a: pa.floats, lda: lda, b: bStart, ldb: ldb, beta: beta, c: pc.floats + columns.lowerBound, ldc: ldc)
+            }
+        }
+    }
+
+    /// C[m, n] = alpha · op(A) · op(B) + beta · C, row-major with leading dimensions, on the
+    /// calling thread.
     @inline(__always)
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        _ = singleThreaded
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
             // A product over an empty contraction is zero; BLAS may not touch C at all.
@@ -33,6 +85,7 @@ public enum BLAS {
         transpose: Bool, rows: Int, cols: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
     ) {
+        _ = singleThreaded
         guard rows > 0, cols > 0 else { return }
         cblas_sgemv(
             CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(rows), Int32(cols), alpha, a,
@@ -44,12 +97,6 @@ public enum BLAS {
     public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
         count > 0 ? cblas_sdot(Int32(count), x, 1, y, 1) : 0
     }
-
-    /// Number of threads OpenBLAS uses.
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
-
-    /// Sets the number of threads OpenBLAS uses.
-    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
     /// OpenBLAS's build and kernel description (for benchmark reports).
     public static var configuration: String {
@@ -140,20 +187,28 @@ struct MatMulPlan {
     func run(_ a: Tensor, _ b: Tensor, alpha: Float, beta: Float, into c: inout Tensor) {
         let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
         let (m, n, k) = (self.m, self.n, self.k)
-        a.scalars.withUnsafeBufferPointer { pa in
-            b.scalars.withUnsafeBufferPointer { pb in
-                c.scalars.withUnsafeMutableBufferPointer { pc in
-                    guard let ca = pc.baseAddress else { return }
-                    for i in 0..<batch {
-                        let outBase = ca + i * m * n
-                        guard let ba = pa.baseAddress, let bb = pb.baseAddress else {
-                            // An operand with no elements: the product is zero (scaled C).
-                            for j in 0..<(m * n) { outBase[j] = beta == 0 ? 0 : beta * outBase[j] }
-                            continue
+        let (batch, strideA, strideB, tA, tB) = (self.batch, self.strideA, self.strideB, transposeA, transposeB)
+        a.scalars.withUnsafeBufferPointer { ba in
+            b.scalars.withUnsafeBufferPointer { bb in
+                c.scalars.withUnsafeMutableBufferPointer { bc in
+                    guard let cBase = bc.baseAddress else { return }
+                    guard let aBase = ba.baseAddress, let bBase = bb.baseAddress else {
+                        // An operand with no elements: the product is zero (scaled C).
+                        for j in 0..<bc.count { bc[j] = beta == 0 ? 0 : beta * bc[j] }
+                        return
+                    }
+                    if batch == 1 {
+                        BLAS.parallelGemm(transposeA: tA, transposeB: tB, m: m, n: n, k: k, alpha: alpha,
+                                          a: aBase, lda: lda, b: bBase, ldb: ldb, beta: beta, c: cBase, ldc: n)
+                        return
+                    }
+                    let (pa, pb, pc) = (SharedPointer(aBase), SharedPointer(bBase), SharedPointer(cBase))
+                    Parallel.forChunks(batch) { entries in
+                        for i in entries {
+                            BLAS.gemm(transposeA: tA, transposeB: tB, m: m, n: n, k: k, alpha: alpha,
+                                      a: pa.floats + i * strideA, lda: lda, b: pb.floats + i * strideB, ldb: ldb,
+                                      beta: beta, c: pc.floats + i * m * n, ldc: n)
                         }
-                        BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                  alpha: alpha, a: ba + i * strideA, lda: lda, b: bb + i * strideB, ldb: ldb,
-                                  beta: beta, c: outBase, ldc: n)
                     }
                 }
             }

@@ -107,7 +107,11 @@ public enum VectorReduce {
     public static func max(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var lanes = SIMD8<Float>(repeating: -.infinity)
         var i = 0
-        while i + 8 <= count { lanes = pointwiseMax(lanes, load(x, i)); i += 8 }
+        while i + 8 <= count {
+            let v = load(x, i)
+            lanes.replace(with: v, where: v .> lanes)
+            i += 8
+        }
         var peak = lanes.max()
         while i < count { if x[i] > peak { peak = x[i] }; i += 1 }
         return peak

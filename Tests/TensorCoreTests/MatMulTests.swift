@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Testing
 import TensorCore
 import TestSupport
@@ -73,8 +75,33 @@ private func naiveMatMul(_ a: Tensor, _ b: Tensor, _ tA: Bool, _ tB: Bool) -> Te
         #expect(throws: TensorError.self) { try Tensor.gemm(a, try Tensor(zeros: [4, 2]), into: &c) }
     }
 
+    @Test func concurrentLargeProductsAgreeWithSequentialOnes() throws {
+        // Products split across cores, run from many threads at once (as tests and parallel
+        // attribution do), must neither interfere nor stall.
+        var random = TestRandom(seed: 6)
+        let inputs = (0..<6).map { _ in (random.normal([300, 200]), random.normal([200, 500])) }
+        let sequential = try inputs.map { try Tensor.matmul($0.0, $0.1) }
+        let results = ResultBox(count: inputs.count)
+        DispatchQueue.concurrentPerform(iterations: inputs.count * 4) { i in
+            let product = try? Tensor.matmul(inputs[i % inputs.count].0, inputs[i % inputs.count].1)
+            results.set(i % inputs.count, product)
+        }
+        for (i, expected) in sequential.enumerated() {
+            #expect(results.get(i) == expected)
+        }
+    }
+
     @Test func emptyContractionIsZero() throws {
         let c = try Tensor.matmul(Tensor(zeros: [3, 0]), Tensor(zeros: [0, 2]))
         #expect(c == (try Tensor(zeros: [3, 2])))
     }
+}
+
+/// Thread-safe slots for results computed on several threads.
+private final class ResultBox: @unchecked Sendable {
+    private var values: [Tensor?]
+    private let lock = NSLock()
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: Tensor?) { lock.lock(); values[i] = value; lock.unlock() }
+    func get(_ i: Int) -> Tensor? { lock.lock(); defer { lock.unlock() }; return values[i] }
 }

@@ -37,6 +37,10 @@ struct BenchBLAS: ParsableCommand {
             let budget = flops > 1e11 ? 3.0 : 0.7
             let tensorTime = try Stopwatch.median(seconds: budget) { _ = try Tensor.matmul(a, b) }
             var c = [Float](repeating: 0, count: m * n)
+            // Raw sgemm with OpenBLAS's own threading (TensorCore runs OpenBLAS single-threaded
+            // and splits products itself); safe to switch here, nothing else runs.
+            openblas_set_num_threads(Int32(Parallel.width))
+            defer { openblas_set_num_threads(1) }
             let rawTime = Stopwatch.median(seconds: budget) {
                 a.scalars.withUnsafeBufferPointer { pa in
                     b.scalars.withUnsafeBufferPointer { pb in
@@ -58,14 +62,14 @@ struct BenchBLAS: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"
         if json {
             let report: [String: AnyCodable] = [
-                "openblas": .string(BLAS.configuration), "threads": .int(BLAS.threadCount),
+                "openblas": .string(BLAS.configuration), "threads": .int(Parallel.width),
                 "OPENBLAS_CORETYPE": .string(environment), "rows": .rows(rows),
             ]
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print("OpenBLAS: \(BLAS.configuration), \(BLAS.threadCount) threads, OPENBLAS_CORETYPE=\(environment)")
+            print("OpenBLAS: \(BLAS.configuration), \(Parallel.width) threads, OPENBLAS_CORETYPE=\(environment)")
         }
     }
 }
