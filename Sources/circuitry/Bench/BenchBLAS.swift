@@ -10,7 +10,8 @@ struct BenchBLAS: ParsableCommand {
         discussion: """
             Shapes are transformer-sized products (tokens × width times width × MLP width, the
             attention output projection over an attribution batch) and a square 4096² product.
-            Each figure is the median over at least half a second of runs.
+            The two are timed in alternating blocks over three rounds and each figure is the
+            median, so drift in machine speed affects both alike.
 
             Example:
               circuitry bench blas --json
@@ -34,14 +35,13 @@ struct BenchBLAS: ParsableCommand {
             let a = try Tensor.randomNormal([m, k], using: &random)
             let b = try Tensor.randomNormal([k, n], using: &random)
             let flops = 2.0 * Double(m) * Double(k) * Double(n)
-            let budget = flops > 1e11 ? 3.0 : 0.7
-            let tensorTime = try Stopwatch.median(seconds: budget) { _ = try Tensor.matmul(a, b) }
+            let budget = flops > 1e11 ? 6.0 : 1.5
             var c = [Float](repeating: 0, count: m * n)
-            // Raw sgemm with OpenBLAS's own threading (TensorCore runs OpenBLAS single-threaded
-            // and splits products itself); safe to switch here, nothing else runs.
-            openblas_set_num_threads(Int32(Parallel.width))
-            defer { openblas_set_num_threads(1) }
-            let rawTime = Stopwatch.median(seconds: budget) {
+            func raw() {
+                // Raw sgemm with OpenBLAS's own threading (TensorCore runs OpenBLAS single-threaded
+                // and splits products itself); switching is safe here, nothing else runs.
+                openblas_set_num_threads(Int32(Parallel.width))
+                defer { openblas_set_num_threads(1) }
                 a.scalars.withUnsafeBufferPointer { pa in
                     b.scalars.withUnsafeBufferPointer { pb in
                         c.withUnsafeMutableBufferPointer { pc in
@@ -51,6 +51,7 @@ struct BenchBLAS: ParsableCommand {
                     }
                 }
             }
+            let (tensorTime, rawTime) = try Stopwatch.alternatingMedians(seconds: budget, { _ = try Tensor.matmul(a, b) }, raw)
             let row = Row(m: m, k: k, n: n, tensorGFLOPS: flops / tensorTime / 1e9,
                           rawGFLOPS: flops / rawTime / 1e9, ratio: rawTime / tensorTime)
             rows.append(row)

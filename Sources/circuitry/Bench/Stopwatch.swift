@@ -22,4 +22,19 @@ enum Stopwatch {
         times.sort()
         return times[times.count / 2]
     }
+
+    /// Times `first` and `second` in alternating blocks (three rounds of a median-of-runs block
+    /// each, so drift in machine speed affects both alike), pausing after each `second` block so
+    /// helper threads it leaves spinning go idle; returns the median of each over the rounds.
+    static func alternatingMedians(seconds: Double, _ first: () throws -> Void, _ second: () throws -> Void) rethrows -> (Double, Double) {
+        var a = [Double](), b = [Double]()
+        for _ in 0..<3 {
+            a.append(try median(seconds: seconds / 6, first))
+            b.append(try median(seconds: seconds / 6, second))
+            usleep(300_000)
+        }
+        a.sort()
+        b.sort()
+        return (a[1], b[1])
+    }
 }
