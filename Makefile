@@ -20,7 +20,9 @@ SWIFT_FLAGS := $(CPU_FLAGS)
 # where the CPU is newer than the pinned family.
 unexport OPENBLAS_CORETYPE
 
-.PHONY: setup system-packages model build test demo bench clean
+.PHONY: setup system-packages model build test demo bench clean corpus transcoders
+CORPUS_PACKAGES := python3.11-doc debian-reference-en fortunes wordnet-base
+TRANSCODERS := $(MODELS_DIR)/transcoders/smollm2-default
 
 setup: system-packages model
 
@@ -35,8 +37,18 @@ $(MODEL_FILE):
 build: setup
 	@swift build -c release $(SWIFT_FLAGS)
 
+# Tests build with -O (bounds and overflow checks stay on, unlike release's -Ounchecked): the
+# real-model and attribution tests do too much arithmetic for an unoptimised build.
 test: setup
-	swift test $(SWIFT_FLAGS)
+	swift test -Xswiftc -O $(SWIFT_FLAGS)
+
+# The training corpus: English prose and some code from Debian packages (installed when missing).
+corpus:
+	@scripts/install-system-packages.sh $(CORPUS_PACKAGES)
+
+# The default transcoder set, trained on first use (about 15 minutes on 2 cores) and cached.
+transcoders: build corpus
+	@test -f $(TRANSCODERS)/config.yaml || .build/release/circuitry transcoders train --out $(TRANSCODERS) --resume
 
 demo: build
 	@.build/release/circuitry --version

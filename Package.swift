@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: System libraries
@@ -37,24 +38,31 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["ModelIO"], swiftSettings: numericSettings),
         .target(name: "LanguageModels", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer"],
                 swiftSettings: numericSettings),
+        .target(name: "Attribution", dependencies: ["TensorCore", "Autodiff", "ModelIO", "LanguageModels", "Transcoders"],
+                swiftSettings: numericSettings),
+        .target(name: "Transcoders",
+                dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", .product(name: "Yams", package: "Yams")],
+                swiftSettings: numericSettings),
 
         // MARK: Command line
         .executableTarget(
             name: "circuitry",
             dependencies: [
-                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels",
+                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels"],
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"]),
+        .testTarget(name: "TranscodersTests", dependencies: ["Transcoders", "TestSupport"]),
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "TestSupport"]),
         .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "TestSupport"]),
     ]
 )

@@ -23,9 +23,26 @@ extension Variable {
             let batch = g.shape[0]
             var gv: Tensor? = needed[0] ? try Tensor(zeros: [batch] + v.shape) : nil
             var gp: Tensor? = needed[1] ? try Tensor(zeros: [batch] + p.shape) : nil
-            for s in 0..<batch {
-                if gv != nil { geometry.valueCotangent(g, seed: s, pattern: p, into: &gv!) }
-                if gp != nil { geometry.patternCotangent(g, seed: s, values: v, into: &gp!) }
+            if g.count == 0 || geometry.isEmpty { return [gv, gp] }
+            // Seeds write disjoint slices of the cotangents, so they run as parallel tasks.
+            g.scalars.withUnsafeBufferPointer { pg in
+                let upstream = SharedPointer(pg)
+                if gv != nil {
+                    gv!.scalars.withUnsafeMutableBufferPointer { out in
+                        let target = SharedPointer(out)
+                        Parallel.forChunks(batch) { seeds in
+                            for s in seeds { geometry.valueCotangent(upstream, seed: s, pattern: p, into: target) }
+                        }
+                    }
+                }
+                if gp != nil {
+                    gp!.scalars.withUnsafeMutableBufferPointer { out in
+                        let target = SharedPointer(out)
+                        Parallel.forChunks(batch) { seeds in
+                            for s in seeds { geometry.patternCotangent(upstream, seed: s, values: v, into: target) }
+                        }
+                    }
+                }
             }
             return [gv, gp]
         }
@@ -49,44 +66,36 @@ extension Variable {
 
 /// Sizes of one attention mix and the strided products of its pullback (the forward is
 /// TensorCore's `Attention.mix`).
-struct AttentionGeometry {
+struct AttentionGeometry: Sendable {
     let keys: Int, groups: Int, headDim: Int, heads: Int, queries: Int
     var headsPerGroup: Int { heads / groups }
     var isEmpty: Bool { keys == 0 || groups == 0 || headDim == 0 || heads == 0 || queries == 0 }
 
     /// gv[s, :, group(i), :] += P_iᵀ · g[s, :, i, :] for every head i.
-    func valueCotangent(_ g: Tensor, seed s: Int, pattern p: Tensor, into gv: inout Tensor) {
+    func valueCotangent(_ g: SharedPointer, seed s: Int, pattern p: Tensor, into gv: SharedPointer) {
         if isEmpty { return }
         let gStride = queries * heads * headDim, vStride = keys * groups * headDim
-        gv.scalars.withUnsafeMutableBufferPointer { out in
-            g.scalars.withUnsafeBufferPointer { pg in
-                p.scalars.withUnsafeBufferPointer { pp in
-                    for i in 0..<heads {
-                        BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: headDim, k: queries,
-                                  a: pp.baseAddress! + i * queries * keys, lda: keys,
-                                  b: pg.baseAddress! + s * gStride + i * headDim, ldb: heads * headDim,
-                                  beta: 1, c: out.baseAddress! + s * vStride + (i / headsPerGroup) * headDim,
-                                  ldc: groups * headDim)
-                    }
-                }
+        p.scalars.withUnsafeBufferPointer { pp in
+            for i in 0..<heads {
+                BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: headDim, k: queries,
+                          a: pp.baseAddress! + i * queries * keys, lda: keys,
+                          b: g.floats + s * gStride + i * headDim, ldb: heads * headDim,
+                          beta: 1, c: gv.floats + s * vStride + (i / headsPerGroup) * headDim,
+                          ldc: groups * headDim)
             }
         }
     }
 
     /// gp[s, i] = g[s, :, i, :] · V_group(i)ᵀ for every head i.
-    func patternCotangent(_ g: Tensor, seed s: Int, values v: Tensor, into gp: inout Tensor) {
+    func patternCotangent(_ g: SharedPointer, seed s: Int, values v: Tensor, into gp: SharedPointer) {
         if isEmpty { return }
         let gStride = queries * heads * headDim, pStride = heads * queries * keys
-        gp.scalars.withUnsafeMutableBufferPointer { out in
-            g.scalars.withUnsafeBufferPointer { pg in
-                v.scalars.withUnsafeBufferPointer { pv in
-                    for i in 0..<heads {
-                        BLAS.gemm(transposeA: false, transposeB: true, m: queries, n: keys, k: headDim,
-                                  a: pg.baseAddress! + s * gStride + i * headDim, lda: heads * headDim,
-                                  b: pv.baseAddress! + (i / headsPerGroup) * headDim, ldb: groups * headDim,
-                                  c: out.baseAddress! + s * pStride + i * queries * keys, ldc: keys)
-                    }
-                }
+        v.scalars.withUnsafeBufferPointer { pv in
+            for i in 0..<heads {
+                BLAS.gemm(transposeA: false, transposeB: true, m: queries, n: keys, k: headDim,
+                          a: g.floats + s * gStride + i * headDim, lda: heads * headDim,
+                          b: pv.baseAddress! + (i / headsPerGroup) * headDim, ldb: groups * headDim,
+                          c: gp.floats + s * pStride + i * queries * keys, ldc: keys)
             }
         }
     }

@@ -33,8 +33,22 @@ public final class Adam {
     public struct Moments: Codable, Sendable {
         public var first: [Float]
         public var second: [Float]
+
+        public init(first: [Float], second: [Float]) {
+            self.first = first
+            self.second = second
+        }
     }
-    public private(set) var moments: [String: Moments] = [:]
+    /// Moment estimates by parameter name (a copy; the optimiser updates its own in place).
+    public var moments: [String: Moments] { states.mapValues { Moments(first: $0.first, second: $0.second) } }
+
+    /// Moments kept in reference boxes so a step updates them in place (no copy-on-write).
+    private final class State {
+        var first: [Float]
+        var second: [Float]
+        init(first: [Float], second: [Float]) { self.first = first; self.second = second }
+    }
+    private var states: [String: State] = [:]
 
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0) {
@@ -47,7 +61,7 @@ public final class Adam {
 
     /// Restores moments and step count saved from an earlier run (for resuming training).
     public func restore(moments: [String: Moments], stepCount: Int) {
-        self.moments = moments
+        states = moments.mapValues { State(first: $0.first, second: $0.second) }
         self.stepCount = stepCount
     }
 
@@ -62,9 +76,14 @@ public final class Adam {
         let inverseRoot2 = 1 / correction2.squareRoot()
         for parameter in parameters {
             guard let gradient = parameter.gradient else { continue }
-            var state = moments[parameter.name] ?? Moments(
-                first: [Float](repeating: 0, count: parameter.value.count),
-                second: [Float](repeating: 0, count: parameter.value.count))
+            let state: State
+            if let existing = states[parameter.name] {
+                state = existing
+            } else {
+                state = State(first: [Float](repeating: 0, count: parameter.value.count),
+                              second: [Float](repeating: 0, count: parameter.value.count))
+                states[parameter.name] = state
+            }
             parameter.value.scalars.withUnsafeMutableBufferPointer { w in
                 gradient.scalars.withUnsafeBufferPointer { g in
                     state.first.withUnsafeMutableBufferPointer { m in
@@ -79,7 +98,6 @@ public final class Adam {
                     }
                 }
             }
-            moments[parameter.name] = state
             parameter.gradient = nil
         }
     }

@@ -57,6 +57,8 @@ public final class Tape {
     }
 
     /// Records the result of an op. `pullback` is kept only when some input needs a gradient.
+    /// A pullback must capture tensors and sizes, never a `Variable`: a variable holds its tape and
+    /// the tape holds the pullback, so capturing one would keep the whole tape alive forever.
     public func record(_ value: Tensor, inputs: [Variable], name: String, pullback: @escaping Pullback) -> Variable {
         for input in inputs { precondition(input.tape === self, "\(name): input from another tape") }
         let needsGradient = inputs.contains { entries[$0.id].requiresGradient }

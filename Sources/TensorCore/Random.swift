@@ -4,7 +4,7 @@ import Foundation
 
 /// xoshiro256** seeded through SplitMix64; fast, reproducible, not cryptographic.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: (UInt64, UInt64, UInt64, UInt64)
+    private var words: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
         var s = seed
@@ -15,18 +15,24 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        state = (splitMix(), splitMix(), splitMix(), splitMix())
+        words = (splitMix(), splitMix(), splitMix(), splitMix())
+    }
+
+    /// The generator's state, to save and restore a stream exactly (checkpoints).
+    public var state: [UInt64] {
+        get { [words.0, words.1, words.2, words.3] }
+        set { if newValue.count == 4 { words = (newValue[0], newValue[1], newValue[2], newValue[3]) } }
     }
 
     public mutating func next() -> UInt64 {
-        let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
-        let t = state.1 << 17
-        state.2 ^= state.0
-        state.3 ^= state.1
-        state.1 ^= state.2
-        state.0 ^= state.3
-        state.2 ^= t
-        state.3 = (state.3 << 45) | (state.3 >> 19)
+        let result = ((words.1 &* 5) << 7 | (words.1 &* 5) >> 57) &* 9
+        let t = words.1 << 17
+        words.2 ^= words.0
+        words.3 ^= words.1
+        words.1 ^= words.2
+        words.0 ^= words.3
+        words.2 ^= t
+        words.3 = (words.3 << 45) | (words.3 >> 19)
         return result
     }
 

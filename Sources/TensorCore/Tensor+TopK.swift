@@ -30,6 +30,26 @@ extension Tensor {
     }
 }
 
+/// The value of rank `k` (1 = largest) among `values`, found by quickselect; reorders `values`.
+public func selectLargest(_ values: inout [Float], rank k: Int) -> Float {
+    precondition(k >= 1 && k <= values.count, "rank out of range")
+    var lo = 0, hi = values.count - 1
+    let target = k - 1
+    return values.withUnsafeMutableBufferPointer { v in
+        while lo < hi {
+            let pivot = v[(lo + hi) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while v[i] > pivot { i += 1 }
+                while v[j] < pivot { j -= 1 }
+                if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if target <= j { hi = j } else if target >= i { lo = i } else { break }
+        }
+        return v[target]
+    }
+}
+
 /// Indices of the k largest values of `row`, largest first, ties by lower index. NaNs rank last.
 /// Selects the k-th largest value with a quickselect on a scratch copy (linear time), then
 /// gathers and sorts only the winners.

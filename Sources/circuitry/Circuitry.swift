@@ -19,7 +19,9 @@ struct Circuitry: ParsableCommand {
               circuitry generate "The capital of Texas is" --max-tokens 8
             """,
         version: CircuitryVersion.string,
-        subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, BenchCommand.self])
+        subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, TranscodersCommand.self,
+                      InterveneCommand.self,
+                      BenchCommand.self])
 
     static func main() {
         circuitry_keep_freed_memory()

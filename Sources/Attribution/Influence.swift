@@ -1,0 +1,177 @@
+// Influence, pruning and graph scores (ATTRIBUTION.md §6–7), following circuit-tracer 0.5.0's
+// graph.py exactly:
+//   Â = |A| with each row divided by its sum (sums clamped at 1e-10)
+//   influence I = w·Â + w·Â² + …, with w the logit probabilities on logit rows (the graph is
+//   acyclic, so the series ends; iterated until the vector is exactly zero)
+//   node pruning: keep nodes whose influence is at least the score at which the cumulative share
+//   (over every node, sorted) first reaches the node threshold; tokens and logits always stay
+//   edge pruning: on the node-pruned matrix, recompute Â and I, score each edge
+//   Â[t, s]·(I_t + w_t), keep scores at least the threshold score over all entries
+//   then repeatedly drop feature and error nodes with no outgoing edge and feature nodes with no
+//   incoming edge.
+// Matrices are square over the graph's nodes (NodeLayout order); rows are targets.
+
+import Foundation
+import TensorCore
+
+public enum Influence {
+    /// Row-normalised absolute values of a square matrix [N, N].
+    static func normalized(_ a: Tensor, clamp: Float = 1e-10) -> Tensor {
+        let n = a.shape[0]
+        var out = a.magnitude()
+        out.scalars.withUnsafeMutableBufferPointer { p in
+            for r in 0..<n {
+                let row = p.baseAddress! + r * n
+                let inverse = 1 / max(VectorReduce.sum(row, n), clamp)
+                for j in 0..<n { row[j] *= inverse }
+            }
+        }
+        return out
+    }
+
+    /// I = w·Â + w·Â² + … for a row-normalised Â.
+    static func influence(_ normalized: Tensor, weights: [Float], maxIterations: Int = 1000) throws -> [Float] {
+        var current = try Tensor.matvec(normalized, Tensor(weights), transposeA: true)
+        var total = current.scalars
+        var iterations = 0
+        while current.scalars.contains(where: { $0 != 0 }) {
+            guard iterations < maxIterations else { throw AttributionError.notConverged("influence") }
+            current = try Tensor.matvec(normalized, current, transposeA: true)
+            for i in total.indices { total[i] += current.scalars[i] }
+            iterations += 1
+        }
+        return total
+    }
+
+    /// Influence of every node on the logits.
+    public static func nodeInfluence(adjacency: Tensor, logitWeights: [Float]) throws -> [Float] {
+        try influence(normalized(adjacency), weights: logitWeights)
+    }
+
+    /// The score at which the cumulative share of the sorted scores first reaches `threshold`.
+    static func threshold(_ scores: [Float], keeping threshold: Double) -> Float {
+        let sorted = scores.sorted(by: >)
+        guard !sorted.isEmpty else { return 0 }
+        let total = sorted.reduce(0.0) { $0 + Double($1) }
+        var running = 0.0
+        for (i, s) in sorted.enumerated() {
+            running += Double(s)
+            // torch.searchsorted(cumulative, threshold): the first index with cumulative ≥ threshold.
+            if Float(running / total) >= Float(threshold) { return sorted[i] }
+        }
+        return sorted[sorted.count - 1]
+    }
+
+    /// The pruned graph: which nodes and edges stay.
+    public struct Pruning: Sendable {
+        public var nodes: [Bool]
+        /// [N, N] row-major, true where the edge t ← s stays.
+        public var edges: [Bool]
+        public var nodeInfluence: [Float]
+    }
+
+    public static func prune(adjacency a: Tensor, layout: NodeLayout, logitProbabilities: [Float],
+                             nodeThreshold: Double, edgeThreshold: Double) throws -> Pruning {
+        let n = layout.count
+        var weights = [Float](repeating: 0, count: n)
+        for (i, p) in logitProbabilities.enumerated() { weights[layout.logit(i)] = p }
+        let influence = try nodeInfluence(adjacency: a, logitWeights: weights)
+        let nodeCut = threshold(influence, keeping: nodeThreshold)
+        var keep = influence.map { $0 >= nodeCut }
+        for i in layout.tokenStart..<n { keep[i] = true }
+
+        var pruned = a
+        for t in 0..<n {
+            for s in 0..<n where !keep[t] || !keep[s] { pruned.scalars[t * n + s] = 0 }
+        }
+        let prunedNormalized = normalized(pruned)
+        var prunedInfluence = try Influence.influence(prunedNormalized, weights: weights)
+        for i in 0..<n { prunedInfluence[i] += weights[i] }
+        var scores = prunedNormalized.scalars
+        for t in 0..<n { for s in 0..<n { scores[t * n + s] *= prunedInfluence[t] } }
+        let edgeCut = threshold(scores, keeping: edgeThreshold)
+        var edges = scores.map { $0 >= edgeCut }
+
+        // Drop nodes left without outgoing edges (features, errors) or incoming edges (features).
+        func refine() -> Bool {
+            var changed = false
+            for s in 0..<layout.tokenStart where keep[s] {
+                var outgoing = false
+                for t in 0..<n where edges[t * n + s] { outgoing = true; break }
+                if !outgoing { keep[s] = false; changed = true }
+            }
+            for t in 0..<layout.features where keep[t] {
+                var incoming = false
+                for s in 0..<n where edges[t * n + s] { incoming = true; break }
+                if !incoming { keep[t] = false; changed = true }
+            }
+            return changed
+        }
+        var changed = refine()
+        while changed {
+            for i in 0..<n where !keep[i] {
+                for j in 0..<n { edges[i * n + j] = false; edges[j * n + i] = false }
+            }
+            changed = refine()
+        }
+        return Pruning(nodes: keep, edges: edges, nodeInfluence: influence)
+    }
+
+    /// Replacement and completeness scores of the unpruned graph (ATTRIBUTION.md §7).
+    public static func scores(adjacency a: Tensor, layout: NodeLayout, logitProbabilities: [Float]) throws -> (replacement: Double, completeness: Double) {
+        let n = layout.count
+        var weights = [Float](repeating: 0, count: n)
+        for (i, p) in logitProbabilities.enumerated() { weights[layout.logit(i)] = p }
+        let norm = normalized(a)
+        let influence = try Influence.influence(norm, weights: weights)
+        let tokenInfluence = (layout.tokenStart..<layout.logitStart).reduce(0.0) { $0 + Double(influence[$1]) }
+        let errorInfluence = (layout.errorStart..<layout.tokenStart).reduce(0.0) { $0 + Double(influence[$1]) }
+        var weighted = 0.0, total = 0.0
+        norm.scalars.withUnsafeBufferPointer { p in
+            for t in 0..<n {
+                let output = Double(influence[t] + weights[t])
+                var errorShare = 0.0
+                for s in layout.errorStart..<layout.tokenStart { errorShare += Double(p[t * n + s]) }
+                weighted += (1 - errorShare) * output
+                total += output
+            }
+        }
+        return (tokenInfluence / (tokenInfluence + errorInfluence), weighted / total)
+    }
+
+    /// circuit-tracer's partial influences while rows are still being computed: the rows computed
+    /// so far (`rows` [r, C], row i belongs to node rowNode[i]), normalised with sums clamped at
+    /// 1e-8, iterated from the logit probabilities. Returns an influence per column.
+    static func partial(rows: UnsafePointer<Float>, count r: Int, columns c: Int, rowNode: [Int],
+                        logitProbabilities: [Float], logitStart: Int, maxIterations: Int = 128) throws -> [Float] {
+        // Row sums of |A| once; the iteration then never copies the matrix.
+        var inverseSums = [Float](repeating: 0, count: r)
+        for i in 0..<r {
+            var total: Float = 0
+            let row = rows + i * c
+            for j in 0..<c { total += abs(row[j]) }
+            inverseSums[i] = 1 / max(total, 1e-8)
+        }
+        let nodes = c + logitProbabilities.count
+        var product = [Float](repeating: 0, count: nodes)
+        for (i, p) in logitProbabilities.enumerated() { product[logitStart + i] = p }
+        var influence = [Float](repeating: 0, count: nodes)
+        for _ in 0..<maxIterations {
+            var next = [Float](repeating: 0, count: nodes)
+            var any = false
+            next.withUnsafeMutableBufferPointer { out in
+                for i in 0..<r {
+                    let w = product[rowNode[i]] * inverseSums[i]
+                    if w == 0 { continue }
+                    let row = rows + i * c
+                    for j in 0..<c { out[j] += w * abs(row[j]) }
+                }
+            }
+            for j in 0..<nodes where next[j] != 0 { any = true; break }
+            if !any { return influence }
+            for j in 0..<nodes { influence[j] += next[j] }
+            product = next
+        }
+        throw AttributionError.notConverged("partial influence")
+    }
+}

@@ -1,0 +1,54 @@
+// The row identity (ATTRIBUTION.md §8): for every target, its value in the real forward pass
+// equals the sum of its row plus what no node carries. The frozen model is affine in its sources,
+// so that remainder is the target's value in the frozen model with every source set to zero
+// (which collects b_dec terms, the BOS position's MLP outputs, the target's own b_enc, and any
+// attention biases).
+
+import TensorCore
+import LanguageModels
+import Transcoders
+
+public struct RowIdentityReport: Codable, Sendable {
+    /// Per row of the graph (features in node order, then logits): the real value, the row sum,
+    /// and the part no node carries.
+    public var values: [Float]
+    public var rowSums: [Float]
+    public var constants: [Float]
+
+    /// max over rows of |value − (row sum + constant)| / max(|value|, 1).
+    public var worstRelativeError: Float {
+        zip(values, zip(rowSums, constants)).map { abs($0 - ($1.0 + $1.1)) / max(abs($0), 1) }.max() ?? 0
+    }
+}
+
+extension Attribution {
+    /// Checks every computed row of `graph` against the model.
+    public static func rowIdentity(graph: AttributionGraph, model: LlamaModel, transcoders: TranscoderSet) throws -> RowIdentityReport {
+        let r = try LocalReplacementModel.build(model: model, transcoders: transcoders, tokens: graph.tokens)
+        let zeroed = try FrozenTape(r, length: r.positions, sources: false)
+        let d = r.configuration.width, n = graph.layout.count
+        let layers = try (0..<transcoders.layers).map { try transcoders[$0] }
+        var values = [Float](), sums = [Float](), constants = [Float]()
+        func rowSum(_ t: Int) -> Float {
+            graph.adjacency.scalars[(t * n)..<((t + 1) * n)].reduce(0, +)
+        }
+        for (i, f) in graph.features.enumerated() {
+            let w = layers[f.layer].encoder.scalars[(f.feature * d)..<((f.feature + 1) * d)]
+            let bias = layers[f.layer].encoderBias.scalars[f.feature]
+            func z(_ x: Tensor) -> Float { zip(w, x.scalars[(f.position * d)..<((f.position + 1) * d)]).reduce(0) { $0 + $1.0 * $1.1 } }
+            values.append(z(r.mlpInputs[f.layer]) + bias)
+            constants.append(z(zeroed.mlpInputs[f.layer].value) + bias)
+            sums.append(rowSum(graph.layout.feature(i)))
+        }
+        let last = r.positions - 1
+        let meanLogit = r.lastLogits.mean()
+        for (i, logit) in graph.logits.enumerated() {
+            let u = try r.logitVector(logit.token)
+            let f = zeroed.finalOutput.value.scalars[(last * d)..<((last + 1) * d)]
+            values.append(r.lastLogits.scalars[logit.token] - meanLogit)
+            constants.append(zip(u.scalars, f).reduce(0) { $0 + $1.0 * $1.1 })
+            sums.append(rowSum(graph.layout.logit(i)))
+        }
+        return RowIdentityReport(values: values, rowSums: sums, constants: constants)
+    }
+}

@@ -1,0 +1,178 @@
+// Transcoder sets on disk, in circuit-tracer's per-layer format (ATTRIBUTION.md §10):
+//
+//   config.yaml          model_name, model_kind: transcoder_set, feature_input_hook,
+//                        feature_output_hook, transcoders: [layer_0.safetensors, ...],
+//                        and for TopK sets activation: topk with k
+//   layer_{l}.safetensors  W_enc [f, d], W_dec [f, d], b_enc [f], b_dec [d],
+//                        optionally activation_function.threshold [f] (JumpReLU), W_skip [d, d]
+//
+// GemmaScope 2 files (w_enc [d, f] transposed, w_dec, b_enc, b_dec, threshold,
+// affine_skip_connection transposed) are read too. circuit-tracer 0.5.0 treats a per-layer set
+// without a threshold as ReLU and ignores `activation: topk`, so sets meant for both tools are
+// written as JumpReLU (see TranscoderTrainer).
+
+import Foundation
+import ModelIO
+import TensorCore
+import Yams
+
+extension TranscoderSet {
+    /// Loads a folder written by circuit-tracer, by Circuitry, or holding GemmaScope 2 files.
+    /// A `lazy` set keeps only file locations and shapes (from the headers) and reads a layer
+    /// each time it is asked for: attribution uses each layer once, so it need not hold them all.
+    public static func load(folder: String, lazy: Bool = false) throws -> TranscoderSet {
+        let configPath = (folder as NSString).appendingPathComponent("config.yaml")
+        var config = [String: Any]()
+        if FileManager.default.fileExists(atPath: configPath) {
+            guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else {
+                throw TranscoderError.invalidConfig(file: configPath, reason: "cannot read the file")
+            }
+            do {
+                guard let parsed = try Yams.load(yaml: text) as? [String: Any] else {
+                    throw TranscoderError.invalidConfig(file: configPath, reason: "not a YAML mapping")
+                }
+                config = parsed
+            } catch let error as TranscoderError {
+                throw error
+            } catch {
+                throw TranscoderError.invalidConfig(file: configPath, reason: "invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+            }
+            if let kind = config["model_kind"] as? String, kind != "transcoder_set" {
+                throw TranscoderError.invalidConfig(file: configPath, reason: "model_kind \(kind) is not supported (transcoder_set is)")
+            }
+        }
+        var paths = [String]()
+        if let listed = config["transcoders"] as? [Any] {
+            paths = listed.map { "\($0)" }.map { $0.hasPrefix("/") ? $0 : (folder as NSString).appendingPathComponent($0) }
+        } else {
+            var l = 0
+            while true {
+                let candidate = (folder as NSString).appendingPathComponent("layer_\(l).safetensors")
+                guard FileManager.default.fileExists(atPath: candidate) else { break }
+                paths.append(candidate)
+                l += 1
+            }
+            guard !paths.isEmpty else {
+                throw TranscoderError.missingLayerFile(folder: folder, layer: 0, path: (folder as NSString).appendingPathComponent("layer_0.safetensors"))
+            }
+        }
+        let topK = (config["activation"] as? String)?.lowercased() == "topk" ? (config["k"] as? Int) : nil
+        if (config["activation"] as? String)?.lowercased() == "topk" && topK == nil {
+            throw TranscoderError.invalidConfig(file: configPath, reason: "activation: topk needs an integer k")
+        }
+        for (layer, path) in paths.enumerated() where !FileManager.default.fileExists(atPath: path) {
+            throw TranscoderError.missingLayerFile(folder: folder, layer: layer, path: path)
+        }
+        let notes = (config["circuitry"] as? [String: Any])?.mapValues { "\($0)" } ?? [:]
+        let name = notes["name"] ?? (folder as NSString).lastPathComponent
+        let modelName = config["model_name"] as? String ?? "unknown"
+        var set: TranscoderSet
+        if lazy {
+            set = TranscoderSet(name: name, modelName: modelName, lazy: try lazyLayers(paths: paths, topK: topK), notes: notes)
+        } else {
+            let transcoders = try paths.enumerated().map { try loadLayer(path: $0.element, layer: $0.offset, topK: topK) }
+            set = try TranscoderSet(name: name, modelName: modelName, transcoders: transcoders, notes: notes)
+        }
+        set.folder = folder
+        set.inputHook = config["feature_input_hook"] as? String ?? set.inputHook
+        set.outputHook = config["feature_output_hook"] as? String ?? set.outputHook
+        return set
+    }
+
+    /// Shapes of every layer from the safetensors headers, checked to agree.
+    static func lazyLayers(paths: [String], topK: Int?) throws -> LazyLayers {
+        var shape: (features: Int, width: Int, skip: Bool)?
+        for path in paths {
+            let file = try SafetensorsFile(path: path)
+            let gemmaScope = file.contains("w_enc")
+            guard let encoder = file.entries[gemmaScope ? "w_enc" : "W_enc"], encoder.shape.count == 2 else {
+                throw TranscoderError.missingTensor(file: path, tensor: gemmaScope ? "w_enc" : "W_enc")
+            }
+            let found = (gemmaScope ? encoder.shape[1] : encoder.shape[0], gemmaScope ? encoder.shape[0] : encoder.shape[1],
+                         file.contains(gemmaScope ? "affine_skip_connection" : "W_skip"))
+            if let shape, shape.features != found.0 || shape.width != found.1 {
+                throw TranscoderError.shape(file: path, tensor: "W_enc", expected: [shape.features, shape.width], found: [found.0, found.1])
+            }
+            shape = shape ?? found
+        }
+        guard let shape else { throw TranscoderError.invalidOptions("a transcoder set needs at least one layer") }
+        return LazyLayers(paths: paths, topK: topK, features: shape.features, width: shape.width, hasSkip: shape.skip)
+    }
+
+    static func loadLayer(path: String, layer: Int, topK: Int?) throws -> Transcoder {
+        let file = try SafetensorsFile(path: path)
+        func tensor(_ name: String) throws -> Tensor {
+            guard file.contains(name) else { throw TranscoderError.missingTensor(file: path, tensor: name) }
+            let t = try file.tensor(name)
+            guard t.isFinite else { throw TranscoderError.nonFinite(file: path, tensor: name) }
+            return t
+        }
+        let gemmaScope = file.contains("w_enc")
+        let encoder = gemmaScope ? try tensor("w_enc").transposed() : try tensor("W_enc")
+        let decoder = try tensor(gemmaScope ? "w_dec" : "W_dec")
+        let thresholdName = gemmaScope ? "threshold" : "activation_function.threshold"
+        let skipName = gemmaScope ? "affine_skip_connection" : "W_skip"
+        var skip = file.contains(skipName) ? try tensor(skipName) : nil
+        if gemmaScope { skip = try skip?.transposed() }
+        let activation: TranscoderActivation = file.contains(thresholdName)
+            ? .jumpReLU(threshold: try tensor(thresholdName))
+            : topK.map { .topK(k: $0) } ?? .relu
+        do {
+            return try Transcoder(layer: layer, encoder: encoder, encoderBias: try tensor("b_enc"), decoder: decoder,
+                                  decoderBias: try tensor("b_dec"), skip: skip, activation: activation)
+        } catch TranscoderError.shape(_, let name, let expected, let found) {
+            throw TranscoderError.shape(file: path, tensor: name, expected: expected, found: found)
+        }
+    }
+
+    /// Writes the set in circuit-tracer's per-layer format (relative paths in config.yaml).
+    public func save(to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var topK: Int? = nil
+        for l in 0..<layers {
+            let t = try self[l]
+            var tensors = ["W_enc": t.encoder, "W_dec": t.decoder, "b_enc": t.encoderBias, "b_dec": t.decoderBias]
+            if let skip = t.skip { tensors["W_skip"] = skip }
+            switch t.activation {
+            case .jumpReLU(let threshold): tensors["activation_function.threshold"] = threshold
+            case .topK(let k): topK = k
+            case .relu: break
+            }
+            try SafetensorsFile.write(tensors, to: (folder as NSString).appendingPathComponent("layer_\(t.layer).safetensors"))
+        }
+        var config: [String: Any] = [
+            "model_name": modelName,
+            "model_kind": "transcoder_set",
+            "feature_input_hook": inputHook,
+            "feature_output_hook": outputHook,
+            "transcoders": (0..<layers).map { "layer_\($0).safetensors" },
+        ]
+        if let topK {
+            config["activation"] = "topk"
+            config["k"] = topK
+        } else if case .jumpReLU = try self[0].activation {
+            config["activation"] = "jumprelu"
+        } else {
+            config["activation"] = "relu"
+        }
+        var circuitry = notes
+        circuitry["name"] = name
+        config["circuitry"] = circuitry
+        let yaml = try Yams.dump(object: config, sortKeys: true)
+        try yaml.write(toFile: (folder as NSString).appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    }
+}
+
+extension TranscoderSet {
+    /// A content fingerprint of the set's files (config and every layer), or "unsaved".
+    public func fingerprint() throws -> String {
+        guard let folder else { return "unsaved" }
+        var parts = [String]()
+        let config = (folder as NSString).appendingPathComponent("config.yaml")
+        if FileManager.default.fileExists(atPath: config) { parts.append(try Fingerprint.file(config)) }
+        for l in 0..<layers {
+            parts.append(try Fingerprint.file((folder as NSString).appendingPathComponent("layer_\(l).safetensors")))
+        }
+        return Fingerprint.combine(parts)
+    }
+}

@@ -1,0 +1,103 @@
+// The training state of one layer's transcoder and its optimiser step.
+//
+// Inputs and outputs are normalised per layer (x' = x·s_x, y' = y·s_y with s = 1/RMS, measured
+// on the first batch), so one learning rate suits every layer; the saved transcoder works on raw
+// activations (W_enc·s_x, W_dec/s_y, b_dec/s_y).
+
+import Autodiff
+import Foundation
+import TensorCore
+
+final class LayerTrainer: @unchecked Sendable {
+    let layer: Int
+    let encoder: Parameter, encoderBias: Parameter, decoder: Parameter, decoderBias: Parameter
+    let skip: Parameter?
+    let adam: Adam
+    var inputScale: Float = 0
+    var outputScale: Float = 0
+    /// Moving average of recent BatchTopK cutoffs: the JumpReLU threshold of the saved transcoder.
+    var cutoff: Float = 0
+    var cutoffSteps = 0
+    /// Token count when each feature last fired.
+    var lastFired: [Int]
+    /// Recent training statistics (exponential moving averages).
+    var fvu = 1.0
+    var l0 = 0.0
+    /// The last step's cutoff, which speeds up the next selection.
+    var lastCutoff: Float = 0
+    let workspace = TrainingWorkspace()
+
+    var parameters: [Parameter] { [encoder, encoderBias, decoder, decoderBias] + (skip.map { [$0] } ?? []) }
+
+    init(layer: Int, features f: Int, width d: Int, learningRate: Float, seed: UInt64, skip useSkip: Bool) throws {
+        self.layer = layer
+        var random = SeededGenerator(seed: seed &+ UInt64(layer) &* 7919)
+        // Encoder rows: random unit vectors; decoder rows the same directions at a tenth of the
+        // length, so the untrained reconstruction adds little variance (FVU starts near 1).
+        var wDec = try Tensor.randomNormal([f, d], using: &random)
+        for i in 0..<f {
+            var norm: Float = 0
+            for j in 0..<d { norm += wDec.scalars[i * d + j] * wDec.scalars[i * d + j] }
+            let inverse = 1 / norm.squareRoot()
+            for j in 0..<d { wDec.scalars[i * d + j] *= inverse }
+        }
+        encoder = Parameter(wDec, name: "W_enc")
+        encoderBias = Parameter(try Tensor(zeros: [f]), name: "b_enc")
+        decoder = Parameter(wDec.scaled(by: 0.1), name: "W_dec")
+        skip = useSkip ? Parameter(try Tensor(zeros: [d, d]), name: "W_skip") : nil
+        decoderBias = Parameter(try Tensor(zeros: [d]), name: "b_dec")
+        adam = Adam(learningRate: learningRate)
+        lastFired = [Int](repeating: 0, count: f)
+    }
+
+    /// Sets the normalisation scales and b_dec from the first batch.
+    func calibrate(inputs x: Tensor, outputs y: Tensor) throws {
+        inputScale = 1 / max(Float(x.squared().mean()).squareRoot(), 1e-6)
+        outputScale = 1 / max(Float(y.squared().mean()).squareRoot(), 1e-6)
+        decoderBias.value = try y.scaled(by: outputScale).mean(axis: 0)
+    }
+
+    /// One optimiser step on rows x, y ([n, d], raw). Returns the batch FVU.
+    @discardableResult
+    func step(inputs rawX: Tensor, outputs rawY: Tensor, options: TrainingOptions, learningRate: Float, tokensSeen: Int) throws -> Double {
+        let x = rawX.scaled(by: inputScale), y = rawY.scaled(by: outputScale)
+        let (n, d) = (y.shape[0], y.shape[1])
+        let dead = lastFired.map { tokensSeen - $0 > options.deadAfterTokens }
+        // Normalise the squared error by the batch's variance, so the loss reads as an FVU.
+        let variance = Double(try (y - y.mean(axis: 0)).squared().sum())
+        let tape = Tape()
+        let (loss, selection) = try Variable.batchTopKTranscoderLoss(
+            input: x, target: y, encoder: tape.parameter(encoder), encoderBias: tape.parameter(encoderBias),
+            decoder: tape.parameter(decoder), decoderBias: tape.parameter(decoderBias), skip: skip.map { tape.parameter($0) },
+            loss: BatchTopKLoss(k: options.k, auxK: options.auxK, normaliser: Float(Double(n * d) / max(variance, 1e-12)),
+                                auxWeight: options.auxWeight),
+            dead: dead, cutoffHint: lastCutoff, workspace: workspace)
+        lastCutoff = selection.cutoff
+        try tape.backward(seeds: [(loss, try Tensor(repeating: 1, shape: [1]))], keep: [])
+        adam.learningRate = learningRate
+        adam.step(parameters)
+
+        for f in selection.active.features { lastFired[Int(f)] = tokensSeen + n }
+        cutoffSteps += 1
+        cutoff = cutoffSteps == 1 ? selection.cutoff : 0.95 * cutoff + 0.05 * selection.cutoff
+        let batchFVU = Double(selection.fvu)
+        fvu = cutoffSteps == 1 ? batchFVU : 0.9 * fvu + 0.1 * batchFVU
+        l0 = cutoffSteps == 1 ? selection.active.meanL0 : 0.9 * l0 + 0.1 * selection.active.meanL0
+        return batchFVU
+    }
+
+    /// Fraction of features that have not fired within the dead window.
+    func deadFraction(tokensSeen: Int, window: Int) -> Double {
+        Double(lastFired.filter { tokensSeen - $0 > window }.count) / Double(lastFired.count)
+    }
+
+    /// The trained transcoder on raw activations, as a JumpReLU with the mean BatchTopK cutoff.
+    func transcoder() throws -> Transcoder {
+        let f = encoder.value.shape[0]
+        return try Transcoder(
+            layer: layer, encoder: encoder.value.scaled(by: inputScale), encoderBias: encoderBias.value,
+            decoder: decoder.value.scaled(by: 1 / outputScale), decoderBias: decoderBias.value.scaled(by: 1 / outputScale),
+            skip: skip?.value.scaled(by: inputScale / outputScale),
+            activation: .jumpReLU(threshold: try Tensor(repeating: cutoff, shape: [f])))
+    }
+}

@@ -1,0 +1,70 @@
+// What a training run does. The defaults are the documented 15-minute default set; `long`
+// is the longer configuration for better graphs (see README, "Transcoders").
+
+/// Options of `circuitry transcoders train`.
+public struct TrainingOptions: Codable, Sendable, Equatable {
+    /// f: features per layer.
+    public var features = 4096
+    /// BatchTopK: on average k features per token (k·n over a batch of n rows).
+    public var k = 32
+    /// Training tokens (rows) per layer.
+    public var tokens = 400_000
+    /// Sequences per model forward pass (each corpus sequence is 127 tokens plus BOS).
+    public var sequencesPerBatch = 32
+    /// Rows per optimiser step.
+    public var batchRows = 2032
+    public var learningRate: Float = 1.5e-3
+    public var warmupSteps = 20
+    /// Fraction of steps at the end over which the learning rate decays linearly to 10%.
+    public var decayFraction = 0.3
+    /// AuxK: dead features reconstruct the residual error with this many per row, weighted by `auxWeight`.
+    public var auxK = 128
+    public var auxWeight: Float = 1.0 / 32
+    /// A feature that has not fired for this many tokens counts as dead.
+    public var deadAfterTokens = 60_000
+    /// Train a linear skip connection W_skip alongside the features.
+    public var skip = true
+    public var seed: UInt64 = 0
+    /// Seconds between checkpoints (0: none).
+    public var checkpointSeconds = 180.0
+    /// Train only these layers (tests); nil trains all.
+    public var onlyLayers: [Int]? = nil
+
+    public init() {}
+
+    /// The longer configuration: more features and ten times the tokens.
+    public static var long: TrainingOptions {
+        var o = TrainingOptions()
+        o.features = 8192
+        o.tokens = 4_000_000
+        o.learningRate = 1e-3
+        o.deadAfterTokens = 200_000
+        return o
+    }
+
+    public func validate() throws {
+        guard features > 0, k > 0, k <= features else { throw TranscoderError.invalidOptions("--k must be between 1 and --features (\(features))") }
+        guard tokens > 0 else { throw TranscoderError.invalidOptions("--tokens must be positive") }
+        guard sequencesPerBatch > 0, batchRows > 0 else { throw TranscoderError.invalidOptions("batch sizes must be positive") }
+        guard learningRate > 0, learningRate.isFinite else { throw TranscoderError.invalidOptions("the learning rate must be positive") }
+    }
+}
+
+/// A progress report from a running training.
+public struct TrainingProgress: Sendable {
+    public var tokens: Int
+    public var totalTokens: Int
+    public var steps: Int
+    public var elapsed: Double
+    /// Seconds spent in the model's forward passes and in transcoder steps.
+    public var forwardSeconds: Double
+    public var trainSeconds: Double
+    /// Mean over layers of the recent training FVU (fraction of variance unexplained).
+    public var meanFVU: Double
+    /// Mean over layers of the fraction of dead features.
+    public var deadFraction: Double
+    /// Mean active features per row (L0), averaged over layers.
+    public var meanL0: Double
+
+    public var tokensPerSecond: Double { elapsed > 0 ? Double(tokens) / elapsed : 0 }
+}

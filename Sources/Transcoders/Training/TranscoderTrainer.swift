@@ -1,0 +1,149 @@
+// Trains every layer's transcoder from one stream of model activations.
+//
+//   1. Each iteration runs one model batch (S sequences) and caches MLP inputs and outputs of all
+//      layers; the shuffled buffer hands out rows mixed with the previous batch's leftovers.
+//   2. Those rows are split into optimiser steps; every layer takes its steps as an independent
+//      task (layers run in parallel): BatchTopK forward and sparse pullback on the Autodiff tape,
+//      then Adam with warm-up and a linear decay.
+//   3. Checkpoints save parameters, Adam moments, the data position, the random state and the
+//      rows still in the buffer, so a resumed run continues exactly as if never stopped.
+//   4. The result is saved as JumpReLU transcoders (threshold = mean BatchTopK cutoff), the form
+//      circuit-tracer 0.5.0 also loads and runs identically.
+
+import Foundation
+import LanguageModels
+import TensorCore
+
+public final class TranscoderTrainer: @unchecked Sendable {
+    public let options: TrainingOptions
+    let model: LlamaModel
+    let source: ActivationSource
+    let layers: [LayerTrainer]
+    let layerIndices: [Int]
+    let checkpointFolder: String?
+
+    // Progress state (saved in checkpoints).
+    var tokensSeen = 0
+    var steps = 0
+    var nextBatch = 0
+    var random: SeededGenerator
+    var buffer = ShuffledBuffer()
+    var forwardSeconds = 0.0
+    var trainSeconds = 0.0
+    var elapsedBefore = 0.0
+    /// Stops `run` early once this many tokens are used (the schedule still follows `options.tokens`).
+    var stopAfterTokens: Int?
+
+    public init(model: LlamaModel, corpus: TokenCorpus, options: TrainingOptions, checkpointFolder: String?) throws {
+        try options.validate()
+        let c = model.configuration
+        layerIndices = options.onlyLayers ?? Array(0..<c.layers)
+        for l in layerIndices where l < 0 || l >= c.layers { throw LanguageModelError.invalidLayer(layer: l, layers: c.layers) }
+        self.options = options
+        self.model = model
+        self.source = ActivationSource(model: model, corpus: corpus, sequencesPerBatch: options.sequencesPerBatch, heldOut: false)
+        self.layers = try layerIndices.map {
+            try LayerTrainer(layer: $0, features: options.features, width: c.width, learningRate: options.learningRate, seed: options.seed, skip: options.skip)
+        }
+        self.checkpointFolder = checkpointFolder
+        self.random = SeededGenerator(seed: options.seed ^ 0x5DEECE66D)
+    }
+
+    /// Total optimiser steps of the run.
+    var totalSteps: Int { max(1, (options.tokens + options.batchRows - 1) / options.batchRows) }
+
+    func learningRate(step: Int) -> Float {
+        let warm = min(1, Float(step + 1) / Float(max(options.warmupSteps, 1)))
+        let decayStart = Double(totalSteps) * (1 - options.decayFraction)
+        let decay = Double(step) < decayStart ? 1 : max(0.1, 1 - 0.9 * (Double(step) - decayStart) / max(1, Double(totalSteps) - decayStart))
+        return options.learningRate * warm * Float(decay)
+    }
+
+    /// Runs until `options.tokens` rows have been used; calls `progress` after each iteration.
+    public func run(progress: (TrainingProgress) -> Void = { _ in }) throws {
+        let start = Date()
+        var lastCheckpoint = Date()
+        let rowsPerBatch = source.rowsPerBatch
+        if buffer.pending == nil && tokensSeen == 0 {
+            // Prime the buffer with one batch so the first steps already mix two batches.
+            let t0 = Date()
+            let first = try source.batch(nextBatch)
+            forwardSeconds += Date().timeIntervalSince(t0)
+            nextBatch += 1
+            for (i, trainer) in layers.enumerated() where trainer.inputScale == 0 {
+                try trainer.calibrate(inputs: first.inputs[layerIndices[i]], outputs: first.outputs[layerIndices[i]])
+            }
+            _ = try buffer.exchange(adding: first, taking: 0, random: &random)
+        }
+        while tokensSeen < min(options.tokens, stopAfterTokens ?? .max) {
+            var t0 = Date()
+            let incoming = try source.batch(nextBatch)
+            nextBatch += 1
+            let rows = try buffer.exchange(adding: incoming, taking: min(rowsPerBatch, options.tokens - tokensSeen), random: &random)
+            forwardSeconds += Date().timeIntervalSince(t0)
+            t0 = Date()
+            let stepCount = max(1, rows.count / options.batchRows)
+            let size = rows.count / stepCount
+            let baseStep = steps, baseTokens = tokensSeen
+            let failure = FailureBox()
+            Parallel.forEach(layers.count) { i in
+                let trainer = self.layers[i], l = self.layerIndices[i]
+                do {
+                    for s in 0..<stepCount {
+                        let range = (s * size)..<(s == stepCount - 1 ? rows.count : (s + 1) * size)
+                        let indices = Array(range)
+                        try trainer.step(inputs: rows.inputs[l].gatherRows(indices), outputs: rows.outputs[l].gatherRows(indices),
+                                         options: self.options, learningRate: self.learningRate(step: baseStep + s),
+                                         tokensSeen: baseTokens + range.lowerBound)
+                    }
+                } catch {
+                    failure.record(error)
+                }
+            }
+            if let error = failure.error { throw error }
+            steps += stepCount
+            tokensSeen += rows.count
+            trainSeconds += Date().timeIntervalSince(t0)
+            progress(report(elapsed: elapsedBefore + Date().timeIntervalSince(start)))
+            if let checkpointFolder, options.checkpointSeconds > 0, Date().timeIntervalSince(lastCheckpoint) > options.checkpointSeconds,
+               tokensSeen < options.tokens {
+                elapsedBefore += Date().timeIntervalSince(start)
+                try saveCheckpoint(to: checkpointFolder)
+                elapsedBefore -= Date().timeIntervalSince(start)
+                lastCheckpoint = Date()
+            }
+        }
+        elapsedBefore += Date().timeIntervalSince(start)
+    }
+
+    /// Seconds spent in `run` so far (over all resumed runs).
+    public var elapsedSeconds: Double { elapsedBefore }
+
+    public func report(elapsed: Double) -> TrainingProgress {
+        let count = Double(max(layers.count, 1))
+        return TrainingProgress(
+            tokens: tokensSeen, totalTokens: options.tokens, steps: steps, elapsed: elapsed,
+            forwardSeconds: forwardSeconds, trainSeconds: trainSeconds,
+            meanFVU: layers.reduce(0) { $0 + $1.fvu } / count,
+            deadFraction: layers.reduce(0) { $0 + $1.deadFraction(tokensSeen: tokensSeen, window: options.deadAfterTokens) } / count,
+            meanL0: layers.reduce(0) { $0 + $1.l0 } / count)
+    }
+
+    /// The trained transcoders of the layers trained (JumpReLU, on raw activations).
+    public func transcoders() throws -> [Transcoder] { try layers.map { try $0.transcoder() } }
+
+    /// The trained set; every layer of the model must have been trained.
+    public func transcoderSet(name: String, modelName: String) throws -> TranscoderSet {
+        guard layerIndices == Array(0..<model.configuration.layers) else {
+            throw TranscoderError.invalidOptions("only layers \(layerIndices) were trained; a set needs all \(model.configuration.layers)")
+        }
+        let progress = report(elapsed: elapsedBefore)
+        let notes = [
+            "trained_tokens": "\(tokensSeen)", "features": "\(options.features)", "k": "\(options.k)",
+            "training_seconds": String(format: "%.0f", elapsedBefore), "seed": "\(options.seed)",
+            "final_training_fvu": String(format: "%.4f", progress.meanFVU),
+            "method": "BatchTopK with AuxK, exported as JumpReLU at the mean batch cutoff",
+        ]
+        return try TranscoderSet(name: name, modelName: modelName, transcoders: transcoders(), notes: notes)
+    }
+}

@@ -1,0 +1,79 @@
+// A set of per-layer transcoders: one for every layer of a model, all of the same width.
+
+import Foundation
+import LanguageModels
+import TensorCore
+
+public struct TranscoderSet: Sendable {
+    /// A short identity (shown in graphs and stored with them).
+    public var name: String
+    /// The model the set was made for (informational; shapes are what is checked).
+    public var modelName: String
+    public var inputHook = "mlp.hook_in"
+    public var outputHook = "mlp.hook_out"
+    /// The transcoders, when loaded into memory (empty for a lazily loaded set).
+    public private(set) var transcoders: [Transcoder]
+    /// For a lazily loaded set: each layer's file, read when the layer is asked for.
+    var lazyLayers: LazyLayers?
+    /// Where it was loaded from, if anywhere.
+    public var folder: String?
+    /// Free-form facts recorded with the set (training configuration and quality).
+    public var notes: [String: String] = [:]
+
+    public init(name: String, modelName: String, transcoders: [Transcoder], notes: [String: String] = [:]) throws {
+        guard let first = transcoders.first else { throw TranscoderError.invalidOptions("a transcoder set needs at least one layer") }
+        for (l, t) in transcoders.enumerated() {
+            guard t.layer == l else { throw TranscoderError.invalidOptions("transcoder \(l) says it is for layer \(t.layer)") }
+            guard t.features == first.features, t.modelWidth == first.modelWidth else {
+                throw TranscoderError.shape(file: name, tensor: "layer \(l) W_enc", expected: [first.features, first.modelWidth], found: t.encoder.shape)
+            }
+        }
+        self.name = name
+        self.modelName = modelName
+        self.transcoders = transcoders
+        self.notes = notes
+    }
+
+    init(name: String, modelName: String, lazy: LazyLayers, notes: [String: String]) {
+        self.name = name
+        self.modelName = modelName
+        self.transcoders = []
+        self.lazyLayers = lazy
+        self.notes = notes
+    }
+
+    public var layers: Int { lazyLayers?.paths.count ?? transcoders.count }
+    public var features: Int { lazyLayers?.features ?? transcoders[0].features }
+    public var modelWidth: Int { lazyLayers?.width ?? transcoders[0].modelWidth }
+    public var hasSkip: Bool { lazyLayers?.hasSkip ?? (transcoders[0].skip != nil) }
+    /// True when layers are read from disk on each access.
+    public var isLazy: Bool { lazyLayers != nil }
+
+    /// One layer's transcoder (read from its file when the set is lazy).
+    public subscript(_ layer: Int) -> Transcoder {
+        get throws {
+            if let lazy = lazyLayers { return try TranscoderSet.loadLayer(path: lazy.paths[layer], layer: layer, topK: lazy.topK) }
+            return transcoders[layer]
+        }
+    }
+
+    /// Checks the set fits a model: same residual width, one transcoder per layer.
+    public func validate(for model: ModelConfiguration) throws {
+        let label = folder ?? name
+        guard modelWidth == model.width else {
+            throw TranscoderError.widthMismatch(set: label, transcoderWidth: modelWidth, modelWidth: model.width)
+        }
+        guard layers == model.layers else {
+            throw TranscoderError.layerCountMismatch(set: label, transcoders: layers, modelLayers: model.layers)
+        }
+    }
+}
+
+/// Where the layers of a lazily loaded set are, and their shapes (from the file headers).
+struct LazyLayers: Sendable {
+    var paths: [String]
+    var topK: Int?
+    var features: Int
+    var width: Int
+    var hasSkip: Bool
+}

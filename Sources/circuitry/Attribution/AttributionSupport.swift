@@ -1,0 +1,53 @@
+import Attribution
+import Foundation
+import LanguageModels
+import ModelIO
+import Transcoders
+
+/// Attribution options as command-line flags (names as ARCHITECTURE.md's `trace`).
+struct AttributionFlags: ParsableArguments {
+    @Option(name: .long, help: "At most this many feature nodes (default: every active feature).")
+    var maxFeatureNodes: Int?
+
+    @Option(name: .long, help: "At most this many logit nodes.")
+    var maxLogits = 10
+
+    @Option(name: .long, help: "Logit nodes are taken until their cumulative probability reaches this.")
+    var logitProb = 0.95
+
+    @Option(name: .long, help: "Target rows per backward pass.")
+    var batchSize = 256
+
+    @Option(name: .long, help: "Node pruning keeps this share of total influence.")
+    var nodeThreshold = 0.8
+
+    @Option(name: .long, help: "Edge pruning keeps this share of total edge score.")
+    var edgeThreshold = 0.98
+
+    var options: AttributionOptions {
+        var o = AttributionOptions()
+        o.maxFeatureNodes = maxFeatureNodes
+        o.maxLogits = maxLogits
+        o.logitProbability = logitProb
+        o.batchSize = batchSize
+        o.nodeThreshold = nodeThreshold
+        o.edgeThreshold = edgeThreshold
+        return o
+    }
+}
+
+extension GraphProvenance {
+    /// What reproduces a graph made from this model, set, prompt and options.
+    static func make(model: LoadedModel, transcoders: TranscoderSet, prompt: String, tokens: [Int], options: AttributionOptions) throws -> GraphProvenance {
+        var isDirectory: ObjCBool = false
+        FileManager.default.fileExists(atPath: model.path, isDirectory: &isDirectory)
+        let modelFingerprint = isDirectory.boolValue
+            ? Fingerprint.combine(try ["config.json", "model.safetensors"].map { try Fingerprint.file((model.path as NSString).appendingPathComponent($0)) })
+            : try Fingerprint.file(model.path)
+        return GraphProvenance(modelPath: model.path, modelFingerprint: modelFingerprint,
+                               transcoderSet: transcoders.folder ?? transcoders.name, transcoderFingerprint: try transcoders.fingerprint(),
+                               prompt: prompt, tokens: tokens, options: options, engineVersion: Attribution.engineVersion)
+    }
+}
+
+import ArgumentParser

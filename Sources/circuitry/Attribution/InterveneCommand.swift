@@ -1,0 +1,102 @@
+import ArgumentParser
+import Attribution
+import Foundation
+import LanguageModels
+import TensorCore
+import Transcoders
+
+struct InterveneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intervene",
+        abstract: "Set or add transcoder feature activations and see how the next-token prediction changes.",
+        discussion: """
+            Every MLP is replaced by its transcoder plus the clean run's error, so features downstream \
+            of an intervention respond to it. --set LAYER:POS:FEATURE=VALUE fixes an activation; --add \
+            adds to it; --freeze-attention keeps attention patterns and normalisation scales at their \
+            clean values; --direct also freezes every other feature, so effects travel only along the \
+            attribution graph's linear paths; --ablate-errors removes the error terms of some layers.
+
+            Examples:
+              circuitry intervene "The capital of Texas is" --set 20:5:1337=0
+              circuitry intervene "The capital of Texas is" --add 12:4:99=5 --freeze-attention --json
+            """)
+
+    @Argument(help: "The prompt.")
+    var prompt: String
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var transcoderOptions: TranscoderOptions
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Set a feature's activation.", valueName: "layer:pos:feature=value"))
+    var sets: [String] = []
+
+    @Option(name: .customLong("add"), help: ArgumentHelp("Add to a feature's activation.", valueName: "layer:pos:feature=value"))
+    var adds: [String] = []
+
+    @Flag(name: .long, help: "Keep attention patterns and normalisation scales at their clean values.")
+    var freezeAttention = false
+
+    @Flag(name: .long, help: "Only direct effects: every other feature keeps its clean activation.")
+    var direct = false
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Layers whose error terms are set to zero.")
+    var ablateErrors: [Int] = []
+
+    @Option(name: .long, help: "How many of the most likely tokens to show.")
+    var top = 10
+
+    @Flag(name: .long, help: "Do not prepend the beginning-of-sequence token.")
+    var noBos = false
+
+    @OptionGroup var output: JSONOption
+
+    static func parse(_ text: String, additive: Bool) throws -> FeatureIntervention {
+        let parts = text.split(separator: "=", maxSplits: 1)
+        let site = parts.first?.split(separator: ":").compactMap { Int($0) } ?? []
+        guard parts.count == 2, site.count == 3, let value = Float(parts[1]), value.isFinite else {
+            throw ValidationError("\(additive ? "--add" : "--set") \(text): expected LAYER:POS:FEATURE=VALUE, for example 12:4:99=0")
+        }
+        return FeatureIntervention(layer: site[0], position: site[1], feature: site[2], value: value, additive: additive)
+    }
+
+    func validate() throws {
+        guard !sets.isEmpty || !adds.isEmpty || !ablateErrors.isEmpty else {
+            throw ValidationError("give at least one --set, --add or --ablate-errors")
+        }
+        _ = try sets.map { try Self.parse($0, additive: false) } + adds.map { try Self.parse($0, additive: true) }
+    }
+
+    struct Entry: Encodable { var id: Int; var token: String; var logit: Float; var prob: Float; var clean_logit: Float; var clean_prob: Float }
+    struct Report: Encodable { var token_ids: [Int]; var interventions: [FeatureIntervention]; var top: [Entry]; var clean_top: [Entry] }
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let set = try transcoderOptions.load(for: loaded.configuration)
+        let tokens = try loaded.tokenize(prompt, bos: !noBos)
+        let interventions = try sets.map { try Self.parse($0, additive: false) } + adds.map { try Self.parse($0, additive: true) }
+        var options = InterventionOptions()
+        options.freezeAttention = freezeAttention || direct
+        options.directOnly = direct
+        options.ablateErrors = Set(ablateErrors)
+        let result = try Interventions.run(model: loaded.model, transcoders: set, tokens: tokens, interventions: interventions, options: options)
+        let v = loaded.configuration.vocabularySize
+        let p = try result.logits.reshaped([1, v]).softmax(), q = try result.cleanLogits.reshaped([1, v]).softmax()
+        func entries(_ logits: Tensor) throws -> [Entry] {
+            try logits.reshaped([1, v]).topK(min(top, v)).indices.map { id in
+                Entry(id: id, token: try loaded.tokenizer.text(of: id), logit: result.logits.scalars[id], prob: p.scalars[id],
+                      clean_logit: result.cleanLogits.scalars[id], clean_prob: q.scalars[id])
+            }
+        }
+        let after = try entries(result.logits), before = try entries(result.cleanLogits)
+        if output.json {
+            try Output.json(Report(token_ids: tokens, interventions: interventions, top: after, clean_top: before))
+            return
+        }
+        print("after the intervention                      clean run")
+        for (a, b) in zip(after, before) {
+            print(String(format: "%7.2f%%  %-24@  %7.2f%%  %@", a.prob * 100, "\"\(Output.visible(a.token))\"" as NSString,
+                         b.clean_prob * 100, "\"\(Output.visible(b.token))\"" as NSString))
+        }
+    }
+}
+

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import LanguageModels
+import Transcoders
+
+struct TrainTranscoders: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a per-layer transcoder for every layer of a model.",
+        discussion: """
+            Activations come from the model run over the corpus (all layers from one forward pass,
+            through a shuffled buffer). Each layer trains a BatchTopK transcoder with a skip
+            connection (AuxK keeps features alive), then the set is saved in circuit-tracer's
+            per-layer format as JumpReLU transcoders and evaluated on held-out text.
+            Interrupted runs continue from their last checkpoint with --resume.
+
+            Examples:
+              circuitry transcoders train                       # the default 15-minute set
+              circuitry transcoders train --long --out models/transcoders/smollm2-long
+              circuitry transcoders train --corpus ~/texts --features 2048 --tokens 200000
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var corpusOptions: CorpusOptions
+
+    @Option(name: .long, help: ArgumentHelp("Where to write the set.", valueName: "dir"))
+    var out: String?
+
+    @Option(name: .long, help: "Features per layer (default 4096; 8192 with --long).")
+    var features: Int?
+
+    @Option(name: .long, help: "Average active features per token (BatchTopK k).")
+    var k: Int?
+
+    @Option(name: .long, help: "Training tokens (default 400,000; 4,000,000 with --long).")
+    var tokens: Int?
+
+    @Option(name: .long, help: "Peak learning rate.")
+    var learningRate: Float?
+
+    @Option(name: .long, help: "Random seed (data order and initialisation).")
+    var seed: UInt64 = 0
+
+    @Flag(name: .long, help: "The longer configuration for better graphs.")
+    var long = false
+
+    @Flag(name: .long, help: "Train without skip connections.")
+    var noSkip = false
+
+    @Flag(name: .long, help: "Continue from the checkpoint in the output folder.")
+    var resume = false
+
+    @Option(name: .long, help: "Seconds between checkpoints (0 for none).")
+    var checkpointSeconds: Double = 180
+
+    @Option(name: .long, help: "Held-out sequences to evaluate on after training (0 to skip).")
+    var evaluate = 64
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        var options = long ? TrainingOptions.long : TrainingOptions()
+        if let features { options.features = features }
+        if let k { options.k = k }
+        if let tokens { options.tokens = tokens }
+        if let learningRate { options.learningRate = learningRate }
+        options.seed = seed
+        options.skip = !noSkip
+        options.checkpointSeconds = checkpointSeconds
+        try options.validate()
+        let folder = out ?? Paths.defaultTranscoders
+        let checkpoint = "\(folder)/checkpoint"
+        let corpus = try corpusOptions.load(tokenizer: loaded, seed: seed)
+
+        let trainer: TranscoderTrainer
+        if resume && TranscoderTrainer.hasCheckpoint(checkpoint) {
+            trainer = try TranscoderTrainer.resume(from: checkpoint, model: loaded.model, corpus: corpus)
+            Output.note("resuming from \(checkpoint)")
+        } else {
+            trainer = try TranscoderTrainer(model: loaded.model, corpus: corpus, options: options, checkpointFolder: checkpoint)
+        }
+        let o = trainer.options
+        Output.note("training \(loaded.configuration.layers) transcoders: \(o.features) features, k = \(o.k), \(o.skip ? "with" : "without") skip connections, \(o.tokens.formatted()) tokens")
+        let bar = ProgressBar("train", total: o.tokens)
+        try trainer.run { p in
+            bar.update(p.tokens, detail: String(format: "%@ tokens  %.0f tok/s  FVU %.3f  L0 %.0f  dead %.1f%%",
+                                                 "\(p.tokens / 1000)k" as NSString, p.tokensPerSecond, p.meanFVU, p.meanL0, p.deadFraction * 100))
+        }
+        let progress = trainer.report(elapsed: trainer.elapsedSeconds)
+        bar.finish(String(format: "trained in %@ (model forward %.0f s, transcoder steps %.0f s)",
+                          ProgressBar.clock(progress.elapsed), progress.forwardSeconds, progress.trainSeconds))
+        var set = try trainer.transcoderSet(name: (folder as NSString).lastPathComponent, modelName: loaded.configuration.architecture + ":" + (loaded.path as NSString).lastPathComponent)
+        set.notes["tokens_per_second"] = String(format: "%.0f", progress.tokensPerSecond)
+        set.notes["forward_seconds"] = String(format: "%.0f", progress.forwardSeconds)
+        set.notes["transcoder_step_seconds"] = String(format: "%.0f", progress.trainSeconds)
+        set.notes["corpus"] = corpus.description
+        if evaluate > 0 {
+            let evalBar = ProgressBar("evaluate", total: evaluate)
+            let quality = try TranscoderEvaluation.evaluate(set: set, model: loaded.model, corpus: corpus, sequences: evaluate) { done, _ in evalBar.update(done) }
+            evalBar.finish()
+            set.notes.merge(quality.notes) { $1 }
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try JSONEncoder.pretty.encode(quality).write(to: URL(fileURLWithPath: "\(folder)/quality.json"))
+            print(quality.summary)
+        }
+        try set.save(to: folder)
+        try? FileManager.default.removeItem(atPath: checkpoint)
+        print("saved \(set.layers) transcoders to \(folder)")
+    }
+}
+
+extension JSONEncoder {
+    static var pretty: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return encoder
+    }
+}
+
+extension TranscoderQuality {
+    var notes: [String: String] {
+        ["eval_median_fvu": String(format: "%.4f", medianFVU), "eval_worst_fvu": String(format: "%.4f", worstFVU),
+         "eval_mean_l0": String(format: "%.1f", meanL0), "eval_dead_fraction": String(format: "%.4f", meanDeadFraction),
+         "eval_spliced_loss_increase": String(format: "%.4f", splicedLossIncrease), "eval_tokens": "\(tokens)"]
+    }
+
+    var summary: String {
+        var lines = ["layer    FVU     L0   dead"]
+        for l in layers { lines.append(String(format: "%5d  %5.3f  %5.1f  %4.1f%%", l.layer, l.fvu, l.meanL0, l.deadFraction * 100)) }
+        lines.append(String(format: "median FVU %.3f (worst %.3f), mean L0 %.1f, dead %.1f%%, on %d held-out tokens",
+                            medianFVU, worstFVU, meanL0, meanDeadFraction * 100, tokens))
+        lines.append(String(format: "next-token loss: original %.4f, spliced %.4f nats (+%.4f)", originalLoss, splicedLoss, splicedLossIncrease))
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import LanguageModels
+import Transcoders
+
+struct TranscodersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transcoders",
+        abstract: "Train, evaluate and inspect per-layer transcoders.",
+        subcommands: [TrainTranscoders.self, EvaluateTranscoders.self, TranscodersInfo.self])
+}
+
+/// `--transcoders DIR`, shared by commands that use a transcoder set.
+struct TranscoderOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "A transcoder folder in circuit-tracer's per-layer format.",
+        discussion: "Default: $CIRCUITRY_TRANSCODERS, else the default set trained by `make transcoders`.",
+        valueName: "dir"))
+    var transcoders: String?
+
+    func resolvedPath() -> String {
+        if let transcoders { return transcoders }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["CIRCUITRY_TRANSCODERS"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return Paths.defaultTranscoders
+    }
+
+    func load(for model: ModelConfiguration) throws -> TranscoderSet {
+        let path = resolvedPath()
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandError("no transcoder set at \(path): pass --transcoders DIR, set CIRCUITRY_TRANSCODERS, or run `make transcoders` to train the default set")
+        }
+        let set = try TranscoderSet.load(folder: path)
+        try set.validate(for: model)
+        return set
+    }
+}
+
+/// The training corpus: the Debian default or a folder, tokenized once and cached.
+struct CorpusOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A folder of text files to train on (default: English prose and code from Debian packages; `make corpus` installs them).", valueName: "dir"))
+    var corpus: String?
+
+    func load(tokenizer loaded: LoadedModel, seed: UInt64) throws -> TokenCorpus {
+        let key: String
+        if let corpus {
+            let absolute = URL(fileURLWithPath: corpus).standardizedFileURL.path
+            key = "folder-\(String(absolute.hashValue & 0xFFFF_FFFF, radix: 16))-seed\(seed)"
+        } else {
+            key = "debian-v1-seed\(seed)"
+        }
+        let cache = Paths.corpusCache(key: key)
+        if FileManager.default.fileExists(atPath: cache), let cached = try? TokenCorpus.load(path: cache), cached.description.hasSuffix("vocabulary \(loaded.configuration.vocabularySize)") {
+            return cached
+        }
+        Output.note("building the corpus (\(corpus ?? "Debian packages: " + CorpusSources.debianPackages.joined(separator: ", ")))")
+        let documents = try corpus.map { try CorpusSources.folderDocuments($0) } ?? CorpusSources.debianDocuments()
+        let built = try TokenCorpus.build(documents: documents, tokenizer: loaded.tokenizer, seed: seed,
+                                          description: "\(corpus ?? "debian") seed \(seed) vocabulary \(loaded.configuration.vocabularySize)")
+        try built.save(to: cache)
+        Output.note("corpus: \(built.documents) documents, \(built.trainSequences) training and \(built.heldOutSequences) held-out sequences of \(built.sequenceLength) tokens (cached in \(cache))")
+        return built
+    }
+}

@@ -1,0 +1,130 @@
+// Attribution on tiny random models: the invariants of ATTRIBUTION.md §8 and the budget.
+
+import Foundation
+import Testing
+import TensorCore
+@testable import Attribution
+import LanguageModels
+import Transcoders
+import TestSupport
+
+struct TinyCase {
+    let model: LoadedModel
+    let transcoders: TranscoderSet
+    let tokens: [Int]
+
+    init(skip: Bool = false, activation: TranscoderActivation? = nil) throws {
+        model = try LoadedModel.load(path: TinyModel(TinyModelSpec()).writeGGUF())
+        var random = TestRandom(seed: 90)
+        let threshold = random.uniform([24], 0, 0.3)
+        transcoders = try TinyTranscoders.random(layers: 2, width: 16, features: 24,
+                                                 activation: { _ in activation ?? .jumpReLU(threshold: threshold) }, skip: skip)
+        tokens = try model.tokenize("Hi there, Tex!")
+    }
+
+    func provenance(_ options: AttributionOptions) -> GraphProvenance {
+        GraphProvenance(modelPath: "tiny", modelFingerprint: "0", transcoderSet: "tiny", transcoderFingerprint: "0",
+                        prompt: "Hi there, Tex!", tokens: tokens, options: options, engineVersion: Attribution.engineVersion)
+    }
+
+    func attribute(_ options: AttributionOptions = AttributionOptions()) throws -> AttributionGraph {
+        try Attribution.attribute(model: model.model, transcoders: transcoders, tokens: tokens, options: options, provenance: provenance(options))
+    }
+}
+
+@Suite struct TinyAttributionTests {
+    @Test(arguments: [false, true])
+    func rowsSumToTheirTargets(_ skip: Bool) throws {
+        let tiny = try TinyCase(skip: skip)
+        var options = AttributionOptions()
+        options.batchSize = 7                 // several backward passes with mixed layers and positions
+        let graph = try tiny.attribute(options)
+        #expect(graph.features.count == graph.activeFeatureCount && graph.features.count > 20)
+        let identity = try Attribution.rowIdentity(graph: graph, model: tiny.model.model, transcoders: tiny.transcoders)
+        #expect(identity.worstRelativeError < 1e-4, "worst relative error \(identity.worstRelativeError)")
+        // The check can fail: a wrong row breaks it.
+        var broken = identity
+        broken.rowSums[0] += 0.01 * max(abs(broken.values[0]), 1)
+        #expect(broken.worstRelativeError > 1e-4)
+    }
+
+    @Test(arguments: [false, true])
+    func edgesMatchInterventions(_ skip: Bool) throws {
+        let tiny = try TinyCase(skip: skip)
+        let graph = try tiny.attribute()
+        let report = try Verification.verify(graph: graph, model: tiny.model.model, transcoders: tiny.transcoders, samples: 50)
+        #expect(report.edges.count >= 20)
+        #expect(report.passed, "worst ratio \(report.worstRatio), worst error \(report.worstAbsoluteError)")
+    }
+
+    @Test func causalityZerosAreExact() throws {
+        let tiny = try TinyCase()
+        let graph = try tiny.attribute()
+        let layout = graph.layout
+        for (t, target) in graph.features.enumerated() {
+            for (s, source) in graph.features.enumerated() where source.layer >= target.layer || source.position > target.position {
+                #expect(graph.edge(target: layout.feature(t), source: layout.feature(s)) == 0)
+            }
+            for p in (target.position + 1)..<graph.tokens.count {
+                #expect(graph.edge(target: layout.feature(t), source: layout.token(position: p)) == 0)
+            }
+        }
+        // Error and token rows are empty; position-0 errors never carry weight.
+        for t in layout.errorStart..<layout.logitStart { #expect(graph.adjacency.scalars[(t * layout.count)..<((t + 1) * layout.count)].allSatisfy { $0 == 0 }) }
+    }
+
+    @Test func aBudgetSelectsInfluentialFeaturesWithTheSameRows() throws {
+        let tiny = try TinyCase()
+        let full = try tiny.attribute()
+        var options = AttributionOptions()
+        options.maxFeatureNodes = 10
+        options.batchSize = 3
+        options.updateInterval = 1
+        let budgeted = try tiny.attribute(options)
+        #expect(budgeted.features.count == 10 && budgeted.activeFeatureCount == full.activeFeatureCount)
+        // Each budgeted row equals the full graph's row on the columns they share (up to the
+        // rounding of computing it in a different batch).
+        let fullIndex = Dictionary(uniqueKeysWithValues: full.features.enumerated().map { ($0.element, $0.offset) })
+        for (i, f) in budgeted.features.enumerated() {
+            let j = try #require(fullIndex[f])
+            for (k, g) in budgeted.features.enumerated() {
+                let a = budgeted.edge(target: budgeted.layout.feature(i), source: budgeted.layout.feature(k))
+                let b = full.edge(target: full.layout.feature(j), source: full.layout.feature(fullIndex[g]!))
+                #expect(abs(a - b) <= 1e-6 * max(abs(b), 1e-3), "\(a) vs \(b)")
+            }
+        }
+        // The first features chosen are the ones with the largest direct effect on the logits.
+        let logitRow = full.layout.logit(0)
+        let strongest = full.features.indices.max { abs(full.edge(target: logitRow, source: $0)) < abs(full.edge(target: logitRow, source: $1)) }!
+        #expect(budgeted.features.contains(full.features[strongest]))
+    }
+
+    @Test func logitSelectionFollowsCumulativeProbability() throws {
+        let tiny = try TinyCase()
+        var options = AttributionOptions()
+        options.maxLogits = 5
+        options.logitProbability = 0.3
+        let graph = try tiny.attribute(options)
+        let probabilities = graph.logits.map(\.probability)
+        #expect(probabilities == probabilities.sorted(by: >))
+        #expect(probabilities.dropLast().reduce(0, +) < 0.3 && (probabilities.reduce(0, +) >= 0.3 || probabilities.count == 5))
+    }
+
+    @Test func badInputsAreClearErrors() throws {
+        let tiny = try TinyCase()
+        let options = AttributionOptions()
+        #expect(throws: AttributionError.emptyPrompt) {
+            try Attribution.attribute(model: tiny.model.model, transcoders: tiny.transcoders, tokens: [], options: options, provenance: tiny.provenance(options))
+        }
+        #expect(throws: AttributionError.onlyBOS) {
+            try Attribution.attribute(model: tiny.model.model, transcoders: tiny.transcoders, tokens: [256], options: options, provenance: tiny.provenance(options))
+        }
+        var zero = options
+        zero.maxFeatureNodes = 0
+        #expect(throws: AttributionError.invalidOption("--max-feature-nodes must be at least 1 (got 0)")) { try tiny.attribute(zero) }
+        let otherWidth = try TinyTranscoders.random(layers: 2, width: 8, features: 4)
+        #expect(throws: TranscoderError.self) {
+            try Attribution.attribute(model: tiny.model.model, transcoders: otherWidth, tokens: tiny.tokens, options: options, provenance: tiny.provenance(options))
+        }
+    }
+}

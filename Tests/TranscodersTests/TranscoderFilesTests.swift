@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import ModelIO
+import TensorCore
+import Transcoders
+import LanguageModels
+import TestSupport
+
+@Suite struct TranscoderFilesTests {
+    @Test(arguments: ["relu", "jumprelu", "topk"])
+    func saveThenLoadGivesIdenticalEncodings(_ kind: String) throws {
+        var random = TestRandom(seed: 72)
+        let threshold = random.uniform([16], 0, 0.4)
+        let set = try TinyTranscoders.random(layers: 3, width: 8, features: 16, activation: { _ in
+            kind == "jumprelu" ? .jumpReLU(threshold: threshold) : kind == "topk" ? .topK(k: 4) : .relu
+        }, skip: kind == "jumprelu")
+        let folder = temporaryPath("-tc")
+        try set.save(to: folder)
+        let loaded = try TranscoderSet.load(folder: folder)
+        #expect(loaded.layers == 3 && loaded.features == 16 && loaded.hasSkip == set.hasSkip)
+        let config = try String(contentsOfFile: folder + "/config.yaml", encoding: .utf8)
+        #expect(config.contains("model_kind: transcoder_set") && config.contains("feature_input_hook: mlp.hook_in"))
+        let x = random.normal([7, 8])
+        for l in 0..<3 {
+            let (a, b) = (try loaded[l], try set[l])
+            #expect(try a.encode(x) == b.encode(x))
+            #expect(try a.reconstruct(x) == b.reconstruct(x))
+        }
+        // A lazily loaded set reads the same layers.
+        let lazy = try TranscoderSet.load(folder: folder, lazy: true)
+        #expect(lazy.isLazy && lazy.layers == 3 && lazy.features == 16 && lazy.modelWidth == 8 && lazy.hasSkip == set.hasSkip)
+        #expect(try lazy[2].encode(x) == set[2].encode(x))
+    }
+
+    @Test func gemmaScopeNamesAreRead() throws {
+        var random = TestRandom(seed: 73)
+        let (f, d) = (10, 4)
+        let wEnc = random.normal([d, f]), wDec = random.normal([f, d]), skip = random.normal([d, d])
+        let folder = temporaryPath("-gs")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try SafetensorsFile.write(["w_enc": wEnc, "w_dec": wDec, "b_enc": random.normal([f]), "b_dec": random.normal([d]),
+                                   "threshold": random.uniform([f], 0, 0.3), "affine_skip_connection": skip],
+                                  to: folder + "/layer_0.safetensors")
+        let set = try TranscoderSet.load(folder: folder)
+        let layer = try set[0]
+        #expect(try layer.encoder == wEnc.transposed())
+        #expect(try layer.skip == skip.transposed())
+        guard case .jumpReLU = layer.activation else { Issue.record("GemmaScope thresholds make a JumpReLU"); return }
+    }
+
+    @Test func mismatchesAndBrokenFilesAreClearErrors() throws {
+        let model = try LoadedModel.load(path: TinyModel(TinyModelSpec()).writeGGUF())   // width 16, 2 layers
+        let wrongWidth = try TinyTranscoders.random(layers: 2, width: 8, features: 4)
+        #expect(throws: TranscoderError.widthMismatch(set: "tiny-random", transcoderWidth: 8, modelWidth: 16)) {
+            try wrongWidth.validate(for: model.configuration)
+        }
+        let wrongLayers = try TinyTranscoders.random(layers: 3, width: 16, features: 4)
+        #expect(throws: TranscoderError.layerCountMismatch(set: "tiny-random", transcoders: 3, modelLayers: 2)) {
+            try wrongLayers.validate(for: model.configuration)
+        }
+        // A missing layer file named in config.yaml.
+        let folder = temporaryPath("-tc")
+        try TinyTranscoders.random(layers: 2, width: 16, features: 4).save(to: folder)
+        try FileManager.default.removeItem(atPath: folder + "/layer_1.safetensors")
+        #expect(throws: TranscoderError.missingLayerFile(folder: folder, layer: 1, path: folder + "/layer_1.safetensors")) {
+            try TranscoderSet.load(folder: folder)
+        }
+        // NaN weights.
+        let nanFolder = temporaryPath("-nan")
+        try TinyTranscoders.random(layers: 1, width: 4, features: 3).save(to: nanFolder)
+        var poisoned = try SafetensorsFile(path: nanFolder + "/layer_0.safetensors").tensor("W_dec")
+        poisoned.scalars[5] = .nan
+        let file = try SafetensorsFile(path: nanFolder + "/layer_0.safetensors")
+        var tensors = [String: Tensor]()
+        for name in file.names { tensors[name] = try file.tensor(name) }
+        tensors["W_dec"] = poisoned
+        try SafetensorsFile.write(tensors, to: nanFolder + "/layer_0.safetensors")
+        #expect(throws: TranscoderError.nonFinite(file: nanFolder + "/layer_0.safetensors", tensor: "W_dec")) {
+            try TranscoderSet.load(folder: nanFolder)
+        }
+        // Broken config.yaml.
+        let badYAML = temporaryPath("-yaml")
+        try TinyTranscoders.random(layers: 1, width: 4, features: 3).save(to: badYAML)
+        try "transcoders: [unclosed".write(toFile: badYAML + "/config.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: TranscoderError.self) { try TranscoderSet.load(folder: badYAML) }
+        try "model_kind: cross_layer_transcoder\n".write(toFile: badYAML + "/config.yaml", atomically: true, encoding: .utf8)
+        #expect { try TranscoderSet.load(folder: badYAML) } throws: { error in
+            guard case .invalidConfig(_, let reason) = error as? TranscoderError else { return false }
+            return reason.contains("cross_layer_transcoder")
+        }
+        #expect(throws: TranscoderError.self) { try TranscoderSet.load(folder: temporaryPath("-empty")) }
+    }
+}
