@@ -107,10 +107,11 @@ public enum Attribution {
         }
         timings.featureRows = lap()
 
-        // 5. The square adjacency over the chosen nodes.
+        // 5. The square adjacency over the chosen nodes (the full-width rows are released first).
         let selected = (0..<total).filter { visited[$0] }
         let layout = NodeLayout(features: selected.count, layers: L, positions: n, logits: logits.count)
         let adjacency = try matrix.square(selected: selected, from: computer.layout, to: layout)
+        matrix = EdgeRows(columns: 0, capacity: 0)
         timings.assembly = lap()
         progress(AttributionProgress(phase: .pruning, done: 0, total: 1))
         let pruning = try Influence.prune(adjacency: adjacency, layout: layout, logitProbabilities: probabilities,
@@ -141,7 +142,8 @@ public enum Attribution {
     }
 }
 
-/// Rows computed so far, over every active feature's column.
+/// Rows computed so far, over every active feature's column. The storage is allocated (zeroed)
+/// once for every row the run can compute; rows are written in place.
 struct EdgeRows {
     let columns: Int
     private(set) var storage: [Float]
@@ -149,16 +151,15 @@ struct EdgeRows {
 
     init(columns: Int, capacity: Int) {
         self.columns = columns
-        storage = []
-        storage.reserveCapacity(columns * capacity)
+        storage = [Float](repeating: 0, count: columns * capacity)
     }
 
     var count: Int { rowNodes.count }
 
-    /// Appends `rows` zeroed rows, lets `fill` write them, and records their nodes.
+    /// Lets `fill` write the next `rows` (zeroed) rows and records their nodes.
     mutating func append(_ rows: Int, nodes: [Int], fill: (UnsafeMutablePointer<Float>) throws -> Void) throws {
-        let start = storage.count
-        storage.append(contentsOf: repeatElement(0, count: rows * columns))
+        let start = count * columns
+        precondition(start + rows * columns <= storage.count, "more rows than the run was sized for")
         try storage.withUnsafeMutableBufferPointer { try fill($0.baseAddress! + start) }
         rowNodes.append(contentsOf: nodes)
     }

@@ -15,18 +15,19 @@ import Foundation
 import TensorCore
 
 public enum Influence {
-    /// Row-normalised absolute values of a square matrix [N, N].
+    /// Row-normalised absolute values of a square matrix [N, N], in one pass.
     static func normalized(_ a: Tensor, clamp: Float = 1e-10) -> Tensor {
         let n = a.shape[0]
-        var out = a.magnitude()
-        out.scalars.withUnsafeMutableBufferPointer { p in
-            for r in 0..<n {
-                let row = p.baseAddress! + r * n
-                let inverse = 1 / max(VectorReduce.sum(row, n), clamp)
-                for j in 0..<n { row[j] *= inverse }
+        return (try? Tensor(shape: a.shape) { out in
+            a.scalars.withUnsafeBufferPointer { src in
+                for r in 0..<n {
+                    let row = src.baseAddress! + r * n, dst = out.baseAddress! + r * n
+                    for j in 0..<n { dst[j] = abs(row[j]) }
+                    let inverse = 1 / max(VectorReduce.sum(dst, n), clamp)
+                    for j in 0..<n { dst[j] *= inverse }
+                }
             }
-        }
-        return out
+        }) ?? a
     }
 
     /// I = w·Â + w·Â² + … for a row-normalised Â.
@@ -48,18 +49,22 @@ public enum Influence {
         try influence(normalized(adjacency), weights: logitWeights)
     }
 
-    /// The score at which the cumulative share of the sorted scores first reaches `threshold`.
+    /// The score at which the cumulative share of the sorted scores first reaches `threshold`
+    /// (as torch.searchsorted over the descending cumulative sum). Zero scores add nothing to the
+    /// sum, so only the positive ones are sorted; if they do not reach the share, the answer is 0.
     static func threshold(_ scores: [Float], keeping threshold: Double) -> Float {
-        let sorted = scores.sorted(by: >)
-        guard !sorted.isEmpty else { return 0 }
-        let total = sorted.reduce(0.0) { $0 + Double($1) }
+        var positive = [Float]()
+        positive.reserveCapacity(min(scores.count, 1 << 20))
+        for s in scores where s > 0 { positive.append(s) }
+        guard !positive.isEmpty else { return 0 }
+        positive.sort(by: >)
+        let total = positive.reduce(0.0) { $0 + Double($1) }
         var running = 0.0
-        for (i, s) in sorted.enumerated() {
+        for s in positive {
             running += Double(s)
-            // torch.searchsorted(cumulative, threshold): the first index with cumulative ≥ threshold.
-            if Float(running / total) >= Float(threshold) { return sorted[i] }
+            if Float(running / total) >= Float(threshold) { return s }
         }
-        return sorted[sorted.count - 1]
+        return scores.count > positive.count ? 0 : positive[positive.count - 1]
     }
 
     /// The pruned graph: which nodes and edges stay.
@@ -73,55 +78,62 @@ public enum Influence {
     public static func prune(adjacency a: Tensor, layout: NodeLayout, logitProbabilities: [Float],
                              nodeThreshold: Double, edgeThreshold: Double) throws -> Pruning {
         let n = layout.count
-        var weights = [Float](repeating: 0, count: n)
-        for (i, p) in logitProbabilities.enumerated() { weights[layout.logit(i)] = p }
+        let weights = logitWeights(layout, logitProbabilities)
         let influence = try nodeInfluence(adjacency: a, logitWeights: weights)
         let nodeCut = threshold(influence, keeping: nodeThreshold)
         var keep = influence.map { $0 >= nodeCut }
         for i in layout.tokenStart..<n { keep[i] = true }
 
-        var pruned = a
-        for t in 0..<n {
-            for s in 0..<n where !keep[t] || !keep[s] { pruned.scalars[t * n + s] = 0 }
+        // Edge scores on the node-pruned graph: Â'[t, s]·(I'_t + w_t).
+        let pruned = try Tensor(shape: [n, n]) { out in
+            a.scalars.withUnsafeBufferPointer { src in
+                for t in 0..<n {
+                    let row = src.baseAddress! + t * n, dst = out.baseAddress! + t * n
+                    if !keep[t] { for s in 0..<n { dst[s] = 0 }; continue }
+                    for s in 0..<n { dst[s] = keep[s] ? row[s] : 0 }
+                }
+            }
         }
-        let prunedNormalized = normalized(pruned)
-        var prunedInfluence = try Influence.influence(prunedNormalized, weights: weights)
+        var scores = normalized(pruned)
+        var prunedInfluence = try Influence.influence(scores, weights: weights)
         for i in 0..<n { prunedInfluence[i] += weights[i] }
-        var scores = prunedNormalized.scalars
-        for t in 0..<n { for s in 0..<n { scores[t * n + s] *= prunedInfluence[t] } }
-        let edgeCut = threshold(scores, keeping: edgeThreshold)
-        var edges = scores.map { $0 >= edgeCut }
-
-        // Drop nodes left without outgoing edges (features, errors) or incoming edges (features).
-        func refine() -> Bool {
-            var changed = false
-            for s in 0..<layout.tokenStart where keep[s] {
-                var outgoing = false
-                for t in 0..<n where edges[t * n + s] { outgoing = true; break }
-                if !outgoing { keep[s] = false; changed = true }
+        scores.scalars.withUnsafeMutableBufferPointer { p in
+            for t in 0..<n {
+                let factor = prunedInfluence[t], row = p.baseAddress! + t * n
+                for s in 0..<n { row[s] *= factor }
             }
-            for t in 0..<layout.features where keep[t] {
-                var incoming = false
-                for s in 0..<n where edges[t * n + s] { incoming = true; break }
-                if !incoming { keep[t] = false; changed = true }
-            }
-            return changed
         }
-        var changed = refine()
-        while changed {
+        let edgeCut = threshold(scores.scalars, keeping: edgeThreshold)
+        var edges = scores.scalars.map { $0 >= edgeCut }
+
+        // Drop nodes left without outgoing edges (features, errors) or incoming edges (features),
+        // until nothing changes. Both tests are row scans of the edge mask.
+        while true {
+            var outgoing = [Bool](repeating: false, count: n), incoming = [Bool](repeating: false, count: n)
+            for t in 0..<n {
+                for s in 0..<n where edges[t * n + s] { outgoing[s] = true; incoming[t] = true }
+            }
+            var changed = false
+            for s in 0..<layout.tokenStart where keep[s] && !outgoing[s] { keep[s] = false; changed = true }
+            for t in 0..<layout.features where keep[t] && !incoming[t] { keep[t] = false; changed = true }
+            guard changed else { break }
             for i in 0..<n where !keep[i] {
                 for j in 0..<n { edges[i * n + j] = false; edges[j * n + i] = false }
             }
-            changed = refine()
         }
         return Pruning(nodes: keep, edges: edges, nodeInfluence: influence)
+    }
+
+    static func logitWeights(_ layout: NodeLayout, _ probabilities: [Float]) -> [Float] {
+        var weights = [Float](repeating: 0, count: layout.count)
+        for (i, p) in probabilities.enumerated() { weights[layout.logit(i)] = p }
+        return weights
     }
 
     /// Replacement and completeness scores of the unpruned graph (ATTRIBUTION.md §7).
     public static func scores(adjacency a: Tensor, layout: NodeLayout, logitProbabilities: [Float]) throws -> (replacement: Double, completeness: Double) {
         let n = layout.count
-        var weights = [Float](repeating: 0, count: n)
-        for (i, p) in logitProbabilities.enumerated() { weights[layout.logit(i)] = p }
+        let weights = logitWeights(layout, logitProbabilities)
         let norm = normalized(a)
         let influence = try Influence.influence(norm, weights: weights)
         let tokenInfluence = (layout.tokenStart..<layout.logitStart).reduce(0.0) { $0 + Double(influence[$1]) }

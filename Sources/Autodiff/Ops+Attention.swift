@@ -21,21 +21,14 @@ extension Variable {
         let out = try Attention.mix(pattern: p, values: v)
         return tape.record(out, inputs: [self, pattern], name: "attend") { g, needed in
             let batch = g.shape[0]
-            var gv: Tensor? = needed[0] ? try Tensor(zeros: [batch] + v.shape) : nil
+            var gv: Tensor? = nil
             var gp: Tensor? = needed[1] ? try Tensor(zeros: [batch] + p.shape) : nil
             if g.count == 0 || geometry.isEmpty { return [gv, gp] }
-            // Seeds write disjoint slices of the cotangents, so they run as parallel tasks.
-            g.scalars.withUnsafeBufferPointer { pg in
-                let upstream = SharedPointer(pg)
-                if gv != nil {
-                    gv!.scalars.withUnsafeMutableBufferPointer { out in
-                        let target = SharedPointer(out)
-                        Parallel.forChunks(batch) { seeds in
-                            for s in seeds { geometry.valueCotangent(upstream, seed: s, pattern: p, into: target) }
-                        }
-                    }
-                }
-                if gp != nil {
+            if needed[0] { gv = try geometry.valueCotangent(g, pattern: p) }
+            if gp != nil {
+                // Seeds write disjoint slices of the pattern's cotangent, so they run as parallel tasks.
+                g.scalars.withUnsafeBufferPointer { pg in
+                    let upstream = SharedPointer(pg)
                     gp!.scalars.withUnsafeMutableBufferPointer { out in
                         let target = SharedPointer(out)
                         Parallel.forChunks(batch) { seeds in
@@ -71,19 +64,29 @@ struct AttentionGeometry: Sendable {
     var headsPerGroup: Int { heads / groups }
     var isEmpty: Bool { keys == 0 || groups == 0 || headDim == 0 || heads == 0 || queries == 0 }
 
-    /// gv[s, :, group(i), :] += P_iᵀ · g[s, :, i, :] for every head i.
-    func valueCotangent(_ g: SharedPointer, seed s: Int, pattern p: Tensor, into gv: SharedPointer) {
-        if isEmpty { return }
-        let gStride = queries * heads * headDim, vStride = keys * groups * headDim
-        p.scalars.withUnsafeBufferPointer { pp in
-            for i in 0..<heads {
-                BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: headDim, k: queries,
-                          a: pp.baseAddress! + i * queries * keys, lda: keys,
-                          b: g.floats + s * gStride + i * headDim, ldb: heads * headDim,
-                          beta: 1, c: gv.floats + s * vStride + (i / headsPerGroup) * headDim,
-                          ldc: groups * headDim)
+    /// The values' cotangent for every seed at once: gv[s, k, group(i), :] = Σ_i Σ_q P_i[q, k] · g[s, q, i, :].
+    /// With g rearranged to [h, q, (s, e)], each head is one product P_iᵀ · G_i, accumulated per group.
+    func valueCotangent(_ g: Tensor, pattern p: Tensor) throws -> Tensor {
+        let batch = g.shape[0]
+        let perHead = try g.permuted([2, 1, 0, 3])                 // [h, n_q, b, e]
+        var grouped = try Tensor(zeros: [groups, keys, batch * headDim])
+        let width = batch * headDim
+        perHead.scalars.withUnsafeBufferPointer { pg in
+            p.scalars.withUnsafeBufferPointer { pp in
+                grouped.scalars.withUnsafeMutableBufferPointer { out in
+                    let (g, pattern, target) = (SharedPointer(pg), SharedPointer(pp), SharedPointer(out))
+                    Parallel.forEach(groups) { group in
+                        for i in (group * headsPerGroup)..<((group + 1) * headsPerGroup) {
+                            BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: width, k: queries,
+                                      a: pattern.floats + i * queries * keys, lda: keys,
+                                      b: g.floats + i * queries * width, ldb: width,
+                                      beta: 1, c: target.floats + group * keys * width, ldc: width)
+                        }
+                    }
+                }
             }
         }
+        return try grouped.reshaped([groups, keys, batch, headDim]).permuted([2, 1, 0, 3])   // [b, n_k, g, e]
     }
 
     /// gp[s, i] = g[s, :, i, :] · V_group(i)ᵀ for every head i.

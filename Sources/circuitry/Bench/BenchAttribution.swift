@@ -58,7 +58,7 @@ struct BenchAttribution: ParsableCommand {
     func run() throws {
         let t0 = Date()
         let loaded = try modelOptions.load()
-        let set = try transcoderOptions.load(for: loaded.configuration)
+        let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
         let tokens = try loaded.tokenize(prompt, bos: !noBos)
         let options = flags.options
         let provenance = try GraphProvenance.make(model: loaded, transcoders: set, prompt: prompt, tokens: tokens, options: options)

@@ -24,12 +24,14 @@ struct TranscoderOptions: ParsableArguments {
         return Paths.defaultTranscoders
     }
 
-    func load(for model: ModelConfiguration) throws -> TranscoderSet {
+    /// The set, checked against the model. A `lazy` set reads each layer when asked for it
+    /// (attribution reads each layer once), so the process never holds all of them.
+    func load(for model: ModelConfiguration, lazy: Bool = false) throws -> TranscoderSet {
         let path = resolvedPath()
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandError("no transcoder set at \(path): pass --transcoders DIR, set CIRCUITRY_TRANSCODERS, or run `make transcoders` to train the default set")
         }
-        let set = try TranscoderSet.load(folder: path)
+        let set = try TranscoderSet.load(folder: path, lazy: lazy)
         try set.validate(for: model)
         return set
     }
