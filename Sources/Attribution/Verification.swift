@@ -1,12 +1,13 @@
 // Checking a finished graph against the model it describes (ATTRIBUTION.md §8), so a user can
 // trust a graph without reading Circuitry's tests.
 //
-// For sampled edges t ← s of the pruned graph, source feature s is doubled (its decoder write
-// a_s·W_dec[s] is added once more) in the real model with attention patterns, normalisation scales
-// and every other MLP output frozen. In that frozen model the change of every target is linear,
-// so each target t must move by exactly A[t, s]: a feature target's pre-activation
-// z = W_enc·x + b_enc, a logit target's demeaned logit. Tolerances are circuit-tracer's: 1e-3
-// absolute on pre-activations; 1e-5 absolute plus 1e-3 relative on demeaned logits.
+// For sampled edges t ← s, δ·a_s·W_dec[s] is added at source feature s's site in the real model
+// with attention patterns, normalisation scales and every other MLP output frozen. In that frozen
+// model the change of every target is linear, so each target t must move by exactly δ·A[t, s]: a
+// feature target's pre-activation z = W_enc·x + b_enc, a logit target's demeaned logit. δ is
+// chosen per source so the largest expected change is about 1 (between 1 and 10⁴), well above the
+// rounding of comparing two forward passes. Tolerances are circuit-tracer's, on the change:
+// 1e-3 absolute on pre-activations; 1e-5 absolute plus 1e-3 relative on demeaned logits.
 
 import Foundation
 import LanguageModels
@@ -18,13 +19,18 @@ public struct VerificationReport: Codable, Sendable {
         public var target: Int
         public var source: Int
         public var weight: Float
+        /// The measured change divided by δ (in the units of the edge weight).
         public var measured: Float
+        /// The tolerance divided by δ.
         public var tolerance: Float
+        public var delta: Float
     }
     /// Every sampled edge with its measured effect.
     public var edges: [Edge]
     public var interventions: Int
 
+    /// The largest |measured − weight| / max(|weight|, 1e-6): how closely effects match edges.
+    public var worstRelativeError: Float { edges.map { abs($0.measured - $0.weight) / max(abs($0.weight), 1e-6) }.max() ?? 0 }
     /// The largest |measured − weight| / tolerance (≤ 1 passes).
     public var worstRatio: Float { edges.map { abs($0.measured - $0.weight) / $0.tolerance }.max() ?? 0 }
     public var worstAbsoluteError: Float { edges.map { abs($0.measured - $0.weight) }.max() ?? 0 }
@@ -32,22 +38,29 @@ public struct VerificationReport: Codable, Sendable {
 }
 
 public enum Verification {
-    /// Measures up to `samples` edges of the graph's pruned edges (the strongest ones of randomly
-    /// chosen sources, so that each intervention checks several edges at once).
+    /// Measures up to `samples` edges whose source is a feature: those of the pruned graph first
+    /// (randomly chosen sources), then the strongest of the full graph; each intervention checks
+    /// several edges of one source at once, strongest first.
     public static func verify(graph: AttributionGraph, model: LlamaModel, transcoders: TranscoderSet,
                               samples: Int = 50, seed: UInt64 = 0) throws -> VerificationReport {
         let layout = graph.layout
         let n = layout.count
-        // Pruned edges whose source is a feature node.
+        // Edges whose source is a feature node, by source, strongest first.
         var bySource = [Int: [Int]]()
+        var strength = [Int: Float]()
         for t in 0..<n {
-            for s in 0..<layout.features where graph.pruning.edges[t * n + s] && graph.edge(target: t, source: s) != 0 {
+            for s in 0..<layout.features where graph.edge(target: t, source: s) != 0 {
                 bySource[s, default: []].append(t)
+                strength[s] = max(strength[s] ?? 0, abs(graph.edge(target: t, source: s)))
             }
         }
+        for s in bySource.keys { bySource[s]!.sort { abs(graph.edge(target: $0, source: s)) > abs(graph.edge(target: $1, source: s)) } }
         var random = SeededGenerator(seed: seed)
-        var sources = bySource.keys.sorted()
-        sources.shuffle(using: &random)
+        var pruned = bySource.keys.filter { s in graph.pruning.nodes[s] && (0..<n).contains { graph.pruning.edges[$0 * n + s] } }.sorted()
+        pruned.shuffle(using: &random)
+        let prunedSet = Set(pruned)
+        let rest = bySource.keys.filter { !prunedSet.contains($0) }.sorted { strength[$0]! > strength[$1]! }
+        let sources = pruned + rest
         let encoders = try (0..<transcoders.layers).map { try transcoders[$0].encoder }
         var edges = [VerificationReport.Edge]()
         var interventions = 0
@@ -58,13 +71,16 @@ public enum Verification {
         let clean = try Interventions.run(model: model, transcoders: transcoders, tokens: graph.tokens, interventions: [], options: direct)
         for s in sources where edges.count < samples {
             let source = graph.features[s]
+            let targets = bySource[s]!.prefix(min(5, samples - edges.count))
+            let largest = targets.map { abs(graph.edge(target: $0, source: s)) }.max() ?? 1
+            let delta = min(max(1 / max(largest, 1e-12), 1), 1e4)
             let result = try Interventions.run(
                 model: model, transcoders: transcoders, tokens: graph.tokens,
                 interventions: [FeatureIntervention(layer: source.layer, position: source.position, feature: source.feature,
-                                                    value: source.activation, additive: true)],
+                                                    value: delta * source.activation, additive: true)],
                 options: direct)
             interventions += 1
-            for t in bySource[s]!.prefix(samples - edges.count) {
+            for t in targets {
                 let weight = graph.edge(target: t, source: s)
                 let measured: Float, tolerance: Float
                 if layout.kind(of: t) == .feature {
@@ -79,9 +95,10 @@ public enum Verification {
                     let v = graph.logits[t - layout.logitStart].token
                     func demeaned(_ logits: Tensor) -> Float { logits.scalars[v] - logits.mean() }
                     measured = demeaned(result.logits) - demeaned(clean.logits)
-                    tolerance = 1e-5 + 1e-3 * abs(weight)
+                    tolerance = 1e-5 + 1e-3 * abs(delta * weight)
                 }
-                edges.append(VerificationReport.Edge(target: t, source: s, weight: weight, measured: measured, tolerance: tolerance))
+                edges.append(VerificationReport.Edge(target: t, source: s, weight: weight, measured: measured / delta,
+                                                     tolerance: tolerance / delta, delta: delta))
             }
         }
         return VerificationReport(edges: edges, interventions: interventions)

@@ -16,3 +16,29 @@ public enum TinyTranscoders {
         return try TranscoderSet(name: "tiny-random", modelName: "tiny", transcoders: transcoders)
     }
 }
+
+import LanguageModels
+
+extension TinyTranscoders {
+    /// Random ReLU transcoders for a real model, made the way circuit-tracer-run.py does:
+    /// W_enc ~ N(0, 1/d), W_dec ~ 0.01·N(0, 1), and b_enc = −(the median over a calibration prompt
+    /// of each token's l0-th largest pre-activation), so about `l0` features fire per token.
+    public static func random(for model: LlamaModel, tokens: [Int], features: Int, l0: Int, seed: UInt64 = 5) throws -> TranscoderSet {
+        let c = model.configuration
+        var random = TestRandom(seed: seed)
+        let points = Set((0..<c.layers).map { HookPoint.mlpIn(layer: $0) })
+        let run = try model.forward([tokens], cache: .points(points), logits: .none)
+        let transcoders = try (0..<c.layers).map { l -> Transcoder in
+            let encoder = random.normal([features, c.width], std: 1 / Float(c.width).squareRoot())
+            let z = try Tensor.matmul(run.cache[.mlpIn(layer: l)]!.reshaped([tokens.count, c.width]), encoder, transposeB: true)
+            let cut = try z.topK(l0).values
+            var perToken = (0..<tokens.count).map { cut.scalars[$0 * l0 + l0 - 1] }
+            perToken.sort()
+            let threshold = perToken[perToken.count / 2]
+            return try Transcoder(layer: l, encoder: encoder, encoderBias: Tensor(repeating: -threshold, shape: [features]),
+                                  decoder: random.normal([features, c.width], std: 0.01), decoderBias: Tensor(zeros: [c.width]),
+                                  activation: .relu)
+        }
+        return try TranscoderSet(name: "random-\(features)", modelName: "smollm2", transcoders: transcoders)
+    }
+}
