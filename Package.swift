@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -40,6 +41,10 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "Attribution", dependencies: ["TensorCore", "Autodiff", "ModelIO", "LanguageModels", "Transcoders"],
                 swiftSettings: numericSettings),
+        .target(name: "GraphStore", dependencies: ["TensorCore", "Attribution", .product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: numericSettings),
+        .target(name: "GraphExport", dependencies: ["TensorCore", "Attribution", "GraphStore", "CGraphviz"],
+                swiftSettings: numericSettings),
         .target(name: "Transcoders",
                 dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: numericSettings),
@@ -48,13 +53,13 @@ let package = Package(
         .executableTarget(
             name: "circuitry",
             dependencies: [
-                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution",
+                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "GraphExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders"],
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
@@ -63,6 +68,7 @@ let package = Package(
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"]),
         .testTarget(name: "TranscodersTests", dependencies: ["Transcoders", "TestSupport"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "TestSupport"]),
+        .testTarget(name: "GraphStoreTests", dependencies: ["GraphStore", "GraphExport", "TestSupport"]),
         .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "TestSupport"]),
     ]
 )

@@ -9,6 +9,12 @@ public struct LogitNode: Codable, Sendable, Equatable {
     public let probability: Float
     /// logit_v − mean_u logit_u (the demeaned logit the row explains).
     public let demeanedLogit: Float
+
+    public init(token: Int, probability: Float, demeanedLogit: Float) {
+        self.token = token
+        self.probability = probability
+        self.demeanedLogit = demeanedLogit
+    }
 }
 
 /// What produced a graph.
@@ -44,6 +50,8 @@ public struct AttributionTimings: Codable, Sendable, Equatable {
     public var assembly = 0.0
     public var pruning = 0.0
     public var total: Double { forward + logitRows + featureRows + assembly + pruning }
+
+    public init() {}
 }
 
 public struct AttributionGraph: Sendable {
@@ -62,6 +70,22 @@ public struct AttributionGraph: Sendable {
     public let completenessScore: Double
     public let provenance: GraphProvenance
     public let timings: AttributionTimings
+
+    public init(layout: NodeLayout, features: [ActiveFeature], activeFeatureCount: Int, logits: [LogitNode], adjacency: Tensor,
+                influence: [Float], pruning: Influence.Pruning, replacementScore: Double, completenessScore: Double,
+                provenance: GraphProvenance, timings: AttributionTimings) {
+        self.layout = layout
+        self.features = features
+        self.activeFeatureCount = activeFeatureCount
+        self.logits = logits
+        self.adjacency = adjacency
+        self.influence = influence
+        self.pruning = pruning
+        self.replacementScore = replacementScore
+        self.completenessScore = completenessScore
+        self.provenance = provenance
+        self.timings = timings
+    }
 
     public var tokens: [Int] { provenance.tokens }
 

@@ -68,11 +68,17 @@ public enum Influence {
     }
 
     /// The pruned graph: which nodes and edges stay.
-    public struct Pruning: Sendable {
+    public struct Pruning: Sendable, Equatable {
         public var nodes: [Bool]
         /// [N, N] row-major, true where the edge t ← s stays.
         public var edges: [Bool]
         public var nodeInfluence: [Float]
+
+        public init(nodes: [Bool], edges: [Bool], nodeInfluence: [Float]) {
+            self.nodes = nodes
+            self.edges = edges
+            self.nodeInfluence = nodeInfluence
+        }
     }
 
     public static func prune(adjacency a: Tensor, layout: NodeLayout, logitProbabilities: [Float],

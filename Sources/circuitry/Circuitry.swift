@@ -17,10 +17,12 @@ struct Circuitry: ParsableCommand {
               circuitry tokenize "The capital of Texas is" --bos
               circuitry logits "The capital of Texas is" --top 5
               circuitry generate "The capital of Texas is" --max-tokens 8
+              circuitry trace "The capital of Texas is" --svg Graphs/texas.svg
+              circuitry graphs list
             """,
         version: CircuitryVersion.string,
         subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, TranscodersCommand.self,
-                      InterveneCommand.self,
+                      TraceCommand.self, GraphsCommand.self, ExportCommand.self, InterveneCommand.self,
                       BenchCommand.self])
 
     static func main() {

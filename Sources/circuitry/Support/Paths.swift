@@ -17,6 +17,12 @@ enum Paths {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("models").path
     }
 
+    /// The repository folder that holds `models/` (where `Graphs/` lives too).
+    static var root: String { (modelsFolder as NSString).deletingLastPathComponent }
+
+    /// The default graph store.
+    static var defaultStore: String { "\(root)/Graphs/circuits.sqlite" }
+
     /// The default transcoder set for the default model.
     static var defaultTranscoders: String { "\(modelsFolder)/transcoders/smollm2-default" }
 

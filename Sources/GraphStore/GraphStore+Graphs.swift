@@ -1,0 +1,405 @@
+// Saving, listing, loading, deleting and re-pruning graphs. Every write is one transaction.
+
+import Attribution
+import Foundation
+import GRDB
+import TensorCore
+
+/// One row of `graphs list`.
+public struct GraphSummary: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var slug: String
+    public var prompt: String
+    public var createdAt: String
+    public var positions: Int
+    public var activeFeatures: Int
+    public var featureNodes: Int
+    public var logitNodes: Int
+    public var nodeThreshold: Double
+    public var edgeThreshold: Double
+    public var replacementScore: Double
+    public var completenessScore: Double
+    public var nodesTotal: Int
+    public var edgesTotal: Int
+    public var nodesKept: Int
+    public var edgesKept: Int
+    public var transcoderSet: String
+}
+
+/// A node of a stored (pruned) graph.
+public struct StoredNode: Codable, Sendable, Equatable {
+    public var index: Int
+    public var kind: NodeLayout.Kind
+    public var layer: Int?
+    public var position: Int
+    public var feature: Int?
+    public var tokenId: Int?
+    public var tokenText: String?
+    public var activation: Float?
+    public var influence: Float
+    public var probability: Float?
+}
+
+/// An edge source → target of a stored graph, with weight A[target, source].
+public struct StoredEdge: Codable, Sendable, Equatable {
+    public var source: Int
+    public var target: Int
+    public var weight: Float
+}
+
+/// A stored graph as shown: its pruned nodes and edges, and what made it.
+public struct StoredGraph: Sendable {
+    public var summary: GraphSummary
+    public var nodes: [StoredNode]
+    public var edges: [StoredEdge]
+    public var provenance: GraphProvenance
+    public var timings: AttributionTimings
+    public var layout: NodeLayout
+    /// Each kept node's cumulative influence share (circuit-tracer's `influence` in graph files).
+    public var cumulativeInfluence: [Int: Float]
+    /// Labels that came with an imported graph, by node index.
+    public var importedLabels: [Int: String]
+}
+
+/// What a stored graph needs besides its adjacency to be rebuilt exactly.
+struct NodeFacts: Codable {
+    var tokens: [Int]
+    var layout: NodeLayout
+    var features: [ActiveFeature]
+    var activeFeatureCount: Int
+    var logits: [LogitNode]
+    var influence: [Float]
+    var tokenTexts: [String]
+    var logitTexts: [String]
+    /// For imported graphs: the cumulative influence shares and labels as given in the file.
+    var importedShares: [Int: Float]? = nil
+    var importedLabels: [Int: String]? = nil
+
+    /// Cumulative share of influence per node: nodes sorted by influence (largest first), each
+    /// getting the running sum over the total at its place (circuit-tracer's cumulative scores).
+    var cumulativeShares: [Int: Float] {
+        if let importedShares { return importedShares }
+        let order = influence.indices.sorted { influence[$0] != influence[$1] ? influence[$0] > influence[$1] : $0 < $1 }
+        let total = influence.reduce(0.0) { $0 + Double($1) }
+        var running = 0.0, out = [Int: Float]()
+        for i in order {
+            running += Double(influence[i])
+            out[i] = Float(total > 0 ? running / total : 0)
+        }
+        return out
+    }
+}
+
+/// The model and transcoder set a graph was made with.
+public struct GraphContext: Sendable {
+    public var architecture: String
+    public var layers: Int
+    public var width: Int
+    public var transcoderName: String
+    public var transcoderFeatures: Int
+
+    public init(architecture: String, layers: Int, width: Int, transcoderName: String, transcoderFeatures: Int) {
+        self.architecture = architecture
+        self.layers = layers
+        self.width = width
+        self.transcoderName = transcoderName
+        self.transcoderFeatures = transcoderFeatures
+    }
+}
+
+extension GraphStore {
+    /// Saves a graph (and its model, set and prompt when new) in one transaction. `slug` must be
+    /// unused; without one, a slug is made from the prompt. `tokenText` renders token ids.
+    @discardableResult
+    public func save(_ graph: AttributionGraph, slug requested: String? = nil, context: GraphContext,
+                     tokenText: (Int) -> String) throws -> GraphSummary {
+        let p = graph.provenance
+        let facts = NodeFacts(tokens: p.tokens, layout: graph.layout, features: graph.features, activeFeatureCount: graph.activeFeatureCount,
+                              logits: graph.logits, influence: graph.influence, tokenTexts: p.tokens.map(tokenText),
+                              logitTexts: graph.logits.map { tokenText($0.token) })
+        return try save(graph, facts: facts, slug: requested, context: context)
+    }
+
+    /// Saves a graph read from an interchange file: its token and logit texts, influence shares
+    /// and labels are kept as given.
+    @discardableResult
+    public func saveImported(_ graph: AttributionGraph, slug requested: String?, context: GraphContext, tokenTexts: [String],
+                             logitTexts: [String], shares: [Int: Float], labels: [Int: String]) throws -> GraphSummary {
+        var facts = NodeFacts(tokens: graph.provenance.tokens, layout: graph.layout, features: graph.features,
+                              activeFeatureCount: graph.activeFeatureCount, logits: graph.logits, influence: graph.influence,
+                              tokenTexts: tokenTexts, logitTexts: logitTexts)
+        facts.importedShares = shares
+        facts.importedLabels = labels
+        return try save(graph, facts: facts, slug: requested, context: context)
+    }
+
+    private func save(_ graph: AttributionGraph, facts: NodeFacts, slug requested: String?, context: GraphContext) throws -> GraphSummary {
+        let p = graph.provenance
+        let n = graph.layout.count
+        let encoder = JSONEncoder()
+        let factsBlob = try encoder.encode(facts)
+        let adjacencyBlob = SparseAdjacency.encode(graph.adjacency)
+        let counts = graph.counts
+        let nodes = storedNodes(facts: facts, kept: graph.pruning.nodes)
+        let provenance = String(decoding: try encoder.encode(p), as: UTF8.self)
+        let timings = String(decoding: try encoder.encode(graph.timings), as: UTF8.self)
+        let tokenIds = String(decoding: try encoder.encode(p.tokens), as: UTF8.self)
+        return try write { db in
+            let slug = try uniqueSlug(requested ?? GraphStore.slug(for: p.prompt), requested: requested != nil, db)
+            try db.execute(sql: "INSERT OR IGNORE INTO model (fingerprint, path, architecture, layers, width) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [p.modelFingerprint, p.modelPath, context.architecture, context.layers, context.width])
+            let modelId = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE fingerprint = ?", arguments: [p.modelFingerprint])!
+            try db.execute(sql: "INSERT OR IGNORE INTO transcoder_set (model_id, fingerprint, name, path, features) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [modelId, p.transcoderFingerprint, context.transcoderName, p.transcoderSet, context.transcoderFeatures])
+            let setId = try Int64.fetchOne(db, sql: "SELECT id FROM transcoder_set WHERE model_id = ? AND fingerprint = ?",
+                                           arguments: [modelId, p.transcoderFingerprint])!
+            try db.execute(sql: "INSERT OR IGNORE INTO prompt (text, token_ids) VALUES (?, ?)", arguments: [p.prompt, tokenIds])
+            let promptId = try Int64.fetchOne(db, sql: "SELECT id FROM prompt WHERE text = ? AND token_ids = ?", arguments: [p.prompt, tokenIds])!
+            let createdAt = ISO8601DateFormatter().string(from: Date())
+            try db.execute(sql: """
+                INSERT INTO graph (slug, prompt_id, model_id, transcoder_set_id, created_at, positions, layers, active_features,
+                    feature_nodes, logit_nodes, node_threshold, edge_threshold, replacement_score, completeness_score,
+                    nodes_total, edges_total, nodes_kept, edges_kept, provenance, timings, nodes_blob, adjacency)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [slug, promptId, modelId, setId, createdAt, p.tokens.count, graph.layout.layers, graph.activeFeatureCount,
+                                 graph.features.count, graph.logits.count, p.options.nodeThreshold, p.options.edgeThreshold,
+                                 graph.replacementScore, graph.completenessScore, counts.nodes, counts.edges, counts.prunedNodes,
+                                 counts.prunedEdges, provenance, timings, factsBlob, adjacencyBlob])
+            let graphId = db.lastInsertedRowID
+            try insert(nodes: nodes, edges: storedEdges(graph.adjacency, kept: graph.pruning.edges, n: n), graph: graphId, db)
+            return try summary(graphId, db)!
+        }
+    }
+
+    /// The node records of the kept nodes.
+    func storedNodes(facts: NodeFacts, kept: [Bool]) -> [StoredNode] {
+        let layout = facts.layout
+        return (0..<layout.count).filter { kept[$0] }.map { i -> StoredNode in
+            switch layout.kind(of: i) {
+            case .feature:
+                let f = facts.features[i]
+                return StoredNode(index: i, kind: .feature, layer: f.layer, position: f.position, feature: f.feature,
+                                  tokenId: facts.tokenIds(at: f.position), tokenText: facts.tokenTexts[f.position],
+                                  activation: f.activation, influence: facts.influence[i], probability: nil)
+            case .error:
+                let (l, p) = layout.errorSite(i)
+                return StoredNode(index: i, kind: .error, layer: l, position: p, feature: nil, tokenId: facts.tokenIds(at: p),
+                                  tokenText: facts.tokenTexts[p], activation: nil, influence: facts.influence[i], probability: nil)
+            case .token:
+                let p = i - layout.tokenStart
+                return StoredNode(index: i, kind: .token, layer: nil, position: p, feature: nil, tokenId: facts.tokenIds(at: p),
+                                  tokenText: facts.tokenTexts[p], activation: nil, influence: facts.influence[i], probability: nil)
+            case .logit:
+                let j = i - layout.logitStart
+                return StoredNode(index: i, kind: .logit, layer: layout.layers, position: layout.positions - 1, feature: nil,
+                                  tokenId: facts.logits[j].token, tokenText: facts.logitTexts[j], activation: nil,
+                                  influence: facts.influence[i], probability: facts.logits[j].probability)
+            }
+        }
+    }
+
+    func storedEdges(_ a: Tensor, kept: [Bool], n: Int) -> [StoredEdge] {
+        var edges = [StoredEdge]()
+        for t in 0..<n {
+            for s in 0..<n where kept[t * n + s] && a.scalars[t * n + s] != 0 {
+                edges.append(StoredEdge(source: s, target: t, weight: a.scalars[t * n + s]))
+            }
+        }
+        return edges
+    }
+
+    func insert(nodes: [StoredNode], edges: [StoredEdge], graph graphId: Int64, _ db: Database) throws {
+        let nodeStatement = try db.makeStatement(sql: """
+            INSERT INTO node (graph_id, idx, kind, layer, position, feature, token_id, token_text, activation, influence, probability)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for node in nodes {
+            try nodeStatement.execute(arguments: [graphId, node.index, node.kind.rawValue, node.layer, node.position, node.feature,
+                                                  node.tokenId, node.tokenText, node.activation.map { Double($0) }, Double(node.influence),
+                                                  node.probability.map { Double($0) }])
+        }
+        let edgeStatement = try db.makeStatement(sql: "INSERT INTO edge (graph_id, source, target, weight) VALUES (?, ?, ?, ?)")
+        for edge in edges { try edgeStatement.execute(arguments: [graphId, edge.source, edge.target, Double(edge.weight)]) }
+    }
+
+    /// A slug from the prompt's words ("the-capital-of-texas-is").
+    public static func slug(for prompt: String) -> String {
+        let words = prompt.lowercased().split { !$0.isLetter && !$0.isNumber }.prefix(8)
+        let base = words.joined(separator: "-")
+        return base.isEmpty ? "graph" : String(base.prefix(60))
+    }
+
+    func uniqueSlug(_ base: String, requested: Bool, _ db: Database) throws -> String {
+        func taken(_ s: String) throws -> Bool { try Int.fetchOne(db, sql: "SELECT 1 FROM graph WHERE slug = ?", arguments: [s]) != nil }
+        if requested {
+            guard !base.isEmpty, !base.allSatisfy(\.isNumber) else {
+                throw GraphStoreError.invalidThreshold("a slug must be a non-empty name that is not a number")
+            }
+            if try taken(base) { throw GraphStoreError.invalidThreshold("slug \"\(base)\" is already used in \(path)") }
+            return base
+        }
+        if try !taken(base) { return base }
+        var i = 2
+        while try taken("\(base)-\(i)") { i += 1 }
+        return "\(base)-\(i)"
+    }
+
+    // MARK: Reading
+
+    func summary(_ id: Int64, _ db: Database) throws -> GraphSummary? {
+        try Row.fetchOne(db, sql: GraphStore.summarySQL + " WHERE g.id = ?", arguments: [id]).map(GraphStore.summary)
+    }
+
+    static let summarySQL = """
+        SELECT g.*, p.text AS prompt_text, t.name AS set_name FROM graph g
+        JOIN prompt p ON p.id = g.prompt_id JOIN transcoder_set t ON t.id = g.transcoder_set_id
+        """
+
+    static func summary(_ row: Row) -> GraphSummary {
+        GraphSummary(id: row["id"], slug: row["slug"], prompt: row["prompt_text"], createdAt: row["created_at"], positions: row["positions"],
+                     activeFeatures: row["active_features"], featureNodes: row["feature_nodes"], logitNodes: row["logit_nodes"],
+                     nodeThreshold: row["node_threshold"], edgeThreshold: row["edge_threshold"], replacementScore: row["replacement_score"],
+                     completenessScore: row["completeness_score"], nodesTotal: row["nodes_total"], edgesTotal: row["edges_total"],
+                     nodesKept: row["nodes_kept"], edgesKept: row["edges_kept"], transcoderSet: row["set_name"])
+    }
+
+    /// Every graph, newest first.
+    public func list() throws -> [GraphSummary] {
+        try read { db in try Row.fetchAll(db, sql: GraphStore.summarySQL + " ORDER BY g.id DESC").map(GraphStore.summary) }
+    }
+
+    /// The id of the graph named by an id or a slug.
+    public func graphId(_ key: String) throws -> Int64 {
+        try read { db in try GraphStore.resolve(key, db) }
+    }
+
+    static func resolve(_ key: String, _ db: Database) throws -> Int64 {
+        if let id = Int64(key), try Int.fetchOne(db, sql: "SELECT 1 FROM graph WHERE id = ?", arguments: [id]) != nil { return id }
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM graph WHERE slug = ?", arguments: [key]) { return id }
+        throw GraphStoreError.unknownGraph(key)
+    }
+
+    /// The pruned graph as stored.
+    public func graph(_ key: String) throws -> StoredGraph {
+        try read { db in
+            let id = try GraphStore.resolve(key, db)
+            let row = try Row.fetchOne(db, sql: GraphStore.summarySQL + " WHERE g.id = ?", arguments: [id])!
+            let nodes = try Row.fetchAll(db, sql: "SELECT * FROM node WHERE graph_id = ? ORDER BY idx", arguments: [id]).map { r in
+                StoredNode(index: r["idx"], kind: NodeLayout.Kind(rawValue: r["kind"]) ?? .feature, layer: r["layer"], position: r["position"],
+                           feature: r["feature"], tokenId: r["token_id"], tokenText: r["token_text"],
+                           activation: (r["activation"] as Double?).map(Float.init), influence: Float(r["influence"] as Double),
+                           probability: (r["probability"] as Double?).map(Float.init))
+            }
+            let edges = try Row.fetchAll(db, sql: "SELECT source, target, weight FROM edge WHERE graph_id = ? ORDER BY target, source",
+                                         arguments: [id]).map { StoredEdge(source: $0["source"], target: $0["target"], weight: Float($0["weight"] as Double)) }
+            let decoder = JSONDecoder()
+            let provenance = try decoder.decode(GraphProvenance.self, from: Data((row["provenance"] as String).utf8))
+            let timings = try decoder.decode(AttributionTimings.self, from: Data((row["timings"] as String).utf8))
+            let facts = try decoder.decode(NodeFacts.self, from: row["nodes_blob"] as Data)
+            let shares = facts.cumulativeShares
+            var kept = [Int: Float]()
+            for node in nodes { kept[node.index] = shares[node.index] ?? 0 }
+            return StoredGraph(summary: GraphStore.summary(row), nodes: nodes, edges: edges, provenance: provenance, timings: timings,
+                               layout: facts.layout, cumulativeInfluence: kept, importedLabels: facts.importedLabels ?? [:])
+        }
+    }
+
+    /// The complete graph, rebuilt exactly as it was saved (every weight bit for bit).
+    public func attributionGraph(_ key: String) throws -> AttributionGraph {
+        try read { db in
+            let id = try GraphStore.resolve(key, db)
+            let row = try Row.fetchOne(db, sql: "SELECT * FROM graph WHERE id = ?", arguments: [id])!
+            let decoder = JSONDecoder()
+            let facts = try decoder.decode(NodeFacts.self, from: row["nodes_blob"] as Data)
+            let adjacency = try SparseAdjacency.decode(row["adjacency"] as Data, graph: key)
+            let n = facts.layout.count
+            var nodes = [Bool](repeating: false, count: n), edges = [Bool](repeating: false, count: n * n)
+            for i in try Int.fetchAll(db, sql: "SELECT idx FROM node WHERE graph_id = ?", arguments: [id]) { nodes[i] = true }
+            for r in try Row.fetchAll(db, sql: "SELECT source, target FROM edge WHERE graph_id = ?", arguments: [id]) {
+                edges[(r["target"] as Int) * n + (r["source"] as Int)] = true
+            }
+            return AttributionGraph(
+                layout: facts.layout, features: facts.features, activeFeatureCount: facts.activeFeatureCount, logits: facts.logits,
+                adjacency: adjacency, influence: facts.influence,
+                pruning: Influence.Pruning(nodes: nodes, edges: edges, nodeInfluence: facts.influence),
+                replacementScore: row["replacement_score"], completenessScore: row["completeness_score"],
+                provenance: try decoder.decode(GraphProvenance.self, from: Data((row["provenance"] as String).utf8)),
+                timings: try decoder.decode(AttributionTimings.self, from: Data((row["timings"] as String).utf8)))
+        }
+    }
+
+    /// Token texts saved with a graph (prompt tokens, then logit tokens).
+    public func tokenTexts(_ key: String) throws -> (prompt: [String], logits: [String]) {
+        try read { db in
+            let id = try GraphStore.resolve(key, db)
+            let facts = try JSONDecoder().decode(NodeFacts.self, from: try Data.fetchOne(db, sql: "SELECT nodes_blob FROM graph WHERE id = ?", arguments: [id])!)
+            return (facts.tokenTexts, facts.logitTexts)
+        }
+    }
+
+    /// Deletes a graph (its nodes and edges go with it).
+    public func delete(_ key: String) throws {
+        try write { db in
+            let id = try GraphStore.resolve(key, db)
+            try db.execute(sql: "DELETE FROM graph WHERE id = ?", arguments: [id])
+        }
+    }
+
+    /// Prunes a stored graph again at new thresholds, from its stored unpruned adjacency.
+    @discardableResult
+    public func reprune(_ key: String, nodeThreshold: Double, edgeThreshold: Double) throws -> GraphSummary {
+        guard (0...1).contains(nodeThreshold), (0...1).contains(edgeThreshold) else {
+            throw GraphStoreError.invalidThreshold("thresholds must be between 0 and 1")
+        }
+        let full = try attributionGraph(key)
+        let facts = try read { db -> NodeFacts in
+            let id = try GraphStore.resolve(key, db)
+            return try JSONDecoder().decode(NodeFacts.self, from: try Data.fetchOne(db, sql: "SELECT nodes_blob FROM graph WHERE id = ?", arguments: [id])!)
+        }
+        let pruning = try Influence.prune(adjacency: full.adjacency, layout: full.layout, logitProbabilities: full.logits.map(\.probability),
+                                          nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold)
+        let n = full.layout.count
+        let nodes = storedNodes(facts: facts, kept: pruning.nodes)
+        let edges = storedEdges(full.adjacency, kept: pruning.edges, n: n)
+        return try write { db in
+            let id = try GraphStore.resolve(key, db)
+            try db.execute(sql: "DELETE FROM node WHERE graph_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM edge WHERE graph_id = ?", arguments: [id])
+            try insert(nodes: nodes, edges: edges, graph: id, db)
+            var provenance = full.provenance
+            provenance.options.nodeThreshold = nodeThreshold
+            provenance.options.edgeThreshold = edgeThreshold
+            try db.execute(sql: """
+                UPDATE graph SET node_threshold = ?, edge_threshold = ?, nodes_kept = ?, edges_kept = ?, provenance = ? WHERE id = ?
+                """, arguments: [nodeThreshold, edgeThreshold, nodes.count, edges.count,
+                                 String(decoding: try JSONEncoder().encode(provenance), as: UTF8.self), id])
+            return try summary(id, db)!
+        }
+    }
+}
+
+extension NodeFacts {
+    func tokenIds(at position: Int) -> Int? { tokens[position] }
+}
+
+extension GraphStore {
+    /// Labels of a transcoder set's features by (layer, feature): the user's label where set,
+    /// else the automatic one.
+    public func featureLabels(transcoderFingerprint: String) throws -> [LayerFeature: String] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT f.layer, f.idx, COALESCE(f.user_label, f.label) AS text FROM feature f
+                JOIN transcoder_set t ON t.id = f.transcoder_set_id
+                WHERE t.fingerprint = ? AND COALESCE(f.user_label, f.label) IS NOT NULL
+                """, arguments: [transcoderFingerprint])
+            return Dictionary(rows.map { (LayerFeature(layer: $0["layer"], feature: $0["idx"]), $0["text"] as String) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+}
+
+/// A transcoder feature by layer and index.
+public struct LayerFeature: Hashable, Sendable, Codable {
+    public var layer: Int
+    public var feature: Int
+    public init(layer: Int, feature: Int) { self.layer = layer; self.feature = feature }
+}

@@ -1,0 +1,128 @@
+// The graph store: attribution graphs in SQLite (through GRDB, on the system's SQLite, in WAL
+// mode so several processes can write one store). Migrations are named and appended, never
+// edited; a store that has migrations this build does not know is refused, not misread.
+//
+// Tables
+//   model          a model file: fingerprint, architecture, sizes
+//   transcoder_set a transcoder set of a model: fingerprint, name, path, width
+//   prompt         a prompt's text and token ids
+//   graph          one attribution graph: slug, prompt, model, set, options, scores, counts,
+//                  provenance and timings (JSON), and `adjacency` (the unpruned adjacency, exact,
+//                  see SparseAdjacency) with `nodes_blob` (all node facts) for re-pruning
+//   node           the pruned graph's nodes: kind, layer, position, feature, token id and text,
+//                  activation, influence, probability (logits); key (graph_id, idx)
+//   edge           the pruned graph's edges source → target with weight A[target, source]
+//   feature        transcoder features (label, user label, statistics), joined into graphs
+// Indexes serve path queries from either end: edge (graph_id, source, target) as the primary key
+// and edge_by_target (graph_id, target, source); node_by_feature (layer, feature).
+
+import Foundation
+import GRDB
+
+public final class GraphStore: @unchecked Sendable {
+    public let path: String
+    let database: DatabaseQueue
+
+    /// Opens (or creates) a store, bringing its schema up to date.
+    public init(path: String) throws {
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                throw GraphStoreError.cannotOpen(path: path, reason: error.localizedDescription)
+            }
+        }
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(60)
+        configuration.foreignKeysEnabled = true
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw GraphStoreError.corrupt(path: path, reason: error.message ?? "not a database")
+        } catch {
+            throw GraphStoreError.cannotOpen(path: path, reason: String(describing: error))
+        }
+        do {
+            let migrator = GraphStore.migrator
+            if try database.read({ try migrator.hasBeenSuperseded($0) }) { throw GraphStoreError.newerSchema(path: path) }
+            try migrator.migrate(database)
+        } catch let error as GraphStoreError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw GraphStoreError.corrupt(path: path, reason: error.message ?? "not a database")
+        } catch {
+            throw GraphStoreError.corrupt(path: path, reason: String(describing: error))
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 graphs") { db in
+            try db.execute(sql: """
+                CREATE TABLE model (
+                    id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE, path TEXT NOT NULL,
+                    architecture TEXT NOT NULL, layers INTEGER NOT NULL, width INTEGER NOT NULL);
+                CREATE TABLE transcoder_set (
+                    id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL REFERENCES model(id),
+                    fingerprint TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, features INTEGER NOT NULL,
+                    UNIQUE (model_id, fingerprint));
+                CREATE TABLE prompt (
+                    id INTEGER PRIMARY KEY, text TEXT NOT NULL, token_ids TEXT NOT NULL, UNIQUE (text, token_ids));
+                CREATE TABLE graph (
+                    id INTEGER PRIMARY KEY, slug TEXT NOT NULL UNIQUE,
+                    prompt_id INTEGER NOT NULL REFERENCES prompt(id),
+                    model_id INTEGER NOT NULL REFERENCES model(id),
+                    transcoder_set_id INTEGER NOT NULL REFERENCES transcoder_set(id),
+                    created_at TEXT NOT NULL, positions INTEGER NOT NULL, layers INTEGER NOT NULL,
+                    active_features INTEGER NOT NULL, feature_nodes INTEGER NOT NULL, logit_nodes INTEGER NOT NULL,
+                    node_threshold REAL NOT NULL, edge_threshold REAL NOT NULL,
+                    replacement_score REAL NOT NULL, completeness_score REAL NOT NULL,
+                    nodes_total INTEGER NOT NULL, edges_total INTEGER NOT NULL,
+                    nodes_kept INTEGER NOT NULL, edges_kept INTEGER NOT NULL,
+                    provenance TEXT NOT NULL, timings TEXT NOT NULL,
+                    nodes_blob BLOB NOT NULL, adjacency BLOB NOT NULL);
+                CREATE TABLE node (
+                    graph_id INTEGER NOT NULL REFERENCES graph(id) ON DELETE CASCADE,
+                    idx INTEGER NOT NULL, kind TEXT NOT NULL, layer INTEGER, position INTEGER NOT NULL,
+                    feature INTEGER, token_id INTEGER, token_text TEXT, activation REAL, influence REAL NOT NULL,
+                    probability REAL,
+                    PRIMARY KEY (graph_id, idx)) WITHOUT ROWID;
+                CREATE INDEX node_by_feature ON node(layer, feature) WHERE kind = 'feature';
+                CREATE INDEX node_by_kind ON node(graph_id, kind);
+                CREATE TABLE edge (
+                    graph_id INTEGER NOT NULL REFERENCES graph(id) ON DELETE CASCADE,
+                    source INTEGER NOT NULL, target INTEGER NOT NULL, weight REAL NOT NULL,
+                    PRIMARY KEY (graph_id, source, target)) WITHOUT ROWID;
+                CREATE INDEX edge_by_target ON edge(graph_id, target, source);
+                CREATE TABLE feature (
+                    transcoder_set_id INTEGER NOT NULL REFERENCES transcoder_set(id) ON DELETE CASCADE,
+                    layer INTEGER NOT NULL, idx INTEGER NOT NULL,
+                    label TEXT, user_label TEXT, statistics TEXT,
+                    PRIMARY KEY (transcoder_set_id, layer, idx)) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    /// Runs `body` in one write transaction: it all lands or none of it does.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.write(body) } catch let error as DatabaseError { throw mapped(error) }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.read(body) } catch let error as DatabaseError { throw mapped(error) }
+    }
+
+    func mapped(_ error: DatabaseError) -> GraphStoreError {
+        if error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            return .corrupt(path: path, reason: error.message ?? "not a database")
+        }
+        return .database(path: path, message: error.message ?? String(describing: error))
+    }
+
+    /// SQLite's own consistency check ("ok" when the file is sound).
+    public func integrityCheck() throws -> String {
+        try read { try String.fetchOne($0, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+}

@@ -1,0 +1,24 @@
+/// Errors from the graph store.
+public enum GraphStoreError: Error, Equatable, Sendable {
+    case cannotOpen(path: String, reason: String)
+    case corrupt(path: String, reason: String)
+    case newerSchema(path: String)
+    case unknownGraph(String)
+    case invalidBlob(graph: String, reason: String)
+    case invalidThreshold(String)
+    case database(path: String, message: String)
+}
+
+extension GraphStoreError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason): return "\(path): cannot open the graph store: \(reason)"
+        case let .corrupt(path, reason): return "\(path): not a readable graph store (\(reason))"
+        case let .newerSchema(path): return "\(path): the store was written by a newer version of Circuitry; upgrade to read it"
+        case let .unknownGraph(key): return "no graph with id or slug \"\(key)\" in the store (list them with `circuitry graphs list`)"
+        case let .invalidBlob(graph, reason): return "graph \(graph): its stored adjacency is damaged (\(reason))"
+        case let .invalidThreshold(reason): return reason
+        case let .database(path, message): return "\(path): \(message)"
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Attribution
+import Foundation
+import GraphExport
+import GraphStore
+import LanguageModels
+import TensorCore
+
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Build the attribution graph of a prompt and save it in the graph store.",
+        discussion: """
+            Runs the model on the prompt with every MLP replaced by its transcoder, computes how much \
+            every active feature, token and error drives every other feature and the most likely next \
+            tokens, prunes the graph, and saves it in one transaction. Prints the top logits, graph \
+            sizes, scores, the strongest paths from a token to the top logit, and where the time went.
+
+            Examples:
+              circuitry trace "The capital of Texas is" --svg Graphs/texas.svg
+              circuitry trace "The capital of Texas is" --max-feature-nodes 2000 --slug texas --json texas.json
+              circuitry trace "When Mary and John went to the store, John gave a drink to" --verify
+            """)
+
+    @Argument(help: "The prompt.")
+    var prompt: String
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var transcoderOptions: TranscoderOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var flags: AttributionFlags
+
+    @Option(name: .long, help: "A name for the graph (default: made from the prompt).")
+    var slug: String?
+
+    @Flag(name: .long, help: "Do not prepend the beginning-of-sequence token.")
+    var noBos = false
+
+    @Option(name: .long, help: ArgumentHelp("Write the graph as SVG.", valueName: "file"))
+    var svg: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the graph as Graphviz DOT.", valueName: "file"))
+    var dot: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the graph in circuit-tracer's interchange JSON (Neuronpedia's viewer reads it).", valueName: "file"))
+    var json: String?
+
+    @Flag(name: .long, help: "Check the finished graph against the model: row sums, and 50 sampled edges by intervention.")
+    var verify = false
+
+    func validate() throws {
+        if let m = flags.maxFeatureNodes, m < 1 { throw ValidationError("--max-feature-nodes must be at least 1") }
+    }
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
+        let tokens = try loaded.tokenize(prompt, bos: !noBos)
+        let options = flags.options
+        let provenance = try GraphProvenance.make(model: loaded, transcoders: set, prompt: prompt, tokens: tokens, options: options)
+        let store = try storeOptions.open()
+        let bar = ProgressBar("trace", total: 100)
+        let graph = try Attribution.attribute(model: loaded.model, transcoders: set, tokens: tokens, options: options, provenance: provenance) { p in
+            switch p.phase {
+            case .forward: bar.update(2, detail: "forward pass")
+            case .logits: bar.update(5, detail: "logit rows")
+            case .features: bar.update(5 + 85 * p.done / max(p.total, 1), detail: "feature rows \(p.done)/\(p.total)")
+            case .pruning: bar.update(92, detail: "pruning")
+            }
+        }
+        bar.update(96, detail: "saving", force: true)
+        let t0 = Date()
+        let summary = try store.save(graph, slug: slug, context: GraphContext(
+            architecture: loaded.configuration.architecture, layers: loaded.configuration.layers, width: loaded.configuration.width,
+            transcoderName: set.name, transcoderFeatures: set.features)) { (try? loaded.tokenizer.text(of: $0)) ?? "?" }
+        let saveSeconds = Date().timeIntervalSince(t0)
+        bar.update(100, detail: "done", force: true)
+        bar.finish()
+        let stored = try store.graph(String(summary.id))
+        try write(stored, store: store, tokens: tokens, loaded: loaded)
+        print(report(graph, stored: stored, summary: summary, loaded: loaded, saveSeconds: saveSeconds))
+        if verify {
+            let identity = try Attribution.rowIdentity(graph: graph, model: loaded.model, transcoders: set)
+            let check = try Verification.verify(graph: graph, model: loaded.model, transcoders: set, samples: 50)
+            print(String(format: "verify: %d rows sum to their targets within %.2e (relative); %d edges match interventions within %.2f of tolerance (worst relative error %.2e) — %@",
+                         identity.values.count, identity.worstRelativeError, check.edges.count, check.worstRatio, check.worstRelativeError,
+                         (identity.worstRelativeError <= 1e-4 && check.passed ? "passed" : "FAILED") as NSString))
+            if !(identity.worstRelativeError <= 1e-4 && check.passed) { throw ExitCode(1) }
+        }
+    }
+
+    func write(_ stored: StoredGraph, store: GraphStore, tokens: [Int], loaded: LoadedModel) throws {
+        let labels = try store.labels(for: stored)
+        if dot != nil || svg != nil {
+            let text = DOTWriter.dot(stored, labels: labels)
+            if let dot { try text.write(toFile: dot, atomically: true, encoding: .utf8) }
+            if let svg { try SVGRenderer.svg(fromDOT: text).write(toFile: svg, atomically: true, encoding: .utf8) }
+        }
+        if let json {
+            let texts = try store.tokenTexts(String(stored.summary.id)).prompt
+            try InterchangeExport.graph(stored, promptTokens: texts, labels: labels).encoded().write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    func report(_ graph: AttributionGraph, stored: StoredGraph, summary: GraphSummary, loaded: LoadedModel, saveSeconds: Double) -> String {
+        var lines = ["graph \(summary.id) \"\(summary.slug)\" saved in \(storeOptions.resolvedPath)", "", "top logits:"]
+        for logit in graph.logits {
+            lines.append(String(format: "  %6.2f%%  ", logit.probability * 100) + "\"\(Output.visible((try? loaded.tokenizer.text(of: logit.token)) ?? "?"))\"")
+        }
+        lines.append("")
+        lines.append("nodes \(summary.nodesTotal) → \(summary.nodesKept) after pruning, edges \(summary.edgesTotal) → \(summary.edgesKept)  "
+                     + "(\(graph.features.count) of \(graph.activeFeatureCount) active features computed)")
+        lines.append(String(format: "replacement score %.3f, completeness score %.3f", graph.replacementScore, graph.completenessScore))
+        if let top = stored.nodes.filter({ $0.kind == .logit }).min(by: { $0.index < $1.index }) {
+            let names = Dictionary(uniqueKeysWithValues: stored.nodes.map { ($0.index, Self.name($0)) })
+            lines.append("")
+            lines.append("strongest paths to \(names[top.index]!):")
+            for path in stored.strongestPaths(to: top.index, k: 3) {
+                lines.append(String(format: "  %.3g  ", path.strength) + path.nodes.map { names[$0]! }.joined(separator: " → "))
+            }
+        }
+        let t = graph.timings
+        lines.append("")
+        lines.append(String(format: "time: forward %.2f s, logit rows %.2f s, feature rows %.2f s, pruning %.2f s, saving %.2f s",
+                            t.forward, t.logitRows, t.featureRows, t.assembly + t.pruning, saveSeconds))
+        return lines.joined(separator: "\n")
+    }
+
+    static func name(_ n: StoredNode) -> String {
+        switch n.kind {
+        case .feature: "L\(n.layer ?? 0)/F\(n.feature ?? 0)@\(n.position)"
+        case .error: "error L\(n.layer ?? 0)@\(n.position)"
+        case .token: "\"\(Output.visible(n.tokenText ?? ""))\"@\(n.position)"
+        case .logit: "\"\(Output.visible(n.tokenText ?? ""))\""
+        }
+    }
+}
