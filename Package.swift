@@ -68,7 +68,8 @@ let package = Package(
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"]),
         .testTarget(name: "TranscodersTests", dependencies: ["Transcoders", "TestSupport"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "TestSupport"]),
-        .testTarget(name: "GraphStoreTests", dependencies: ["GraphStore", "GraphExport", "TestSupport"]),
+        .testTarget(name: "GraphStoreTests", dependencies: ["GraphStore", "GraphExport", "Attribution", "TestSupport",
+                                                      .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "TestSupport"]),
     ]
 )

@@ -36,6 +36,8 @@ public enum DOTWriter {
             case "\\": out += "\\\\"
             case "\"": out += "\\\""
             case "\n": out += "\\n"
+            // Graphviz decodes HTML entities in labels, so a literal "&" is written as one.
+            case "&": out += "&amp;"
             default: out.append(character)
             }
         }

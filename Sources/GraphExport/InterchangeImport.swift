@@ -98,7 +98,7 @@ public enum InterchangeImport {
                                      pruning: Influence.Pruning(nodes: kept, edges: edges, nodeInfluence: [Float](repeating: 0, count: n)),
                                      replacementScore: c?.replacement_score ?? .nan, completenessScore: c?.completeness_score ?? .nan,
                                      provenance: provenance, timings: AttributionTimings())
-        return try store.saveImported(graph, slug: slug ?? g.metadata.slug, context: GraphContext(architecture: "imported", layers: layers, width: 0,
+        return try store.saveImported(graph, slug: slug, defaultSlug: g.metadata.slug, context: GraphContext(architecture: "imported", layers: layers, width: 0,
                                       transcoderName: g.metadata.scan, transcoderFeatures: 0),
                                       tokenTexts: g.metadata.prompt_tokens, logitTexts: logitTexts, shares: shares, labels: labels)
     }

@@ -31,8 +31,8 @@ public struct InterchangeGraph: Codable, Sendable, Equatable {
         public var token_ids: [Int]
         public var layers: Int
         public var edge_threshold: Double
-        public var replacement_score: Double
-        public var completeness_score: Double
+        public var replacement_score: Double?
+        public var completeness_score: Double?
         public var model_fingerprint: String
         public var transcoder_fingerprint: String
         public var engine_version: String

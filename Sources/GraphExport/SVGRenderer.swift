@@ -20,6 +20,15 @@ public enum SVGRenderer {
     public static func svg(fromDOT dot: String, layout: String = "nop") throws -> String {
         lock.lock()
         defer { lock.unlock() }
+        // Graphviz prints its errors on standard error; keep them and report them in ours instead.
+        let previousLevel = agseterr(AGMAX)
+        defer { agseterr(previousLevel) }
+        func lastError(_ fallback: String) -> String {
+            guard let message = aglasterr() else { return fallback }
+            defer { free(message) }
+            let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+            return text.isEmpty ? fallback : text.replacingOccurrences(of: "\n", with: " ")
+        }
         guard let context = gvContext() else { throw RenderError.graphviz("no Graphviz context") }
         defer { gvFreeContext(context) }
         let graph: UnsafeMutablePointer<Agraph_t>? = dot.withCString { text in
@@ -27,11 +36,11 @@ public enum SVGRenderer {
             defer { free(copy) }
             return agmemread(copy)
         }
-        guard let graph else { throw RenderError.graphviz("the DOT text did not parse") }
+        guard let graph else { throw RenderError.graphviz(lastError("the DOT text did not parse")) }
         defer { agclose(graph) }
         let engine = strdup(layout)
         defer { free(engine) }
-        guard gvLayout(context, graph, engine) == 0 else { throw RenderError.graphviz("layout \(layout) failed") }
+        guard gvLayout(context, graph, engine) == 0 else { throw RenderError.graphviz(lastError("layout \(layout) failed")) }
         defer { gvFreeLayout(context, graph) }
         var buffer: UnsafeMutablePointer<CChar>? = nil
         var length: UInt32 = 0

@@ -17,8 +17,9 @@ public struct GraphSummary: Codable, Sendable, Equatable {
     public var logitNodes: Int
     public var nodeThreshold: Double
     public var edgeThreshold: Double
-    public var replacementScore: Double
-    public var completenessScore: Double
+    /// nil for imported graphs whose file does not carry the scores.
+    public var replacementScore: Double?
+    public var completenessScore: Double?
     public var nodesTotal: Int
     public var edgesTotal: Int
     public var nodesKept: Int
@@ -123,17 +124,18 @@ extension GraphStore {
     /// Saves a graph read from an interchange file: its token and logit texts, influence shares
     /// and labels are kept as given.
     @discardableResult
-    public func saveImported(_ graph: AttributionGraph, slug requested: String?, context: GraphContext, tokenTexts: [String],
+    public func saveImported(_ graph: AttributionGraph, slug requested: String?, defaultSlug: String, context: GraphContext, tokenTexts: [String],
                              logitTexts: [String], shares: [Int: Float], labels: [Int: String]) throws -> GraphSummary {
         var facts = NodeFacts(tokens: graph.provenance.tokens, layout: graph.layout, features: graph.features,
                               activeFeatureCount: graph.activeFeatureCount, logits: graph.logits, influence: graph.influence,
                               tokenTexts: tokenTexts, logitTexts: logitTexts)
         facts.importedShares = shares
         facts.importedLabels = labels
-        return try save(graph, facts: facts, slug: requested, context: context)
+        return try save(graph, facts: facts, slug: requested, defaultSlug: defaultSlug, context: context)
     }
 
-    private func save(_ graph: AttributionGraph, facts: NodeFacts, slug requested: String?, context: GraphContext) throws -> GraphSummary {
+    private func save(_ graph: AttributionGraph, facts: NodeFacts, slug requested: String?, defaultSlug: String? = nil,
+                      context: GraphContext) throws -> GraphSummary {
         let p = graph.provenance
         let n = graph.layout.count
         let encoder = JSONEncoder()
@@ -145,7 +147,7 @@ extension GraphStore {
         let timings = String(decoding: try encoder.encode(graph.timings), as: UTF8.self)
         let tokenIds = String(decoding: try encoder.encode(p.tokens), as: UTF8.self)
         return try write { db in
-            let slug = try uniqueSlug(requested ?? GraphStore.slug(for: p.prompt), requested: requested != nil, db)
+            let slug = try uniqueSlug(requested ?? GraphStore.slug(for: defaultSlug ?? p.prompt), requested: requested != nil, db)
             try db.execute(sql: "INSERT OR IGNORE INTO model (fingerprint, path, architecture, layers, width) VALUES (?, ?, ?, ?, ?)",
                            arguments: [p.modelFingerprint, p.modelPath, context.architecture, context.layers, context.width])
             let modelId = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE fingerprint = ?", arguments: [p.modelFingerprint])!
@@ -163,10 +165,11 @@ extension GraphStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [slug, promptId, modelId, setId, createdAt, p.tokens.count, graph.layout.layers, graph.activeFeatureCount,
                                  graph.features.count, graph.logits.count, p.options.nodeThreshold, p.options.edgeThreshold,
-                                 graph.replacementScore, graph.completenessScore, counts.nodes, counts.edges, counts.prunedNodes,
+                                 graph.replacementScore.finite, graph.completenessScore.finite, counts.nodes, counts.edges, counts.prunedNodes,
                                  counts.prunedEdges, provenance, timings, factsBlob, adjacencyBlob])
             let graphId = db.lastInsertedRowID
             try insert(nodes: nodes, edges: storedEdges(graph.adjacency, kept: graph.pruning.edges, n: n), graph: graphId, db)
+            GraphStore.faultPoint("save")
             return try summary(graphId, db)!
         }
     }
@@ -229,13 +232,18 @@ extension GraphStore {
         return base.isEmpty ? "graph" : String(base.prefix(60))
     }
 
+    /// Throws unless `slug` may name a new graph (checked again when the graph is saved).
+    public func checkSlug(_ slug: String) throws {
+        _ = try read { db in try uniqueSlug(slug, requested: true, db) }
+    }
+
     func uniqueSlug(_ base: String, requested: Bool, _ db: Database) throws -> String {
         func taken(_ s: String) throws -> Bool { try Int.fetchOne(db, sql: "SELECT 1 FROM graph WHERE slug = ?", arguments: [s]) != nil }
         if requested {
             guard !base.isEmpty, !base.allSatisfy(\.isNumber) else {
-                throw GraphStoreError.invalidThreshold("a slug must be a non-empty name that is not a number")
+                throw GraphStoreError.invalidRequest("a slug must be a non-empty name that is not a number")
             }
-            if try taken(base) { throw GraphStoreError.invalidThreshold("slug \"\(base)\" is already used in \(path)") }
+            if try taken(base) { throw GraphStoreError.invalidRequest("slug \"\(base)\" is already used in \(path)") }
             return base
         }
         if try !taken(base) { return base }
@@ -322,7 +330,7 @@ extension GraphStore {
                 layout: facts.layout, features: facts.features, activeFeatureCount: facts.activeFeatureCount, logits: facts.logits,
                 adjacency: adjacency, influence: facts.influence,
                 pruning: Influence.Pruning(nodes: nodes, edges: edges, nodeInfluence: facts.influence),
-                replacementScore: row["replacement_score"], completenessScore: row["completeness_score"],
+                replacementScore: row["replacement_score"] ?? .nan, completenessScore: row["completeness_score"] ?? .nan,
                 provenance: try decoder.decode(GraphProvenance.self, from: Data((row["provenance"] as String).utf8)),
                 timings: try decoder.decode(AttributionTimings.self, from: Data((row["timings"] as String).utf8)))
         }
@@ -349,7 +357,7 @@ extension GraphStore {
     @discardableResult
     public func reprune(_ key: String, nodeThreshold: Double, edgeThreshold: Double) throws -> GraphSummary {
         guard (0...1).contains(nodeThreshold), (0...1).contains(edgeThreshold) else {
-            throw GraphStoreError.invalidThreshold("thresholds must be between 0 and 1")
+            throw GraphStoreError.invalidRequest("thresholds must be between 0 and 1")
         }
         let full = try attributionGraph(key)
         let facts = try read { db -> NodeFacts in
@@ -376,6 +384,11 @@ extension GraphStore {
             return try summary(id, db)!
         }
     }
+}
+
+extension Double {
+    /// nil for NaN (an imported graph's unknown score), stored as NULL.
+    var finite: Double? { isNaN ? nil : self }
 }
 
 extension NodeFacts {

@@ -77,7 +77,7 @@ public final class GraphStore: @unchecked Sendable {
                     created_at TEXT NOT NULL, positions INTEGER NOT NULL, layers INTEGER NOT NULL,
                     active_features INTEGER NOT NULL, feature_nodes INTEGER NOT NULL, logit_nodes INTEGER NOT NULL,
                     node_threshold REAL NOT NULL, edge_threshold REAL NOT NULL,
-                    replacement_score REAL NOT NULL, completeness_score REAL NOT NULL,
+                    replacement_score REAL, completeness_score REAL,
                     nodes_total INTEGER NOT NULL, edges_total INTEGER NOT NULL,
                     nodes_kept INTEGER NOT NULL, edges_kept INTEGER NOT NULL,
                     provenance TEXT NOT NULL, timings TEXT NOT NULL,
@@ -106,8 +106,17 @@ public final class GraphStore: @unchecked Sendable {
     }
 
     /// Runs `body` in one write transaction: it all lands or none of it does.
+    /// The transaction is IMMEDIATE: it takes the write lock before its first read, so two
+    /// processes saving at once queue on the busy timeout instead of failing on a stale snapshot.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try database.write(body) } catch let error as DatabaseError { throw mapped(error) }
+        do {
+            var result: T?
+            try database.inTransaction(.immediate) { db in
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        } catch let error as DatabaseError { throw mapped(error) }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
@@ -119,6 +128,17 @@ public final class GraphStore: @unchecked Sendable {
             return .corrupt(path: path, reason: error.message ?? "not a database")
         }
         return .database(path: path, message: error.message ?? String(describing: error))
+    }
+
+    /// Crash-safety tests set CIRCUITRY_KILL_AT=save to have the process kill itself (SIGKILL, no
+    /// clean-up) inside the save transaction, after every row is written and before the commit.
+    static func faultPoint(_ name: String) {
+        if ProcessInfo.processInfo.environment["CIRCUITRY_KILL_AT"] == name { kill(getpid(), SIGKILL) }
+    }
+
+    /// Moves the write-ahead log into the main file (so the file alone holds the whole store).
+    public func checkpoint() throws {
+        do { try database.writeWithoutTransaction { _ = try $0.checkpoint(.truncate) } } catch let error as DatabaseError { throw mapped(error) }
     }
 
     /// SQLite's own consistency check ("ok" when the file is sound).

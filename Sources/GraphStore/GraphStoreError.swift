@@ -5,7 +5,7 @@ public enum GraphStoreError: Error, Equatable, Sendable {
     case newerSchema(path: String)
     case unknownGraph(String)
     case invalidBlob(graph: String, reason: String)
-    case invalidThreshold(String)
+    case invalidRequest(String)
     case database(path: String, message: String)
 }
 
@@ -17,7 +17,7 @@ extension GraphStoreError: CustomStringConvertible {
         case let .newerSchema(path): return "\(path): the store was written by a newer version of Circuitry; upgrade to read it"
         case let .unknownGraph(key): return "no graph with id or slug \"\(key)\" in the store (list them with `circuitry graphs list`)"
         case let .invalidBlob(graph, reason): return "graph \(graph): its stored adjacency is damaged (\(reason))"
-        case let .invalidThreshold(reason): return reason
+        case let .invalidRequest(reason): return reason
         case let .database(path, message): return "\(path): \(message)"
         }
     }

@@ -17,7 +17,7 @@ enum SparseAdjacency {
         var values = [Float]()
         a.scalars.withUnsafeBufferPointer { p in
             for r in 0..<n {
-                for c in 0..<n where p[r * n + c] != 0 {
+                for c in 0..<n where p[r * n + c].bitPattern != 0 {
                     bitmap[r * bitmapBytes + c / 8] |= UInt8(1 << (c % 8))
                     values.append(p[r * n + c])
                 }

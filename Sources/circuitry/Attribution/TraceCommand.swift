@@ -55,10 +55,13 @@ struct TraceCommand: ParsableCommand {
     func run() throws {
         let loaded = try modelOptions.load()
         let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
+        // Everything that can be refused is checked before the long attribution starts.
+        guard !prompt.isEmpty else { throw AttributionError.emptyPrompt }
         let tokens = try loaded.tokenize(prompt, bos: !noBos)
         let options = flags.options
         let provenance = try GraphProvenance.make(model: loaded, transcoders: set, prompt: prompt, tokens: tokens, options: options)
         let store = try storeOptions.open()
+        if let slug { try store.checkSlug(slug) }
         let bar = ProgressBar("trace", total: 100)
         let graph = try Attribution.attribute(model: loaded.model, transcoders: set, tokens: tokens, options: options, provenance: provenance) { p in
             switch p.phase {

@@ -20,10 +20,12 @@ struct ListGraphs: ParsableCommand {
         let graphs = try storeOptions.open().list()
         if output.json { try Output.json(graphs); return }
         if graphs.isEmpty { print("no graphs in \(storeOptions.resolvedPath) (make one with `circuitry trace`)"); return }
-        print("   id  slug                              nodes  edges  repl  compl  prompt")
+        let width = min(max(graphs.map(\.slug.count).max() ?? 4, 4), 40)
+        func cell(_ text: String, _ w: Int) -> String { text.count >= w ? String(text.prefix(w)) : text + String(repeating: " ", count: w - text.count) }
+        print("   id  " + cell("slug", width) + "   nodes    edges  repl  compl  prompt")
         for g in graphs {
-            print(String(format: "%5d  %-32@  %5d  %5d  %.2f   %.2f  %@", g.id, String(g.slug.prefix(32)) as NSString, g.nodesKept, g.edgesKept,
-                         g.replacementScore, g.completenessScore, Output.visible(String(g.prompt.prefix(60))) as NSString))
+            print(String(format: "%5d  ", g.id) + cell(g.slug, width) + String(format: " %7d %8d  ", g.nodesKept, g.edgesKept)
+                  + Output.score(g.replacementScore) + "   " + Output.score(g.completenessScore) + "  " + Output.visible(String(g.prompt.prefix(60))))
         }
     }
 }
@@ -50,7 +52,7 @@ struct ShowGraph: ParsableCommand {
             graph \(s.id) "\(s.slug)": \(Output.visible(s.prompt))
               transcoders \(s.transcoderSet), \(s.activeFeatures) active features, \(s.featureNodes) feature nodes, \(s.logitNodes) logits
               pruned at node \(s.nodeThreshold), edge \(s.edgeThreshold): \(s.nodesKept) of \(s.nodesTotal) nodes, \(s.edgesKept) of \(s.edgesTotal) edges
-              replacement \(String(format: "%.3f", s.replacementScore)), completeness \(String(format: "%.3f", s.completenessScore)), made \(s.createdAt) by \(g.provenance.engineVersion)
+              replacement \(Output.score(s.replacementScore, digits: 3)), completeness \(Output.score(s.completenessScore, digits: 3)), made \(s.createdAt) by \(g.provenance.engineVersion)
             nodes (by influence):
             """)
         for n in g.nodes.sorted(by: { $0.influence > $1.influence }).prefix(25) {

@@ -27,4 +27,10 @@ enum Output {
         }
         return out
     }
+
+    /// A score with `digits` decimals, or "—" when unknown (imported graphs).
+    static func score(_ value: Double?, digits: Int = 2) -> String {
+        guard let value, !value.isNaN else { return digits == 2 ? "  — " : "—" }
+        return String(format: "%.\(digits)f", value)
+    }
 }

@@ -1,0 +1,160 @@
+// Exports: interchange JSON round trips and import errors; DOT and SVG that render and keep
+// prompt and vocabulary text as data.
+
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+import Attribution
+import GraphStore
+@testable import GraphExport
+import TestSupport
+
+/// Collects the text content of an XML document (after entity decoding), or the parse error.
+final class XMLText: NSObject, XMLParserDelegate {
+    var text = ""
+    var elements = [String]()
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        elements.append(name)
+    }
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+    static func parse(_ document: String) throws -> XMLText {
+        let collector = XMLText()
+        let parser = XMLParser(data: Data(document.utf8))
+        parser.delegate = collector
+        guard parser.parse() else { throw parser.parserError ?? CocoaError(.coderReadCorrupt) }
+        return collector
+    }
+}
+
+@Suite struct InterchangeTests {
+    @Test func exportImportExportIsIdentical() throws {
+        let store = try StoreFixture.store()
+        let saved = try StoreFixture.save(into: store)
+        let first = InterchangeExport.graph(try store.graph(saved.slug), promptTokens: try store.tokenTexts(saved.slug).prompt)
+        #expect(first.nodes.contains { $0.feature_type == "cross layer transcoder" })
+        #expect(first.links.count == saved.edgesKept)
+        let file = temporaryPath(".json")
+        try first.encoded().write(to: URL(fileURLWithPath: file))
+
+        let other = try StoreFixture.store()
+        let imported = try InterchangeImport.load(file: file, into: other)
+        #expect(imported.slug == saved.slug)
+        #expect(imported.replacementScore == saved.replacementScore && imported.completenessScore == saved.completenessScore)
+        let second = InterchangeExport.graph(try other.graph(imported.slug), promptTokens: try other.tokenTexts(imported.slug).prompt)
+        #expect(second == first)
+        #expect(try second.encoded() == first.encoded())
+
+        // Importing again into the same store gets a fresh slug; an explicit one is strict.
+        #expect(try InterchangeImport.load(file: file, into: other).slug == "\(saved.slug)-2")
+        #expect(throws: GraphStoreError.self) { try InterchangeImport.load(file: file, into: other, slug: saved.slug) }
+    }
+
+    @Test func badGraphFilesAreRefusedWithoutWritingAnything() throws {
+        let store = try StoreFixture.store()
+        let saved = try StoreFixture.save(into: store)
+        var good = InterchangeExport.graph(try store.graph(saved.slug), promptTokens: try store.tokenTexts(saved.slug).prompt)
+        let target = try StoreFixture.store()
+
+        func write(_ data: Data) throws -> String {
+            let file = temporaryPath(".json")
+            try data.write(to: URL(fileURLWithPath: file))
+            return file
+        }
+        var cases: [(String, String)] = [
+            (try write(Data("{not json".utf8)), "not a graph file"),
+            (try write(Data("{\"nodes\": []}".utf8)), "not a graph file"),
+            (temporaryPath("-missing.json"), "cannot read it"),
+        ]
+        var noLogits = good
+        noLogits.nodes.removeAll { $0.feature_type == "logit" }
+        cases.append((try write(try noLogits.encoded()), "at least one logit node"))
+        good.links.append(.init(source: "E_1_0", target: "99_99_99", weight: 1))
+        cases.append((try write(try good.encoded()), "names an unknown node"))
+        for (file, message) in cases {
+            let error = #expect(throws: InterchangeImport.ImportError.self) { try InterchangeImport.load(file: file, into: target) }
+            let text = error.map(String.init(describing:)) ?? ""
+            #expect(text.contains(message) && text.hasPrefix(file) && !text.contains("\n"), "\(text)")
+        }
+        #expect(try target.list().isEmpty)
+    }
+}
+
+@Suite struct EscapingTests {
+    /// A prompt with every kind of text that breaks naive writers.
+    static let nasty = "A \"q\" <script>&x\\ é東\nz"
+    static let nastyToken = "<script>alert(\"&\\\")</script>"
+
+    /// The nasty prompt, traced and stored with nasty token texts, as a user would export it.
+    static func stored() throws -> (StoredGraph, [String]) {
+        let graph = try StoreFixture.trace.graph(nasty)
+        let store = try StoreFixture.store()
+        let summary = try store.save(graph, context: StoreFixture.context) { id in id % 3 == 0 ? nastyToken : StoreFixture.trace.tokenText(id) }
+        return (try store.graph(summary.slug), try store.tokenTexts(summary.slug).prompt)
+    }
+
+    @Test func dotQuotesLabelsExactly() {
+        #expect(DOTWriter.quoted("a\"b\\c\nd&e") == "\"a\\\"b\\\\c\\nd&amp;e\"")
+        #expect(DOTWriter.visible("x\ty\u{1}") == "x\\ty\\x01")
+    }
+
+    @Test func dotRendersWithTheDotCommand() throws {
+        let (g, _) = try Self.stored()
+        let dot = DOTWriter.dot(g)
+        let file = temporaryPath(".dot")
+        try dot.write(toFile: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/dot")
+        process.arguments = ["-Tsvg", file]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let svg = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let warnings = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(warnings)")
+        #expect(!warnings.contains("syntax error"))
+        let parsed = try XMLText.parse(svg)
+        #expect(parsed.text.contains(Self.nastyToken))
+        #expect(parsed.text.contains("<script>&x\\ é東\\nz"))
+    }
+
+    @Test func svgIsWellFormedAndHoldsTextAsData() throws {
+        let (g, _) = try Self.stored()
+        #expect(g.nodes.contains { $0.tokenText == Self.nastyToken })
+        let svg = try SVGRenderer.svg(fromDOT: DOTWriter.dot(g))
+        let parsed = try XMLText.parse(svg)
+        #expect(!svg.contains("<script"))
+        #expect(!parsed.elements.contains("script"))
+        #expect(parsed.text.contains(Self.nastyToken))
+        // The title line shows the prompt with its newline made visible.
+        #expect(parsed.text.contains("A \"q\" <script>&x\\ é東\\nz"))
+    }
+
+    @Test func svgRenderingIsSafeFromSeveralThreads() async throws {
+        let (g, _) = try Self.stored()
+        let dot = DOTWriter.dot(g)
+        let outputs = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<4 { group.addTask { try SVGRenderer.svg(fromDOT: dot) } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(Set(outputs).count == 1)
+        let error = #expect(throws: SVGRenderer.RenderError.self) { try SVGRenderer.svg(fromDOT: "digraph { a -> }") }
+        #expect(error.map { String(describing: $0).contains("syntax error") } == true, "\(String(describing: error))")
+    }
+
+    @Test func jsonKeepsTheExactText() throws {
+        let (g, tokens) = try Self.stored()
+        let data = try InterchangeExport.graph(g, promptTokens: tokens).encoded()
+        let back = try JSONDecoder().decode(InterchangeGraph.self, from: data)
+        #expect(back.metadata.prompt == Self.nasty)
+        #expect(back.metadata.prompt_tokens == tokens)
+        #expect(tokens.contains(Self.nastyToken))
+        // And it is plain JSON any parser reads.
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        #expect((object?["metadata"] as? [String: Any])?["prompt"] as? String == Self.nasty)
+    }
+}

@@ -1,0 +1,221 @@
+// The graph store: exact round trips, re-pruning, concurrent writers and bad store files.
+
+import Foundation
+import GRDB
+import Testing
+import Attribution
+@testable import GraphStore
+import TensorCore
+import TestSupport
+
+/// One tiny traced graph shared by the tests of this file (tracing is the slow part).
+enum StoreFixture {
+    static let trace: TinyTrace = try! TinyTrace()
+    static let graph: AttributionGraph = try! trace.graph("Hi there, Tex!")
+    static let context = GraphContext(architecture: "llama", layers: 2, width: 16, transcoderName: "tiny", transcoderFeatures: 24)
+
+    static func store() throws -> GraphStore { try GraphStore(path: temporaryPath(".sqlite")) }
+
+    @discardableResult
+    static func save(_ graph: AttributionGraph = graph, into store: GraphStore, slug: String? = nil) throws -> GraphSummary {
+        try store.save(graph, slug: slug, context: context, tokenText: trace.tokenText)
+    }
+}
+
+func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+
+@Suite struct GraphStoreRoundTripTests {
+    @Test func savedGraphLoadsBitForBit() throws {
+        let g = StoreFixture.graph
+        let store = try StoreFixture.store()
+        let summary = try StoreFixture.save(into: store)
+        #expect(summary.slug == "hi-there-tex")
+
+        let back = try store.attributionGraph(summary.slug)
+        #expect(bits(back.adjacency.scalars) == bits(g.adjacency.scalars))
+        #expect(back.adjacency.shape == g.adjacency.shape)
+        #expect(back.layout == g.layout)
+        #expect(back.features == g.features)
+        #expect(back.activeFeatureCount == g.activeFeatureCount)
+        #expect(back.logits == g.logits)
+        #expect(bits(back.influence) == bits(g.influence))
+        #expect(back.provenance == g.provenance)
+        #expect(back.timings == g.timings)
+        #expect(back.replacementScore.bitPattern == g.replacementScore.bitPattern)
+        #expect(back.completenessScore.bitPattern == g.completenessScore.bitPattern)
+        #expect(back.pruning.nodes == g.pruning.nodes)
+        // Stored edges are the kept edges with a nonzero weight.
+        let keptNonzero = g.pruning.edges.indices.map { g.pruning.edges[$0] && g.adjacency.scalars[$0] != 0 }
+        #expect(back.pruning.edges == keptNonzero)
+
+        // The pruned graph's rows: every kept node, every kept edge with its exact weight.
+        let stored = try store.graph(String(summary.id))
+        let n = g.layout.count
+        #expect(stored.nodes.map(\.index) == (0..<n).filter { g.pruning.nodes[$0] })
+        #expect(stored.edges.count == keptNonzero.filter { $0 }.count)
+        #expect(stored.edges.count > 0)
+        for e in stored.edges {
+            #expect(e.weight.bitPattern == g.adjacency.scalars[e.target * n + e.source].bitPattern)
+        }
+        for node in stored.nodes { #expect(node.influence.bitPattern == g.influence[node.index].bitPattern) }
+        #expect(summary.nodesKept == stored.nodes.count && summary.edgesKept == stored.edges.count)
+        #expect(try store.integrityCheck() == "ok")
+    }
+
+    @Test func sparseAdjacencyIsExactAndRejectsDamage() throws {
+        var a = try Tensor(zeros: [5, 5])
+        a.scalars[3] = -0.0
+        a.scalars[7] = .leastNonzeroMagnitude
+        a.scalars[12] = -3.25
+        a.scalars[24] = .greatestFiniteMagnitude
+        let blob = SparseAdjacency.encode(a)
+        #expect(blob.count == 12 + 5 + 4 * 4)
+        #expect(bits(try SparseAdjacency.decode(blob, graph: "g").scalars) == bits(a.scalars))
+
+        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "truncated values")) {
+            try SparseAdjacency.decode(blob.dropLast(2), graph: "g")
+        }
+        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "trailing bytes")) {
+            try SparseAdjacency.decode(blob + Data([0]), graph: "g")
+        }
+        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "bad header")) {
+            try SparseAdjacency.decode(Data("JUNK".utf8) + blob.dropFirst(4), graph: "g")
+        }
+        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "truncated")) {
+            try SparseAdjacency.decode(blob.prefix(14), graph: "g")
+        }
+    }
+
+    @Test func repruningReproducesAndChangesThePrunedGraph() throws {
+        let g = StoreFixture.graph
+        let store = try StoreFixture.store()
+        let saved = try StoreFixture.save(into: store)
+        let before = try store.graph(saved.slug)
+
+        let same = try store.reprune(saved.slug, nodeThreshold: g.provenance.options.nodeThreshold,
+                                     edgeThreshold: g.provenance.options.edgeThreshold)
+        let again = try store.graph(saved.slug)
+        #expect(again.nodes == before.nodes && again.edges == before.edges)
+        #expect(same.nodesKept == saved.nodesKept && same.edgesKept == saved.edgesKept)
+
+        // Lower thresholds keep fewer nodes; the kept set is what pruning the stored adjacency gives.
+        let tighter = try store.reprune(saved.slug, nodeThreshold: 0.3, edgeThreshold: 0.5)
+        let expected = try Influence.prune(adjacency: g.adjacency, layout: g.layout, logitProbabilities: g.logits.map(\.probability),
+                                           nodeThreshold: 0.3, edgeThreshold: 0.5)
+        let pruned = try store.graph(saved.slug)
+        #expect(pruned.nodes.map(\.index) == (0..<g.layout.count).filter { expected.nodes[$0] })
+        #expect(tighter.nodesKept < saved.nodesKept)
+        #expect(tighter.nodeThreshold == 0.3 && tighter.edgeThreshold == 0.5)
+        #expect(pruned.provenance.options.nodeThreshold == 0.3)
+        // The unpruned graph is untouched by re-pruning.
+        #expect(bits(try store.attributionGraph(saved.slug).adjacency.scalars) == bits(g.adjacency.scalars))
+
+        #expect(throws: GraphStoreError.self) { try store.reprune(saved.slug, nodeThreshold: 1.5, edgeThreshold: 0.5) }
+        #expect(throws: GraphStoreError.self) { try store.reprune(saved.slug, nodeThreshold: 0.5, edgeThreshold: -0.1) }
+    }
+
+    @Test func slugsAreUniqueAndDeleteRemovesEverything() throws {
+        let store = try StoreFixture.store()
+        let a = try StoreFixture.save(into: store)
+        let b = try StoreFixture.save(into: store)
+        #expect(a.slug == "hi-there-tex" && b.slug == "hi-there-tex-2")
+        #expect(throws: GraphStoreError.invalidRequest("slug \"hi-there-tex\" is already used in \(store.path)")) {
+            try StoreFixture.save(into: store, slug: "hi-there-tex")
+        }
+        #expect(throws: GraphStoreError.self) { try StoreFixture.save(into: store, slug: "42") }
+        #expect(throws: GraphStoreError.self) { try StoreFixture.save(into: store, slug: "") }
+        #expect(try store.list().map(\.slug) == ["hi-there-tex-2", "hi-there-tex"])
+
+        try store.delete(a.slug)
+        #expect(try store.list().map(\.id) == [b.id])
+        #expect(throws: GraphStoreError.unknownGraph(a.slug)) { try store.graph(a.slug) }
+        let orphans = try store.read { db in
+            try Int.fetchOne(db, sql: "SELECT (SELECT count(*) FROM node WHERE graph_id = ?) + (SELECT count(*) FROM edge WHERE graph_id = ?)",
+                             arguments: [a.id, a.id])!
+        }
+        #expect(orphans == 0)
+    }
+}
+
+@Suite struct GraphStoreConcurrencyAndErrorTests {
+    @Test func twoConnectionsWritingAtOnceBothLand() async throws {
+        let path = temporaryPath(".sqlite")
+        let stores = [try GraphStore(path: path), try GraphStore(path: path)]
+        let graph = StoreFixture.graph
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in stores {
+                group.addTask {
+                    for _ in 0..<4 { try StoreFixture.save(graph, into: store) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let all = try GraphStore(path: path).list()
+        #expect(all.count == 8)
+        #expect(Set(all.map(\.slug)).count == 8)
+        #expect(try stores[0].integrityCheck() == "ok")
+    }
+
+    @Test func unknownGraphsAreNamed() throws {
+        let store = try StoreFixture.store()
+        try StoreFixture.save(into: store)
+        for key in ["no-such-graph", "999", ""] {
+            #expect(throws: GraphStoreError.unknownGraph(key)) { try store.graph(key) }
+        }
+        #expect(throws: GraphStoreError.unknownGraph("nope")) { try store.delete("nope") }
+        #expect(throws: GraphStoreError.unknownGraph("nope")) { try store.reprune("nope", nodeThreshold: 0.5, edgeThreshold: 0.5) }
+        #expect(GraphStoreError.unknownGraph("nope").description.contains("circuitry graphs list"))
+    }
+
+    @Test func aFileThatIsNotAStoreIsRefused() throws {
+        let path = temporaryPath(".sqlite")
+        var random = TestRandom(seed: 4)
+        let junk = Data(random.uniform([4096], 0, 1).scalars.map { UInt8(Int($0 * 255)) })
+        try junk.write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: GraphStoreError.self) { try GraphStore(path: path) }
+        guard case .corrupt(let p, _)? = error else { Issue.record("expected .corrupt, got \(String(describing: error))"); return }
+        #expect(p == path)
+    }
+
+    @Test func aTruncatedStoreIsRefusedWhenRead() throws {
+        let path = temporaryPath(".sqlite")
+        do {
+            let store = try GraphStore(path: path)
+            for _ in 0..<3 { try StoreFixture.save(into: store) }
+            try store.checkpoint()
+        }
+        let full = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(full.count > 8 * 4096)
+        try full.prefix(3 * 4096).write(to: URL(fileURLWithPath: path))
+        try? FileManager.default.removeItem(atPath: path + "-wal")
+        try? FileManager.default.removeItem(atPath: path + "-shm")
+        // Opening may succeed (SQLite reads pages lazily); reading the graphs must fail clearly.
+        let error = #expect(throws: GraphStoreError.self) {
+            let store = try GraphStore(path: path)
+            for summary in try store.list() { _ = try store.attributionGraph(summary.slug) }
+            _ = try store.integrityCheck() == "ok" ? () : { throw GraphStoreError.corrupt(path: path, reason: "integrity check") }()
+        }
+        guard case .corrupt? = error else { Issue.record("expected .corrupt, got \(String(describing: error))"); return }
+    }
+
+    @Test func aStoreFromANewerSchemaIsRefused() throws {
+        let path = temporaryPath(".sqlite")
+        do {
+            let store = try GraphStore(path: path)
+            try store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9 from the future')") }
+        }
+        #expect(throws: GraphStoreError.newerSchema(path: path)) { try GraphStore(path: path) }
+    }
+
+    @Test func aStorePathThatCannotBeOpenedIsNamed() throws {
+        let folder = temporaryPath("-folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let error = #expect(throws: GraphStoreError.self) { try GraphStore(path: folder) }
+        #expect(error.map { String(describing: $0).hasPrefix(folder) } == true)
+        // A store inside a regular file's "folder".
+        let file = temporaryPath(".txt")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let nested = #expect(throws: GraphStoreError.self) { try GraphStore(path: file + "/store.sqlite") }
+        guard case .cannotOpen? = nested else { Issue.record("expected .cannotOpen, got \(String(describing: nested))"); return }
+    }
+}
