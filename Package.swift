@@ -43,6 +43,8 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "GraphStore", dependencies: ["TensorCore", "Attribution", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: numericSettings),
+        .target(name: "CircuitQL", dependencies: ["GraphStore"], swiftSettings: numericSettings),
+        .target(name: "CircuitCompare", dependencies: ["GraphStore", "CircuitQL"], swiftSettings: numericSettings),
         .target(name: "GraphExport", dependencies: ["TensorCore", "Attribution", "GraphStore", "CGraphviz"],
                 swiftSettings: numericSettings),
         .target(name: "Transcoders",
@@ -53,13 +55,13 @@ let package = Package(
         .executableTarget(
             name: "circuitry",
             dependencies: [
-                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "GraphExport",
+                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "GraphExport", "CircuitQL", "CircuitCompare",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution"],
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
@@ -70,6 +72,8 @@ let package = Package(
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "TestSupport"]),
         .testTarget(name: "GraphStoreTests", dependencies: ["GraphStore", "GraphExport", "Attribution", "TestSupport",
                                                       .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "TestSupport"]),
+        .testTarget(name: "CircuitQLTests", dependencies: ["CircuitQL", "GraphStore", "Attribution", "TestSupport"]),
+        .testTarget(name: "CircuitCompareTests", dependencies: ["CircuitCompare", "GraphStore", "GraphExport", "TestSupport"]),
+        .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "GraphStore", "TestSupport"]),
     ]
 )

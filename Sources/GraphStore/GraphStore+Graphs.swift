@@ -212,14 +212,16 @@ extension GraphStore {
     }
 
     func insert(nodes: [StoredNode], edges: [StoredEdge], graph graphId: Int64, _ db: Database) throws {
+        var inputs = [Int: Double]()
+        for edge in edges { inputs[edge.target, default: 0] += Double(abs(edge.weight)) }
         let nodeStatement = try db.makeStatement(sql: """
-            INSERT INTO node (graph_id, idx, kind, layer, position, feature, token_id, token_text, activation, influence, probability)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO node (graph_id, idx, kind, layer, position, feature, token_id, token_text, activation, influence, probability, input_abs)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for node in nodes {
             try nodeStatement.execute(arguments: [graphId, node.index, node.kind.rawValue, node.layer, node.position, node.feature,
                                                   node.tokenId, node.tokenText, node.activation.map { Double($0) }, Double(node.influence),
-                                                  node.probability.map { Double($0) }])
+                                                  node.probability.map { Double($0) }, inputs[node.index]])
         }
         let edgeStatement = try db.makeStatement(sql: "INSERT INTO edge (graph_id, source, target, weight) VALUES (?, ?, ?, ?)")
         for edge in edges { try edgeStatement.execute(arguments: [graphId, edge.source, edge.target, Double(edge.weight)]) }

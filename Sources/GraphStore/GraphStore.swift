@@ -10,7 +10,8 @@
 //                  provenance and timings (JSON), and `adjacency` (the unpruned adjacency, exact,
 //                  see SparseAdjacency) with `nodes_blob` (all node facts) for re-pruning
 //   node           the pruned graph's nodes: kind, layer, position, feature, token id and text,
-//                  activation, influence, probability (logits); key (graph_id, idx)
+//                  activation, influence, probability (logits), input_abs (Σ |weight| of its
+//                  kept incoming edges, v2); key (graph_id, idx)
 //   edge           the pruned graph's edges source → target with weight A[target, source]
 //   feature        transcoder features (label, user label, statistics), joined into graphs
 // Indexes serve path queries from either end: edge (graph_id, source, target) as the primary key
@@ -100,6 +101,14 @@ public final class GraphStore: @unchecked Sendable {
                     layer INTEGER NOT NULL, idx INTEGER NOT NULL,
                     label TEXT, user_label TEXT, statistics TEXT,
                     PRIMARY KEY (transcoder_set_id, layer, idx)) WITHOUT ROWID;
+                """)
+        }
+        // Each node's total absolute input over the kept edges: the denominator of an edge's share
+        // (path strength) as one key lookup instead of a sum over the target's edges.
+        migrator.registerMigration("v2 node input totals") { db in
+            try db.execute(sql: """
+                ALTER TABLE node ADD COLUMN input_abs REAL;
+                UPDATE node SET input_abs = (SELECT sum(abs(e.weight)) FROM edge e WHERE e.graph_id = node.graph_id AND e.target = node.idx);
                 """)
         }
         return migrator

@@ -22,7 +22,7 @@ struct Circuitry: ParsableCommand {
             """,
         version: CircuitryVersion.string,
         subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, TranscodersCommand.self,
-                      TraceCommand.self, GraphsCommand.self, ExportCommand.self, InterveneCommand.self,
+                      TraceCommand.self, GraphsCommand.self, ExportCommand.self, QueryCommand.self, CompareCommand.self, InterveneCommand.self,
                       BenchCommand.self])
 
     static func main() {

@@ -1,0 +1,124 @@
+// CircuitQL: Cypher-style queries over stored attribution graphs.
+//
+//   USE 'the-capital-of-texas-is'
+//   MATCH p = (t:Token)-[*1..4]->(l:Logit)
+//   WHERE ALL(r IN relationships(p) WHERE abs(r.weight) > 0.05)
+//   RETURN t.token, l.token, length(p) AS hops, strength(p) AS strength
+//   ORDER BY strength DESC LIMIT 5
+//
+// Text → Lexer → Parser (AST) → Compiler (plan, SQL with bound parameters) → the store → rows.
+
+import Foundation
+import GraphStore
+
+public enum CircuitQL {
+    /// The largest result a query may return unless the caller allows more.
+    public static let defaultMaxRows = 10_000
+
+    /// Compiles a query to SQL without running it (`graphId` is the USE graph, already resolved).
+    public static func compile(_ text: String, graphId: Int64? = nil, maxRows: Int = defaultMaxRows) throws -> CompiledQuery {
+        let query = try Parser.parse(text)
+        return try Compiler.compile(query, source: text, graphId: graphId, maxRows: maxRows)
+    }
+
+    /// Compiles a query for a store (resolving its USE clause there).
+    public static func compile(_ text: String, for store: GraphStore, maxRows: Int = defaultMaxRows) throws -> CompiledQuery {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw CircuitQLError("the query is empty", in: text) }
+        let query = try Parser.parse(text)
+        var graphId: Int64?
+        if let use = query.use {
+            do { graphId = try store.graphId(use.value) } catch GraphStoreError.unknownGraph {
+                throw CircuitQLError("no graph with id or slug \"\(use.value)\" in the store", at: use.location, in: text)
+            }
+        }
+        return try Compiler.compile(query, source: text, graphId: graphId, maxRows: maxRows)
+    }
+
+    /// Parses, compiles and runs a query against a store.
+    public static func run(_ text: String, on store: GraphStore, maxRows: Int = defaultMaxRows) throws -> QueryResult {
+        let compiled = try compile(text, for: store, maxRows: maxRows)
+        let rows = try store.select(sql: compiled.sql, arguments: compiled.arguments)
+        if rows.count > maxRows {
+            throw CircuitQLError("the query returns more than \(maxRows) rows; add LIMIT, narrow the pattern, or raise the cap (--max-rows)", in: text)
+        }
+        return QueryResult(columns: compiled.columns, rows: rows, listColumns: compiled.listColumns)
+    }
+}
+
+/// A query's answer: named columns and rows of values. List columns hold JSON arrays.
+public struct QueryResult: Sendable {
+    public var columns: [String]
+    public var rows: [[StoreValue]]
+    public var listColumns: Set<Int>
+
+    /// A value as Foundation JSON (lists decoded into arrays).
+    public func jsonValue(row: Int, column: Int) -> Any {
+        switch rows[row][column] {
+        case let .integer(i): return i
+        case let .double(d): return d.isFinite ? d : NSNull()
+        case let .text(s):
+            if listColumns.contains(column), let array = try? JSONSerialization.jsonObject(with: Data(s.utf8)) { return array }
+            return s
+        case .null: return NSNull()
+        }
+    }
+
+    /// An array of objects keyed by column name.
+    public func json() throws -> Data {
+        let objects = rows.indices.map { r in
+            Dictionary(columns.indices.map { (columns[$0], jsonValue(row: r, column: $0)) }, uniquingKeysWith: { a, _ in a })
+        }
+        return try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// A value as text for tables and CSV.
+    public func text(row: Int, column: Int) -> String {
+        switch rows[row][column] {
+        case let .integer(i): return String(i)
+        case let .double(d): return d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : String(format: "%.6g", d)
+        case let .text(s):
+            guard listColumns.contains(column), let array = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [Any] else { return s }
+            return "[" + array.map { item -> String in
+                if let n = item as? NSNumber { return String(format: "%.4g", n.doubleValue) }
+                return "\(item)"
+            }.joined(separator: ", ") + "]"
+        case .null: return "null"
+        }
+    }
+
+    /// Comma-separated values with a header (RFC 4180 quoting).
+    public func csv() -> String {
+        func field(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        var lines = [columns.map(field).joined(separator: ",")]
+        for r in rows.indices { lines.append(columns.indices.map { field(text(row: r, column: $0)) }.joined(separator: ",")) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// An aligned text table (control characters in values made visible).
+    public func table(maxWidth: Int = 60) -> String {
+        func visible(_ s: String) -> String {
+            var out = ""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                case "\r": out += "\\r"
+                default: if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                }
+            }
+            return out.count > maxWidth ? String(out.prefix(maxWidth - 1)) + "…" : out
+        }
+        let cells = rows.indices.map { r in columns.indices.map { visible(text(row: r, column: $0)) } }
+        let widths = columns.indices.map { c in max(visible(columns[c]).count, cells.map { $0[c].count }.max() ?? 0) }
+        func line(_ values: [String]) -> String {
+            zip(values, widths).map { $0 + String(repeating: " ", count: max($1 - $0.count, 0)) }.joined(separator: "  ")
+                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        var out = [line(columns.map(visible)), line(widths.map { String(repeating: "─", count: $0) })]
+        out += cells.map(line)
+        out.append("(\(rows.count) row\(rows.count == 1 ? "" : "s"))")
+        return out.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,307 @@
+// CircuitQL's planner and SQL generator: a parsed Query becomes one SQL statement over the store,
+// with every value bound as a numbered parameter (?1, ?2, …), never spliced into the text.
+//
+// Plan
+//   - every node pattern is a row of `node` (key graph_id, idx), every single relationship a row
+//     of `edge` (key graph_id, source, target; edge_by_target serves the other direction), joined
+//     so a connected pattern stays inside one graph;
+//   - every variable-length relationship is a recursive CTE over `edge` that starts from the
+//     nodes its left end may be (labels, property maps, USE and WHERE conditions on that node
+//     alone are pushed into the start), follows edges forward up to the maximum length, and
+//     checks `ALL(… IN relationships(p) / nodes(p) WHERE …)` conditions at every step, so paths
+//     that fail are cut where they fail instead of being enumerated;
+//   - RETURN with an aggregate groups by the other items; results are capped (`maxRows`).
+//
+// Path strength: the product over a path's edges of each edge's share of its target's total
+// absolute input in the stored (pruned) graph, |w(s→t)| / Σ_s' |w(s'→t)|, as in `trace`'s
+// "strongest paths".
+
+import GraphStore
+
+/// A compiled query: SQL text, its parameters, and how to show its columns.
+public struct CompiledQuery: Sendable {
+    public var sql: String
+    public var arguments: [StoreValue]
+    public var columns: [String]
+    /// Columns whose values are JSON arrays (nodes(p), relationships(p), collect(…)).
+    public var listColumns: Set<Int>
+    /// Rows past this many are an error (the compiled LIMIT asks for one more to tell).
+    public var maxRows: Int
+}
+
+struct Compiler {
+    let source: String
+    var arguments = [StoreValue]()
+    var from = [String]()
+    var conditions = [String]()
+    var ctes = [String]()
+    var bindings = [String: Binding]()
+    var paths = [String: PathBinding]()
+    var aliasCounter = 0
+    /// The graph every node must be in (from USE), by id.
+    let graphId: Int64?
+    /// Whether walks track path strength (only when strength(p) is asked for).
+    var needsStrength = false
+    /// ALL conditions checked inside walks (by the quantifier's offset in the source).
+    var pushedQuantifiers = Set<Int>()
+    /// Set while compiling inside a walk's step, where only the quantifier's element is in scope.
+    var insideWalk = false
+
+    enum Binding {
+        case node(String)
+        case edge(String, source: String, target: String)
+        case path
+        /// Inside a CTE step: a quantifier's element (a node or edge alias).
+        case element(String, isNode: Bool)
+    }
+
+    /// A named path: its start node alias and segments, left to right.
+    struct PathBinding {
+        var start: String
+        var segments: [Segment]
+    }
+
+    enum Segment {
+        case edge(String, target: String)
+        /// A recursive CTE alias (columns graph_id, start, finish, hops, nodes, weights, strength, and a
+        /// flag column per quantifier, by the quantifier's offset in the source).
+        case walk(String, flags: [Int: String])
+    }
+
+    init(source: String, graphId: Int64?) {
+        self.source = source
+        self.graphId = graphId
+    }
+
+    func error(_ message: String, _ location: SourceLocation?) -> CircuitQLError { CircuitQLError(message, at: location, in: source) }
+
+    mutating func bind(_ value: StoreValue) -> String {
+        arguments.append(value)
+        return "?\(arguments.count)"
+    }
+
+    mutating func alias(_ prefix: String) -> String {
+        aliasCounter += 1
+        return "\(prefix)\(aliasCounter)"
+    }
+
+    // MARK: Query
+
+    static func compile(_ query: Query, source: String, graphId: Int64?, maxRows: Int) throws -> CompiledQuery {
+        var c = Compiler(source: source, graphId: graphId)
+        let conjuncts = query.whereClause.map(Compiler.conjuncts) ?? []
+        // Conditions on one node variable alone, by variable: pushed into walks that start there.
+        var single = [String: [Expression]]()
+        for conjunct in conjuncts {
+            let vars = conjunct.variables
+            if vars.count == 1, !conjunct.hasAggregate, !Compiler.hasQuantifier(conjunct) { single[vars.first!, default: []].append(conjunct) }
+        }
+        // Top-level ALL(… IN nodes(p) / relationships(p) WHERE …) conditions are checked inside walks.
+        let pushed = Set(conjuncts.compactMap { conjunct -> Int? in
+            if case let .quantifier("ALL", _, list, _, location) = conjunct, Compiler.pathListArgument(list) != nil { return location.offset }
+            return nil
+        })
+        c.pushedQuantifiers = pushed
+        c.needsStrength = query.items.contains { Compiler.calls($0.expression, "strength") }
+            || query.orderBy.contains { Compiler.calls($0.expression, "strength") } || conjuncts.contains { Compiler.calls($0, "strength") }
+        let quantifiers = Compiler.quantifiers(in: query)
+        for pattern in query.patterns {
+            try c.addPattern(pattern, singleConditions: single, quantifiers: quantifiers, pushed: pushed)
+        }
+        for conjunct in conjuncts {
+            if conjunct.hasAggregate { throw c.error("aggregates such as count(…) belong in RETURN, not WHERE", conjunct.aggregateLocation) }
+            c.conditions.append(try c.expression(conjunct))
+        }
+        return try c.finish(query, maxRows: maxRows)
+    }
+
+    static func conjuncts(_ e: Expression) -> [Expression] {
+        if case let .binary("AND", a, b, _) = e { return conjuncts(a) + conjuncts(b) }
+        return [e]
+    }
+
+    /// Every ALL/ANY/NONE over a path in the query, keyed by its text position.
+    static func quantifiers(in query: Query) -> [Expression] {
+        var found = [Expression]()
+        func visit(_ e: Expression) {
+            switch e {
+            case let .quantifier(_, _, list, predicate, _): found.append(e); visit(list); visit(predicate)
+            case let .call(_, arguments, _, _): arguments.forEach(visit)
+            case let .unary(_, a, _), let .isNull(a, _): visit(a)
+            case let .binary(_, a, b, _): visit(a); visit(b)
+            case let .list(items): items.forEach(visit)
+            default: break
+            }
+        }
+        query.whereClause.map(visit)
+        query.items.forEach { visit($0.expression) }
+        query.orderBy.forEach { visit($0.expression) }
+        return found
+    }
+
+    // MARK: Patterns
+
+    mutating func addPattern(_ pattern: PathPattern, singleConditions: [String: [Expression]], quantifiers: [Expression],
+                             pushed: Set<Int>) throws {
+        var aliases = [String]()
+        for node in pattern.nodes { aliases.append(try addNode(node)) }
+        var path = PathBinding(start: aliases[0], segments: [])
+        for (i, rel) in pattern.relationships.enumerated() {
+            let (left, right) = (aliases[i], aliases[i + 1])
+            let (source, target) = rel.leftward ? (right, left) : (left, right)
+            if let hops = rel.hops {
+                if rel.variable != nil {
+                    throw error("name the path instead of a variable-length relationship: p = (a)-[*\(hops.min)..\(hops.max)]->(b), then relationships(p)", rel.location)
+                }
+                let startNode = rel.leftward ? pattern.nodes[i + 1] : pattern.nodes[i]
+                let own = pattern.name.map { name in quantifiers.filter { Compiler.quantifierPath($0) == name } } ?? []
+                let walk = try addWalk(from: startNode, hops: hops, startConditions: startNode.variable.flatMap { singleConditions[$0] } ?? [],
+                                       quantifiers: own, pushed: pushed)
+                conditions.append("\(walk.alias).graph_id = \(source).graph_id AND \(walk.alias).start = \(source).idx")
+                conditions.append("\(target).graph_id = \(walk.alias).graph_id AND \(target).idx = \(walk.alias).finish")
+                conditions.append("\(walk.alias).hops >= \(hops.min)")
+                path.segments.append(.walk(walk.alias, flags: walk.flags))
+            } else {
+                let e = alias("e")
+                from.append("edge \(e)")
+                conditions.append("\(e).graph_id = \(source).graph_id AND \(e).source = \(source).idx")
+                conditions.append("\(target).graph_id = \(e).graph_id AND \(target).idx = \(e).target")
+                if let v = rel.variable {
+                    guard bindings[v] == nil else { throw error("the variable \(v) is already used", rel.location) }
+                    bindings[v] = .edge(e, source: source, target: target)
+                }
+                for (key, value, location) in rel.properties {
+                    conditions.append("\(try edgeProperty(key, e, location)) = \(try expression(value))")
+                }
+                path.segments.append(.edge(e, target: right))
+            }
+        }
+        if let name = pattern.name {
+            guard bindings[name] == nil else { throw error("the variable \(name) is already used", pattern.nodes[0].location) }
+            bindings[name] = .path
+            paths[name] = path
+        }
+    }
+
+    static func hasQuantifier(_ e: Expression) -> Bool {
+        switch e {
+        case .quantifier: true
+        case let .call(_, arguments, _, _): arguments.contains(where: hasQuantifier)
+        case let .unary(_, a, _), let .isNull(a, _): hasQuantifier(a)
+        case let .binary(_, a, b, _): hasQuantifier(a) || hasQuantifier(b)
+        default: false
+        }
+    }
+
+    static func calls(_ e: Expression, _ function: String) -> Bool {
+        switch e {
+        case let .call(name, arguments, _, _): name.lowercased() == function || arguments.contains { calls($0, function) }
+        case let .unary(_, a, _), let .isNull(a, _): calls(a, function)
+        case let .binary(_, a, b, _): calls(a, function) || calls(b, function)
+        case let .quantifier(_, _, list, predicate, _): calls(list, function) || calls(predicate, function)
+        default: false
+        }
+    }
+
+    static func quantifierPath(_ q: Expression) -> String? {
+        if case let .quantifier(_, _, list, _, _) = q { return pathListArgument(list) }
+        return nil
+    }
+
+    /// p, for nodes(p) or relationships(p).
+    static func pathListArgument(_ e: Expression) -> String? {
+        guard case let .call(name, arguments, _, _) = e, ["nodes", "relationships"].contains(name.lowercased()), arguments.count == 1,
+              case let .variable(p, _) = arguments[0] else { return nil }
+        return p
+    }
+
+    static let labels = ["token": "token", "feature": "feature", "error": "error", "logit": "logit"]
+
+    /// The node's alias, adding its row and its pattern's conditions (reusing a bound variable).
+    mutating func addNode(_ node: NodePattern) throws -> String {
+        let a: String
+        if let v = node.variable, let bound = bindings[v] {
+            guard case let .node(existing) = bound else { throw error("\(v) is not a node", node.location) }
+            a = existing
+        } else {
+            a = alias("n")
+            from.append("node \(a)")
+            if let graphId { conditions.append("\(a).graph_id = \(bind(.integer(graphId)))") }
+            if let v = node.variable { bindings[v] = .node(a) }
+        }
+        conditions += try nodeConstraints(node, alias: a)
+        return a
+    }
+
+    /// Labels and the property map of a node pattern, as conditions on `alias`.
+    mutating func nodeConstraints(_ node: NodePattern, alias a: String) throws -> [String] {
+        var out = [String]()
+        for (label, location) in node.labels {
+            guard let kind = Compiler.labels[label.lowercased()] else {
+                throw error("unknown label :\(label) (labels are :Token, :Feature, :Error and :Logit)", location)
+            }
+            out.append("\(a).kind = '\(kind)'")
+        }
+        for (key, value, location) in node.properties {
+            if key == "graph" {
+                out.append("\(a).graph_id = (SELECT id FROM graph WHERE slug = \(try expression(value)))")
+            } else {
+                out.append("\(try nodeProperty(key, a, location)) = \(try expression(value))")
+            }
+        }
+        return out
+    }
+
+    // MARK: Finishing
+
+    mutating func finish(_ query: Query, maxRows: Int) throws -> CompiledQuery {
+        var columns = [String](), select = [String](), groups = [String](), lists = Set<Int>()
+        let aggregated = query.items.contains { $0.expression.hasAggregate }
+        for (i, item) in query.items.enumerated() {
+            let sql = try expression(item.expression, output: true)
+            select.append("\(sql) AS c\(i)")
+            columns.append(item.alias ?? item.text)
+            if isList(item.expression) { lists.insert(i) }
+            if aggregated && !item.expression.hasAggregate { groups.append(sql) }
+        }
+        var order = [String]()
+        for (e, descending) in query.orderBy {
+            var sql: String
+            if case let .variable(name, _) = e, let i = query.items.firstIndex(where: { $0.alias == name }) {
+                sql = "c\(i)"
+            } else if let i = query.items.firstIndex(where: { $0.text == Compiler.text(of: e, in: source, items: query.items) }) {
+                sql = "c\(i)"
+            } else {
+                sql = try expression(e, output: true)
+            }
+            order.append(sql + (descending ? " DESC" : ""))
+        }
+        var sql = ctes.isEmpty ? "" : "WITH RECURSIVE " + ctes.joined(separator: ",\n") + "\n"
+        sql += "SELECT \(query.distinct ? "DISTINCT " : "")" + select.joined(separator: ", ")
+        sql += "\nFROM " + from.joined(separator: ", ")
+        if !conditions.isEmpty { sql += "\nWHERE " + conditions.map { "(\($0))" }.joined(separator: " AND ") }
+        if !groups.isEmpty { sql += "\nGROUP BY " + groups.joined(separator: ", ") }
+        if !order.isEmpty { sql += "\nORDER BY " + order.joined(separator: ", ") }
+        let limit = min(query.limit ?? Int.max, maxRows + 1)
+        sql += "\nLIMIT \(limit)"
+        if let skip = query.skip { sql += " OFFSET \(skip)" }
+        return CompiledQuery(sql: sql, arguments: arguments, columns: columns, listColumns: lists, maxRows: maxRows)
+    }
+
+    /// The source text of an ORDER BY expression, to match it to a RETURN item written the same way.
+    static func text(of e: Expression, in source: String, items: [ReturnItem]) -> String? {
+        switch e {
+        case let .property(v, p, _): "\(v).\(p)"
+        case let .variable(v, _): v
+        default: nil
+        }
+    }
+
+    func isList(_ e: Expression) -> Bool {
+        switch e {
+        case let .call(name, _, _, _): ["nodes", "relationships", "collect"].contains(name.lowercased())
+        case let .variable(v, _): paths[v] != nil
+        default: false
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// Read-only SQL over the store, for compiled queries (CircuitQL). The statement runs in a read
+// transaction, and its values are bound as parameters, never spliced into its text.
+
+import Foundation
+import GRDB
+
+/// A value passed to or read from SQL.
+public enum StoreValue: Sendable, Hashable {
+    case integer(Int64)
+    case double(Double)
+    case text(String)
+    case null
+}
+
+extension GraphStore {
+    /// Runs one SELECT with numbered parameters (?1 is arguments[0]) and returns its rows.
+    public func select(sql: String, arguments: [StoreValue]) throws -> [[StoreValue]] {
+        try read { db in
+            let statement = try db.makeStatement(sql: sql)
+            guard statement.isReadonly else { throw GraphStoreError.invalidRequest("only queries that read the store can be run") }
+            statement.arguments = StatementArguments(arguments.map { value -> DatabaseValueConvertible? in
+                switch value {
+                case let .integer(i): i
+                case let .double(d): d
+                case let .text(s): s
+                case .null: nil
+                }
+            })
+            var rows = [[StoreValue]]()
+            let cursor = try Row.fetchCursor(statement)
+            while let row = try cursor.next() {
+                rows.append(row.databaseValues.map { value in
+                    switch value.storage {
+                    case let .int64(i): .integer(i)
+                    case let .double(d): .double(d)
+                    case let .string(s): .text(s)
+                    case let .blob(b): .text(b.base64EncodedString())
+                    case .null: .null
+                    }
+                })
+            }
+            return rows
+        }
+    }
+}
