@@ -20,7 +20,7 @@ SWIFT_FLAGS := $(CPU_FLAGS)
 # where the CPU is newer than the pinned family.
 unexport OPENBLAS_CORETYPE
 
-.PHONY: setup system-packages model build test demo bench clean corpus transcoders
+.PHONY: setup system-packages model build test demo bench clean corpus transcoders features
 CORPUS_PACKAGES := python3.11-doc debian-reference-en fortunes wordnet-base
 TRANSCODERS := $(MODELS_DIR)/transcoders/smollm2-default
 
@@ -50,12 +50,26 @@ corpus:
 transcoders: build corpus
 	@test -f $(TRANSCODERS)/config.yaml || .build/release/circuitry transcoders train --out $(TRANSCODERS) --resume
 
-demo: build
-	@.build/release/circuitry --version
+# Feature pages and automatic labels for the default set: built on first use (a few minutes, with a
+# progress bar) into the default graph store, then reused.
+features: transcoders
+	@.build/release/circuitry features build
+
+# The main job: trace the default prompt on the real model with the default transcoders (trained
+# on first use) and their feature labels, into the graph store Graphs/circuits.sqlite, with its
+# picture in Graphs/. A rerun replaces the demo's graph.
+DEMO_PROMPT := The capital of Texas is
+DEMO_SLUG := the-capital-of-texas-is
+demo: build transcoders features
+	@mkdir -p Graphs
+	@.build/release/circuitry graphs delete $(DEMO_SLUG) >/dev/null 2>&1 || true
+	@.build/release/circuitry trace "$(DEMO_PROMPT)" --slug $(DEMO_SLUG) --svg Graphs/$(DEMO_SLUG).svg
+	@echo "picture: Graphs/$(DEMO_SLUG).svg; store: Graphs/circuits.sqlite (try: .build/release/circuitry graphs list)"
 
 bench: build
 	.build/release/circuitry bench blas
 	.build/release/circuitry bench ops
+	.build/release/circuitry bench query
 
 clean:
 	rm -rf .build

@@ -41,7 +41,7 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "Attribution", dependencies: ["TensorCore", "Autodiff", "ModelIO", "LanguageModels", "Transcoders"],
                 swiftSettings: numericSettings),
-        .target(name: "GraphStore", dependencies: ["TensorCore", "Attribution", .product(name: "GRDB", package: "GRDB.swift")],
+        .target(name: "GraphStore", dependencies: ["TensorCore", "Transcoders", "Attribution", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: numericSettings),
         .target(name: "CircuitQL", dependencies: ["GraphStore"], swiftSettings: numericSettings),
         .target(name: "CircuitCompare", dependencies: ["GraphStore", "CircuitQL"], swiftSettings: numericSettings),

@@ -4,7 +4,7 @@ import GraphStore
 
 public struct CircuitComparison: Sendable {
     public struct Recurrence: Sendable, Equatable {
-        public var feature: FeatureKey
+        public var feature: LayerFeature
         public var graphs: Int
         public var meanInfluence: Double
     }
@@ -22,9 +22,9 @@ public struct CircuitComparison: Sendable {
     /// nil when fewer than two features are shared (a rank correlation needs two).
     public var influenceRankCorrelation: Double?
     /// Features in every graph, with each graph's influence.
-    public var sharedFeatures: [(feature: FeatureKey, influence: [Double])]
+    public var sharedFeatures: [(feature: LayerFeature, influence: [Double])]
     /// Per graph: features in no other graph.
-    public var uniqueFeatures: [[(feature: FeatureKey, influence: Double)]]
+    public var uniqueFeatures: [[(feature: LayerFeature, influence: Double)]]
     /// Aligned nodes and edges present in every graph.
     public var sharedNodes: Set<AlignedNode>
     public var sharedEdges: Set<AlignedEdge>
@@ -55,7 +55,7 @@ public struct CircuitComparison: Sendable {
         let shared = graphs.dropFirst().reduce(Set(first.features.keys)) { $0.intersection($1.features.keys) }.sorted()
         sharedFeatures = shared.map { key in (key, graphs.map { $0.features[key]! }) }
         uniqueFeatures = graphs.indices.map { i in
-            let others = graphs.indices.filter { $0 != i }.reduce(into: Set<FeatureKey>()) { $0.formUnion(graphs[$1].features.keys) }
+            let others = graphs.indices.filter { $0 != i }.reduce(into: Set<LayerFeature>()) { $0.formUnion(graphs[$1].features.keys) }
             return graphs[i].features.filter { !others.contains($0.key) }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
                 .map { ($0.key, $0.value) }
         }
@@ -71,7 +71,7 @@ public struct CircuitComparison: Sendable {
         sharedNodes = graphs.dropFirst().reduce(first.nodes) { $0.intersection($1.nodes) }
         sharedEdges = graphs.dropFirst().reduce(Set(first.edges.keys)) { $0.intersection($1.edges.keys) }
         if graphs.count >= 3 {
-            var counts = [FeatureKey: (Int, Double)]()
+            var counts = [LayerFeature: (Int, Double)]()
             for g in graphs { for (key, influence) in g.features { counts[key, default: (0, 0)].0 += 1; counts[key]!.1 += influence } }
             recurrence = counts.map { Recurrence(feature: $0.key, graphs: $0.value.0, meanInfluence: $0.value.1 / Double($0.value.0)) }
                 .sorted { ($0.graphs, $0.meanInfluence) != ($1.graphs, $1.meanInfluence) ? ($0.graphs, $0.meanInfluence) > ($1.graphs, $1.meanInfluence) : $0.feature < $1.feature }

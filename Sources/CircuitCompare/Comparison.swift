@@ -17,12 +17,6 @@
 
 import GraphStore
 
-public struct FeatureKey: Hashable, Comparable, Sendable, Codable {
-    public var layer: Int
-    public var feature: Int
-    public init(layer: Int, feature: Int) { self.layer = layer; self.feature = feature }
-    public static func < (a: Self, b: Self) -> Bool { (a.layer, a.feature) < (b.layer, b.feature) }
-}
 
 /// A node identified across graphs (see "Keys" above).
 public enum AlignedNode: Hashable, Comparable, Sendable {
@@ -53,7 +47,7 @@ public struct ComparedGraph: Sendable {
     public var transcoderFingerprint: String
     public var layers: Int
     /// Influence per position-free feature (summed over positions).
-    public var features: [FeatureKey: Double]
+    public var features: [LayerFeature: Double]
     /// Influence per aligned feature.
     public var alignedFeatures: [AlignedNode: Double]
     public var nodes: Set<AlignedNode>
@@ -70,14 +64,14 @@ public struct ComparedGraph: Sendable {
         let logitRanks = Dictionary(uniqueKeysWithValues: g.nodes.filter { $0.kind == .logit }.sorted { $0.index < $1.index }.enumerated()
             .map { ($0.element.index, $0.offset) })
         var aligned = [Int: AlignedNode]()
-        var features = [FeatureKey: Double](), alignedFeatures = [AlignedNode: Double](), texts = [AlignedNode: String]()
+        var features = [LayerFeature: Double](), alignedFeatures = [AlignedNode: Double](), texts = [AlignedNode: String]()
         for n in g.nodes {
             let offset = last - n.position
             let key: AlignedNode
             switch n.kind {
             case .feature:
                 key = .feature(layer: n.layer ?? 0, feature: n.feature ?? 0, offset: offset)
-                features[FeatureKey(layer: n.layer ?? 0, feature: n.feature ?? 0), default: 0] += Double(n.influence)
+                features[LayerFeature(layer: n.layer ?? 0, feature: n.feature ?? 0), default: 0] += Double(n.influence)
                 alignedFeatures[key, default: 0] += Double(n.influence)
             case .error: key = .error(layer: n.layer ?? 0, offset: offset)
             case .token: key = .token(offset: offset); texts[key] = n.tokenText ?? ""

@@ -129,7 +129,7 @@ extension CircuitComparison {
 
     func label(_ node: AlignedNode) -> String {
         func texts() -> String {
-            graphs.compactMap { $0.texts[node] }.map { "\"\($0)\"" }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: " | ")
+            graphs.compactMap { $0.texts[node] }.map { "\"\(DisplayText.visible($0))\"" }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: " | ")
         }
         switch node {
         case let .feature(l, f, o): return "L\(l)/F\(f)" + (o == 0 ? "" : " (−\(o))")
@@ -142,14 +142,13 @@ extension CircuitComparison {
     /// A DOT string literal whose text is exactly `text` (control characters made visible).
     static func quoted(_ text: String) -> String {
         var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
+        for character in text {
+            switch character {
             case "\\": out += "\\\\"
             case "\"": out += "\\\""
             case "\n": out += "\\n"
             case "&": out += "&amp;"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            default: out += DisplayText.visible(String(character)).replacingOccurrences(of: "\\", with: "\\\\")
             }
         }
         return out + "\""

@@ -99,15 +99,7 @@ public struct QueryResult: Sendable {
     /// An aligned text table (control characters in values made visible).
     public func table(maxWidth: Int = 60) -> String {
         func visible(_ s: String) -> String {
-            var out = ""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                case "\r": out += "\\r"
-                default: if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-                }
-            }
+            let out = DisplayText.visible(s)
             return out.count > maxWidth ? String(out.prefix(maxWidth - 1)) + "…" : out
         }
         let cells = rows.indices.map { r in columns.indices.map { visible(text(row: r, column: $0)) } }

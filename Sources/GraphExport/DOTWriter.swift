@@ -13,19 +13,7 @@ import GraphStore
 
 public enum DOTWriter {
     /// Shown text of a token: control characters as escapes (a newline shows as \n).
-    static func visible(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
-    }
+    static func visible(_ text: String) -> String { DisplayText.visible(text) }
 
     /// A DOT string literal whose label text is exactly `text`: quotes escaped for the DOT parser,
     /// backslashes doubled for Graphviz's label escapes (\n, \N, \G, …), newlines as \n breaks.
@@ -45,12 +33,14 @@ public enum DOTWriter {
     }
 
     /// The label of a node (feature label when known).
-    static func label(_ node: StoredNode, labels: [FeatureKey: String], imported: [Int: String]) -> String {
+    static func label(_ node: StoredNode, labels: [LayerFeature: String], imported: [Int: String]) -> String {
         switch node.kind {
         case .feature:
             let name = "L\(node.layer ?? 0)/F\(node.feature ?? 0)"
-            let text = labels[FeatureKey(layer: node.layer ?? 0, feature: node.feature ?? 0)] ?? imported[node.index]
-            return text.map { "\(name)\n\(String($0.prefix(40)))" } ?? name
+            let text = labels[LayerFeature(layer: node.layer ?? 0, feature: node.feature ?? 0)] ?? imported[node.index]
+            // A label's parts ("→ …" | "on: …") go on lines of their own, each cut to 34 characters.
+            let lines = text.map { $0.components(separatedBy: " | ").prefix(3).map { $0.count > 34 ? String($0.prefix(33)) + "…" : $0 } } ?? []
+            return ([name] + lines).joined(separator: "\n")
         case .error:
             return "error L\(node.layer ?? 0)"
         case .token:
@@ -104,7 +94,7 @@ public enum DOTWriter {
         return chosen.sorted { ($0.target, $0.source) < ($1.target, $1.source) }
     }
 
-    public static func dot(_ g: StoredGraph, labels: [FeatureKey: String] = [:], perTarget: Int = 6, maxEdges: Int = 3000) -> String {
+    public static func dot(_ g: StoredGraph, labels: [LayerFeature: String] = [:], perTarget: Int = 6, maxEdges: Int = 3000) -> String {
         let positions = positions(g)
         let drawn = drawnEdges(g, perTarget: perTarget, maxEdges: maxEdges)
         let maxWeight = drawn.map { abs($0.weight) }.max() ?? 1

@@ -85,7 +85,7 @@ public enum InterchangeExport {
     static func cantor(_ x: Int, _ y: Int) -> Int { (x + y) * (x + y + 1) / 2 + y }
 
     /// The interchange graph of a stored graph. `labels` gives feature labels by (layer, feature).
-    public static func graph(_ g: StoredGraph, promptTokens: [String], labels: [FeatureKey: String] = [:]) -> InterchangeGraph {
+    public static func graph(_ g: StoredGraph, promptTokens: [String], labels: [LayerFeature: String] = [:]) -> InterchangeGraph {
         let layout = g.layout
         let layers = layout.layers
         let ids = Dictionary(uniqueKeysWithValues: g.nodes.map { ($0.index, nodeId($0, layers: layers)) })
@@ -98,7 +98,7 @@ public enum InterchangeExport {
                 let (l, f) = (n.layer ?? 0, n.feature ?? 0)
                 return .init(node_id: ids[n.index]!, feature: cantor(l, f), layer: String(l), ctx_idx: n.position,
                              feature_type: "cross layer transcoder", token_prob: 0, is_target_logit: false, run_idx: 0, reverse_ctx_idx: 0,
-                             jsNodeId: "\(l)_\(f)-0", clerp: labels[FeatureKey(layer: l, feature: f)] ?? "", influence: share,
+                             jsNodeId: "\(l)_\(f)-0", clerp: labels[LayerFeature(layer: l, feature: f)] ?? "", influence: share,
                              activation: n.activation.map(Double.init))
             case .error:
                 let l = n.layer ?? 0
@@ -140,11 +140,4 @@ public enum InterchangeExport {
         case .logit: "\(layers + 1)_\(n.tokenId ?? 0)_\(n.position)"
         }
     }
-}
-
-/// A feature of a transcoder set, by layer and index.
-public struct FeatureKey: Hashable, Sendable {
-    public var layer: Int
-    public var feature: Int
-    public init(layer: Int, feature: Int) { self.layer = layer; self.feature = feature }
 }

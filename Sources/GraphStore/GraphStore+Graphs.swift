@@ -148,13 +148,10 @@ extension GraphStore {
         let tokenIds = String(decoding: try encoder.encode(p.tokens), as: UTF8.self)
         return try write { db in
             let slug = try uniqueSlug(requested ?? GraphStore.slug(for: defaultSlug ?? p.prompt), requested: requested != nil, db)
-            try db.execute(sql: "INSERT OR IGNORE INTO model (fingerprint, path, architecture, layers, width) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [p.modelFingerprint, p.modelPath, context.architecture, context.layers, context.width])
-            let modelId = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE fingerprint = ?", arguments: [p.modelFingerprint])!
-            try db.execute(sql: "INSERT OR IGNORE INTO transcoder_set (model_id, fingerprint, name, path, features) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [modelId, p.transcoderFingerprint, context.transcoderName, p.transcoderSet, context.transcoderFeatures])
-            let setId = try Int64.fetchOne(db, sql: "SELECT id FROM transcoder_set WHERE model_id = ? AND fingerprint = ?",
-                                           arguments: [modelId, p.transcoderFingerprint])!
+            let (modelId, setId) = try GraphStore.ensure(SetIdentity(
+                modelFingerprint: p.modelFingerprint, modelPath: p.modelPath, architecture: context.architecture, layers: context.layers,
+                width: context.width, setFingerprint: p.transcoderFingerprint, setName: context.transcoderName, setPath: p.transcoderSet,
+                features: context.transcoderFeatures), db)
             try db.execute(sql: "INSERT OR IGNORE INTO prompt (text, token_ids) VALUES (?, ?)", arguments: [p.prompt, tokenIds])
             let promptId = try Int64.fetchOne(db, sql: "SELECT id FROM prompt WHERE text = ? AND token_ids = ?", arguments: [p.prompt, tokenIds])!
             let createdAt = ISO8601DateFormatter().string(from: Date())
@@ -412,9 +409,18 @@ extension GraphStore {
     }
 }
 
+extension GraphStore {
+    /// Feature labels for a stored graph's transcoder set (user labels win), joined in from the
+    /// store at the time of asking, so graphs traced before the pages existed get them too.
+    public func labels(for graph: StoredGraph) throws -> [LayerFeature: String] {
+        try featureLabels(transcoderFingerprint: graph.provenance.transcoderFingerprint)
+    }
+}
+
 /// A transcoder feature by layer and index.
-public struct LayerFeature: Hashable, Sendable, Codable {
+public struct LayerFeature: Hashable, Comparable, Sendable, Codable {
     public var layer: Int
     public var feature: Int
     public init(layer: Int, feature: Int) { self.layer = layer; self.feature = feature }
+    public static func < (a: Self, b: Self) -> Bool { (a.layer, a.feature) < (b.layer, b.feature) }
 }

@@ -13,7 +13,11 @@
 //                  activation, influence, probability (logits), input_abs (Σ |weight| of its
 //                  kept incoming edges, v2); key (graph_id, idx)
 //   edge           the pruned graph's edges source → target with weight A[target, source]
-//   feature        transcoder features (label, user label, statistics), joined into graphs
+//   feature        transcoder features (label, user label, statistics), joined into graphs;
+//                  feature pages (v3): firings, frequency, mean and max activation, strongest
+//                  contexts and logit-lens tokens (compact blobs, see FeaturePageBlobs)
+//   feature_scan   what a set's pages were built from: the scanned token sequences, options
+//   vocabulary     a model's token texts (JSON array), so pages show text without the model
 // Indexes serve path queries from either end: edge (graph_id, source, target) as the primary key
 // and edge_by_target (graph_id, target, source); node_by_feature (layer, feature).
 
@@ -33,6 +37,12 @@ public final class GraphStore: @unchecked Sendable {
                 throw GraphStoreError.cannotOpen(path: path, reason: error.localizedDescription)
             }
         }
+        // Processes that open a new store at once would race to set it up (WAL mode, tables): the
+        // set-up is serialised by an advisory lock on a file beside the store, which the system
+        // releases even if a process dies holding it. Saving does not need it (transactions do).
+        let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        if lock >= 0 { flock(lock, LOCK_EX) }
+        defer { if lock >= 0 { flock(lock, LOCK_UN); close(lock) } }
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(60)
@@ -109,6 +119,24 @@ public final class GraphStore: @unchecked Sendable {
             try db.execute(sql: """
                 ALTER TABLE node ADD COLUMN input_abs REAL;
                 UPDATE node SET input_abs = (SELECT sum(abs(e.weight)) FROM edge e WHERE e.graph_id = node.graph_id AND e.target = node.idx);
+                """)
+        }
+        // Feature pages (`circuitry features build`): per-feature statistics, strongest contexts
+        // and logit-lens tokens; the scanned text once per set; each model's vocabulary texts.
+        migrator.registerMigration("v3 feature pages") { db in
+            try db.execute(sql: """
+                ALTER TABLE feature ADD COLUMN firings INTEGER;
+                ALTER TABLE feature ADD COLUMN frequency REAL;
+                ALTER TABLE feature ADD COLUMN mean_activation REAL;
+                ALTER TABLE feature ADD COLUMN max_activation REAL;
+                ALTER TABLE feature ADD COLUMN contexts BLOB;
+                ALTER TABLE feature ADD COLUMN logit_lens BLOB;
+                CREATE TABLE feature_scan (
+                    transcoder_set_id INTEGER PRIMARY KEY REFERENCES transcoder_set(id) ON DELETE CASCADE,
+                    created_at TEXT NOT NULL, tokens INTEGER NOT NULL, sequence_length INTEGER NOT NULL,
+                    sequences BLOB NOT NULL, corpus TEXT NOT NULL, options TEXT NOT NULL, seconds REAL NOT NULL);
+                CREATE TABLE vocabulary (
+                    model_id INTEGER PRIMARY KEY REFERENCES model(id) ON DELETE CASCADE, texts TEXT NOT NULL);
                 """)
         }
         return migrator

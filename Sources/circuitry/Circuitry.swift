@@ -19,10 +19,12 @@ struct Circuitry: ParsableCommand {
               circuitry generate "The capital of Texas is" --max-tokens 8
               circuitry trace "The capital of Texas is" --svg Graphs/texas.svg
               circuitry graphs list
+              circuitry features build
+              circuitry feature 17/2381
             """,
         version: CircuitryVersion.string,
         subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, TranscodersCommand.self,
-                      TraceCommand.self, GraphsCommand.self, ExportCommand.self, QueryCommand.self, CompareCommand.self, InterveneCommand.self,
+                      FeaturesCommand.self, FeatureCommand.self, TraceCommand.self, GraphsCommand.self, ExportCommand.self, QueryCommand.self, CompareCommand.self, InterveneCommand.self,
                       BenchCommand.self])
 
     static func main() {

@@ -51,10 +51,10 @@ func close(_ x: Double?, _ y: Double, _ tolerance: Double = 1e-6) -> Bool { x.ma
         #expect(close(c.edgeIoU, 0.2))
         // Ranks of the shared features' influence: A 3 2 1, B 3 1.5 1.5 → ρ = 1.5 / √3.
         #expect(close(c.influenceRankCorrelation, 1.5 / 3.0.squareRoot()))
-        #expect(c.sharedFeatures.map(\.feature) == [FeatureKey(layer: 1, feature: 10), FeatureKey(layer: 2, feature: 20), FeatureKey(layer: 3, feature: 30)])
+        #expect(c.sharedFeatures.map(\.feature) == [LayerFeature(layer: 1, feature: 10), LayerFeature(layer: 2, feature: 20), LayerFeature(layer: 3, feature: 30)])
         #expect(c.sharedFeatures[0].influence.map { Float($0) } == [0.4, 0.5])
-        #expect(c.uniqueFeatures[0].map(\.feature) == [FeatureKey(layer: 4, feature: 40)])
-        #expect(c.uniqueFeatures[1].map(\.feature) == [FeatureKey(layer: 5, feature: 50)])
+        #expect(c.uniqueFeatures[0].map(\.feature) == [LayerFeature(layer: 4, feature: 40)])
+        #expect(c.uniqueFeatures[1].map(\.feature) == [LayerFeature(layer: 5, feature: 50)])
         // Shared circuit: the three token offsets A has, 110@−1, 220@0 and the top logit; two edges.
         #expect(c.sharedNodes.count == 6 && c.sharedEdges.count == 2)
         #expect(c.recurrence.isEmpty)
@@ -65,7 +65,7 @@ func close(_ x: Double?, _ y: Double, _ tolerance: Double = 1e-6) -> Bool { x.ma
         #expect(close(c.featureIoU, 1.0 / 6) && close(c.featureIoM, 1.0 / 2))
         let table = c.recurrence.map { "\($0.feature.layer)/\($0.feature.feature):\($0.graphs):\(String(format: "%.4f", $0.meanInfluence))" }
         #expect(table == ["1/10:3:0.3667", "2/20:2:0.2750", "3/30:2:0.2250", "5/50:1:0.5000", "4/40:1:0.1000", "6/60:1:0.1000"])
-        #expect(c.sharedFeatures.map(\.feature) == [FeatureKey(layer: 1, feature: 10)])
+        #expect(c.sharedFeatures.map(\.feature) == [LayerFeature(layer: 1, feature: 10)])
     }
 
     @Test func jsonHasEveryKey() throws {

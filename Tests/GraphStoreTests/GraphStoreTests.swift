@@ -156,6 +156,16 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
         #expect(try stores[0].integrityCheck() == "ok")
     }
 
+    @Test func manyConnectionsOpeningANewStoreAtOnceAllSucceed() async throws {
+        for _ in 0..<5 {
+            let path = temporaryPath(".sqlite")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 { group.addTask { _ = try GraphStore(path: path).list() } }
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test func unknownGraphsAreNamed() throws {
         let store = try StoreFixture.store()
         try StoreFixture.save(into: store)

@@ -32,7 +32,7 @@ public struct TinyModelSpec: Sendable, CustomStringConvertible {
     public var ggufArchitecture: String { queryKeyNorm ? "qwen3" : attentionBias ? "qwen2" : "llama" }
 }
 
-public struct TinyModel {
+public struct TinyModel: Sendable {
     public let spec: TinyModelSpec
     /// Weights under Hugging Face names, [out, in] layout, half-split RoPE.
     public let weights: [String: Tensor]
@@ -67,6 +67,12 @@ public struct TinyModel {
             w[p + "mlp.down_proj.weight"] = random.normal([d, m], std: 0.4)
         }
         weights = w
+    }
+
+    /// A model with these exact weights (for hand-made models).
+    public init(spec: TinyModelSpec, weights: [String: Tensor]) {
+        self.spec = spec
+        self.weights = weights
     }
 
     /// Byte-level token texts: the 256 GPT-2 byte characters, then <s> and </s>.

@@ -7,6 +7,10 @@ import Foundation
 public struct CorpusDocument: Sendable {
     public var name: String
     public var text: String
+    public init(name: String, text: String) {
+        self.name = name
+        self.text = text
+    }
 }
 
 public enum CorpusSources {

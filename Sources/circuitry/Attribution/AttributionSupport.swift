@@ -36,15 +36,21 @@ struct AttributionFlags: ParsableArguments {
     }
 }
 
+extension LoadedModel {
+    /// A content fingerprint of the model's files.
+    func fingerprint() throws -> String {
+        var isDirectory: ObjCBool = false
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        return isDirectory.boolValue
+            ? Fingerprint.combine(try ["config.json", "model.safetensors"].map { try Fingerprint.file((path as NSString).appendingPathComponent($0)) })
+            : try Fingerprint.file(path)
+    }
+}
+
 extension GraphProvenance {
     /// What reproduces a graph made from this model, set, prompt and options.
     static func make(model: LoadedModel, transcoders: TranscoderSet, prompt: String, tokens: [Int], options: AttributionOptions) throws -> GraphProvenance {
-        var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: model.path, isDirectory: &isDirectory)
-        let modelFingerprint = isDirectory.boolValue
-            ? Fingerprint.combine(try ["config.json", "model.safetensors"].map { try Fingerprint.file((model.path as NSString).appendingPathComponent($0)) })
-            : try Fingerprint.file(model.path)
-        return GraphProvenance(modelPath: model.path, modelFingerprint: modelFingerprint,
+        GraphProvenance(modelPath: model.path, modelFingerprint: try model.fingerprint(),
                                transcoderSet: transcoders.folder ?? transcoders.name, transcoderFingerprint: try transcoders.fingerprint(),
                                prompt: prompt, tokens: tokens, options: options, engineVersion: Attribution.engineVersion)
     }

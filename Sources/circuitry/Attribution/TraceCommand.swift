@@ -80,8 +80,9 @@ struct TraceCommand: ParsableCommand {
         bar.update(100, detail: "done", force: true)
         bar.finish()
         let stored = try store.graph(String(summary.id))
-        try write(stored, store: store, tokens: tokens, loaded: loaded)
-        print(report(graph, stored: stored, summary: summary, loaded: loaded, saveSeconds: saveSeconds))
+        let labels = try store.labels(for: stored)
+        try write(stored, labels: labels, store: store)
+        print(report(graph, stored: stored, summary: summary, loaded: loaded, saveSeconds: saveSeconds, labels: labels))
         if verify {
             let identity = try Attribution.rowIdentity(graph: graph, model: loaded.model, transcoders: set)
             let check = try Verification.verify(graph: graph, model: loaded.model, transcoders: set, samples: 50)
@@ -92,8 +93,7 @@ struct TraceCommand: ParsableCommand {
         }
     }
 
-    func write(_ stored: StoredGraph, store: GraphStore, tokens: [Int], loaded: LoadedModel) throws {
-        let labels = try store.labels(for: stored)
+    func write(_ stored: StoredGraph, labels: [LayerFeature: String], store: GraphStore) throws {
         if dot != nil || svg != nil {
             let text = DOTWriter.dot(stored, labels: labels)
             if let dot { try text.write(toFile: dot, atomically: true, encoding: .utf8) }
@@ -105,7 +105,8 @@ struct TraceCommand: ParsableCommand {
         }
     }
 
-    func report(_ graph: AttributionGraph, stored: StoredGraph, summary: GraphSummary, loaded: LoadedModel, saveSeconds: Double) -> String {
+    func report(_ graph: AttributionGraph, stored: StoredGraph, summary: GraphSummary, loaded: LoadedModel, saveSeconds: Double,
+                labels: [LayerFeature: String]) -> String {
         var lines = ["graph \(summary.id) \"\(summary.slug)\" saved in \(storeOptions.resolvedPath)", "", "top logits:"]
         for logit in graph.logits {
             lines.append(String(format: "  %6.2f%%  ", logit.probability * 100) + "\"\(Output.visible((try? loaded.tokenizer.text(of: logit.token)) ?? "?"))\"")
@@ -115,7 +116,7 @@ struct TraceCommand: ParsableCommand {
                      + "(\(graph.features.count) of \(graph.activeFeatureCount) active features computed)")
         lines.append(String(format: "replacement score %.3f, completeness score %.3f", graph.replacementScore, graph.completenessScore))
         if let top = stored.nodes.filter({ $0.kind == .logit }).min(by: { $0.index < $1.index }) {
-            let names = Dictionary(uniqueKeysWithValues: stored.nodes.map { ($0.index, Self.name($0)) })
+            let names = Dictionary(uniqueKeysWithValues: stored.nodes.map { ($0.index, Self.name($0, labels: labels)) })
             lines.append("")
             lines.append("strongest paths to \(names[top.index]!):")
             for path in stored.strongestPaths(to: top.index, k: 3) {
@@ -129,9 +130,11 @@ struct TraceCommand: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    static func name(_ n: StoredNode) -> String {
+    static func name(_ n: StoredNode, labels: [LayerFeature: String] = [:]) -> String {
         switch n.kind {
-        case .feature: "L\(n.layer ?? 0)/F\(n.feature ?? 0)@\(n.position)"
+        case .feature:
+            "L\(n.layer ?? 0)/F\(n.feature ?? 0)@\(n.position)"
+                + (labels[LayerFeature(layer: n.layer ?? 0, feature: n.feature ?? 0)].map { " [\(Output.visible($0))]" } ?? "")
         case .error: "error L\(n.layer ?? 0)@\(n.position)"
         case .token: "\"\(Output.visible(n.tokenText ?? ""))\"@\(n.position)"
         case .logit: "\"\(Output.visible(n.tokenText ?? ""))\""

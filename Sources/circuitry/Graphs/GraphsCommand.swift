@@ -42,11 +42,22 @@ struct ShowGraph: ParsableCommand {
         var provenance: GraphProvenance
         var nodes: [StoredNode]
         var edges: [StoredEdge]
+        /// Feature labels by node index (user labels win), joined in from the store's feature pages.
+        var labels: [Int: String]
     }
 
     func run() throws {
-        let g = try storeOptions.open().graph(graph)
-        if output.json { try Output.json(Report(summary: g.summary, provenance: g.provenance, nodes: g.nodes, edges: g.edges)); return }
+        let store = try storeOptions.open()
+        let g = try store.graph(graph)
+        let labels = try store.labels(for: g)
+        if output.json {
+            var byNode = [Int: String]()
+            for n in g.nodes where n.kind == .feature {
+                if let label = labels[LayerFeature(layer: n.layer ?? 0, feature: n.feature ?? 0)] ?? g.importedLabels[n.index] { byNode[n.index] = label }
+            }
+            try Output.json(Report(summary: g.summary, provenance: g.provenance, nodes: g.nodes, edges: g.edges, labels: byNode))
+            return
+        }
         let s = g.summary
         print("""
             graph \(s.id) "\(s.slug)": \(Output.visible(s.prompt))
@@ -56,7 +67,7 @@ struct ShowGraph: ParsableCommand {
             nodes (by influence):
             """)
         for n in g.nodes.sorted(by: { $0.influence > $1.influence }).prefix(25) {
-            print(String(format: "  %-28@ influence %.4f", TraceCommand.name(n) as NSString, n.influence))
+            print(String(format: "  %-28@ influence %.4f", TraceCommand.name(n, labels: labels) as NSString, n.influence))
         }
         if g.nodes.count > 25 { print("  … \(g.nodes.count - 25) more (use --json)") }
     }

@@ -16,11 +16,3 @@ struct StoreOptions: ParsableArguments {
 
     func open() throws -> GraphStore { try GraphStore(path: resolvedPath) }
 }
-
-extension GraphStore {
-    /// Feature labels for a stored graph's transcoder set (user labels win), for display.
-    func labels(for graph: StoredGraph) throws -> [FeatureKey: String] {
-        try featureLabels(transcoderFingerprint: graph.provenance.transcoderFingerprint)
-            .reduce(into: [FeatureKey: String]()) { $0[FeatureKey(layer: $1.key.layer, feature: $1.key.feature)] = $1.value }
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import GraphStore
 
 /// Writing results: JSON documents on standard output, progress and notes on standard error.
 enum Output {
@@ -10,23 +11,12 @@ enum Output {
     }
 
     static func note(_ message: String) {
+        fflush(nil)    // so notes follow what was printed before them when both streams go to one place
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 
     /// A token's text shown on one line, with control characters escaped.
-    static func visible(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
-    }
+    static func visible(_ text: String) -> String { DisplayText.visible(text) }
 
     /// A score with `digits` decimals, or "—" when unknown (imported graphs).
     static func score(_ value: Double?, digits: Int = 2) -> String {

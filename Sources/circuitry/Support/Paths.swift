@@ -29,3 +29,8 @@ enum Paths {
     /// The token corpus cache for a source and seed.
     static func corpusCache(key: String) -> String { "\(modelsFolder)/corpus/\(key).tok" }
 }
+
+extension Paths {
+    /// Where a feature-page scan of a set keeps its checkpoint until the pages are stored.
+    static func featureCheckpoint(_ setFingerprint: String) -> String { "\(modelsFolder)/features/\(setFingerprint).checkpoint" }
+}

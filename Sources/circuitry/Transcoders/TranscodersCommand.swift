@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LanguageModels
+import ModelIO
 import Transcoders
 
 struct TranscodersCommand: ParsableCommand {
@@ -45,8 +46,13 @@ struct CorpusOptions: ParsableArguments {
     func load(tokenizer loaded: LoadedModel, seed: UInt64) throws -> TokenCorpus {
         let key: String
         if let corpus {
+            // A stable key (Swift's hashValue changes from run to run): the folder and its files' names, sizes and dates.
             let absolute = URL(fileURLWithPath: corpus).standardizedFileURL.path
-            key = "folder-\(String(absolute.hashValue & 0xFFFF_FFFF, radix: 16))-seed\(seed)"
+            let listing = (FileManager.default.enumerator(atPath: absolute)?.allObjects as? [String] ?? []).sorted().map { name -> String in
+                let attributes = try? FileManager.default.attributesOfItem(atPath: (absolute as NSString).appendingPathComponent(name))
+                return "\(name):\((attributes?[.size] as? NSNumber)?.intValue ?? 0):\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+            }
+            key = "folder-\(Fingerprint.combine([absolute] + listing))-seed\(seed)"
         } else {
             key = "debian-v1-seed\(seed)"
         }
