@@ -178,6 +178,11 @@ public final class GraphStore: @unchecked Sendable {
         do { try database.writeWithoutTransaction { _ = try $0.checkpoint(.truncate) } } catch let error as DatabaseError { throw mapped(error) }
     }
 
+    /// Rewrites the file without the free pages that replaced data left behind.
+    public func vacuum() throws {
+        do { try database.vacuum() } catch let error as DatabaseError { throw mapped(error) }
+    }
+
     /// SQLite's own consistency check ("ok" when the file is sound).
     public func integrityCheck() throws -> String {
         try read { try String.fetchOne($0, sql: "PRAGMA integrity_check") ?? "no answer" }

@@ -37,18 +37,13 @@ public enum LogitLens {
             let scores = try Tensor.matmul(scaled, unembedding, transposeB: true)
             let results = ChunkResults(rows)
             Parallel.forChunks(rows) { range in
-                var scratch = [Float](), negated = [Float](repeating: 0, count: v)
                 scores.scalars.withUnsafeBufferPointer { s in
                     for r in range {
                         let row = UnsafeBufferPointer(rebasing: s[(r * v)..<((r + 1) * v)])
-                        var sum = 0.0
-                        for x in row { sum += Double(x) }
+                        let (top, bottom, sum) = extremes(row, k)
                         let mean = Float(sum / Double(v))
-                        for i in 0..<v { negated[i] = -row[i] }
-                        let top = topKIndices(row, k, scratch: &scratch).map { TokenScore(token: $0, score: row[$0] - mean) }
-                        let bottom = negated.withUnsafeBufferPointer { topKIndices($0, k, scratch: &scratch) }
-                            .map { TokenScore(token: $0, score: row[$0] - mean) }
-                        results.set(r, (top, bottom))
+                        results.set(r, (top.map { TokenScore(token: $0, score: row[$0] - mean) },
+                                        bottom.map { TokenScore(token: $0, score: row[$0] - mean) }))
                     }
                 }
             }
@@ -56,6 +51,39 @@ public enum LogitLens {
         }
         return out
     }
+}
+
+/// The indices of the k largest (largest first) and k smallest (smallest first) values of a row,
+/// ties to the lower index, and the row's sum: one pass keeping two short sorted lists.
+func extremes(_ row: UnsafeBufferPointer<Float>, _ k: Int) -> (top: [Int], bottom: [Int], sum: Double) {
+    var topValues = [Float](repeating: -.infinity, count: k), topIndices = [Int](repeating: -1, count: k)
+    var bottomValues = [Float](repeating: .infinity, count: k), bottomIndices = [Int](repeating: -1, count: k)
+    var sum = 0.0
+    for i in 0..<row.count {
+        let x = row[i]
+        sum += Double(x)
+        if x > topValues[k - 1] {
+            var j = k - 1
+            while j > 0 && x > topValues[j - 1] {
+                topValues[j] = topValues[j - 1]
+                topIndices[j] = topIndices[j - 1]
+                j -= 1
+            }
+            topValues[j] = x
+            topIndices[j] = i
+        }
+        if x < bottomValues[k - 1] {
+            var j = k - 1
+            while j > 0 && x < bottomValues[j - 1] {
+                bottomValues[j] = bottomValues[j - 1]
+                bottomIndices[j] = bottomIndices[j - 1]
+                j -= 1
+            }
+            bottomValues[j] = x
+            bottomIndices[j] = i
+        }
+    }
+    return (topIndices.filter { $0 >= 0 }, bottomIndices.filter { $0 >= 0 }, sum)
 }
 
 /// Per-row results written from parallel tasks (disjoint rows).

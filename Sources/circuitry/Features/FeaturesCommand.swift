@@ -83,7 +83,8 @@ struct FeaturesBuild: ParsableCommand {
         let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
         let identity = try SetIdentity.make(model: loaded, transcoders: set)
         let store = try storeOptions.open()
-        if !rebuild, let existing = try store.featureScan(setFingerprint: identity.setFingerprint), existing.tokens >= (tokens ?? 0) {
+        let existing = try store.featureScan(setFingerprint: identity.setFingerprint)
+        if !rebuild, let existing, existing.tokens >= (tokens ?? 0) {
             Output.note("feature pages for \"\(existing.setName)\" are already in \(store.path) (\(existing.tokens.formatted()) tokens scanned); --rebuild scans again")
             if json {
                 try Output.json(Summary(set: existing.setName, features: set.features * set.layers, layers: set.layers, tokens: existing.tokens,
@@ -119,6 +120,8 @@ struct FeaturesBuild: ParsableCommand {
         let optionsJSON = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
         try store.saveFeaturePages(identity, evidence: evidence, sequences: (0..<scan.sequenceCount).map(scan.sequence), vocabulary: vocabulary,
                                    corpus: corpus.description, options: optionsJSON, seconds: scan.elapsedSeconds)
+        // Replaced pages leave free pages behind; give them back to the file system.
+        if existing != nil { try store.vacuum() }
         try store.checkpoint()
         scan.removeCheckpoint()
         let summary = Summary(set: set.name, features: evidence.count, layers: set.layers, tokens: scan.tokensScanned,
