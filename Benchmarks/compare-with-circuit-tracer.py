@@ -47,6 +47,13 @@ report["pruned_nodes"] = [len(ours_nodes), len(peer_nodes)]
 report["pruned_nodes_equal"] = ours_nodes == peer_nodes
 report["pruned_only_ours"] = sorted(ours_nodes - peer_nodes)[:10]
 report["pruned_only_peer"] = sorted(peer_nodes - ours_nodes)[:10]
+# Transcoder encodings: the activation of every selected feature, ours (Swift) against PyTorch's.
+if report["selected_features_equal"]:
+    x, y = np.array(ours["selected_activations"]), np.array(peer["selected_activations"])
+    report["activations_compared"] = int(len(x))
+    report["activation_max_abs_difference"] = float(np.abs(x - y).max()) if len(x) else 0.0
+    report["activation_max_relative_difference"] = float((np.abs(x - y) / np.maximum(np.abs(y), 1e-6)).max()) if len(x) else 0.0
+    report["activation_examples"] = [[ours["selected_features"][i], round(float(x[i]), 6), round(float(y[i]), 6)] for i in range(min(3, len(x)))]
 report["seconds_attribute"] = [ours["seconds_attribute"], peer["seconds_attribute"]]
 report["peak_rss_mb"] = [ours["peak_rss_mb"], peer["peak_rss_mb"]]
 report["speedup"] = peer["seconds_attribute"] / ours["seconds_attribute"]

@@ -83,7 +83,8 @@ extension CircuitComparison {
     /// The union of the graphs' aligned nodes and edges, laid out like `trace`'s export (rows by
     /// layer, tokens at the bottom, logits at the top, columns by offset from the end), coloured by
     /// which graphs have them. Node positions are pinned, for Graphviz's fixed-position layout.
-    public func differenceDOT(maxEdges: Int = 2000) -> String {
+    /// `labels` adds the first part of each feature's label.
+    public func differenceDOT(maxEdges: Int = 2000, labels: [LayerFeature: String] = [:]) -> String {
         let layers = graphs.map(\.layers).max() ?? 0
         let allNodes = graphs.reduce(into: Set<AlignedNode>()) { $0.formUnion($1.nodes) }.sorted()
         let maxOffset = allNodes.map { $0.place(layers: layers).offset }.max() ?? 0
@@ -105,7 +106,7 @@ extension CircuitComparison {
             slots[slotKey] = slot + 1
             let x = Double(maxOffset - offset) * 150 + Double(slot % 4) * 34
             let y = Double(row + 1) * 60 + Double(slot / 4) * 14
-            lines.append("  \(id) [label=\(Self.quoted(label(node))), color=\"\(colour(graphsHaving: having))\", pos=\"\(x),\(y)!\"];")
+            lines.append("  \(id) [label=\(Self.quoted(label(node, labels: labels))), color=\"\(colour(graphsHaving: having))\", pos=\"\(x),\(y)!\"];")
         }
         var edges = graphs.indices.flatMap { i in graphs[i].edges.map { ($0.key, abs($0.value)) } }
         edges.sort { $0.1 > $1.1 }
@@ -127,12 +128,14 @@ extension CircuitComparison {
         return parts.joined(separator: "   ") + String(format: "\nfeature IoU %.2f, edge IoU %.2f", featureIoU, edgeIoU)
     }
 
-    func label(_ node: AlignedNode) -> String {
+    func label(_ node: AlignedNode, labels: [LayerFeature: String] = [:]) -> String {
         func texts() -> String {
             graphs.compactMap { $0.texts[node] }.map { "\"\(DisplayText.visible($0))\"" }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: " | ")
         }
         switch node {
-        case let .feature(l, f, o): return "L\(l)/F\(f)" + (o == 0 ? "" : " (−\(o))")
+        case let .feature(l, f, o):
+            let text = labels[LayerFeature(layer: l, feature: f)]?.components(separatedBy: " | ").first.map { $0.count > 30 ? String($0.prefix(29)) + "…" : $0 }
+            return "L\(l)/F\(f)" + (o == 0 ? "" : " (−\(o))") + (text.map { "\n" + $0 } ?? "")
         case let .error(l, o): return "error L\(l)" + (o == 0 ? "" : " (−\(o))")
         case .token: return texts()
         case .logit: return "→ " + texts()

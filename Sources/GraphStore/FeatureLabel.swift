@@ -5,9 +5,10 @@
 //
 // "→": the two tokens the feature promotes most (logit lens, quoted as they are); "on:": the tokens
 // it fires on most strongly, that is the peak tokens of its strongest contexts, by how many
-// contexts peak on them (ties: the stronger context first), trimmed of spaces. Early features are
-// best told by what they read and late ones by what they write, so the lower half of the layers
-// puts "on:" first. A feature that never fired gets only the "→" part.
+// contexts peak on them (ties: the stronger context first), trimmed of spaces (a token of spaces
+// alone is quoted). Early features are best told by what they read and late ones by what they
+// write, so the lower half of the layers puts "on:" first. A feature that never fired gets only
+// the "→" part.
 
 import Foundation
 import Transcoders
@@ -20,7 +21,7 @@ public enum FeatureLabel {
         var order = [String](), tally = [String: Int]()
         for token in peakTokens {
             let raw = text(token).trimmingCharacters(in: .whitespaces)
-            let shown = raw.isEmpty ? DisplayText.visible(text(token)) : DisplayText.visible(raw)
+            let shown = raw.isEmpty ? "\"" + DisplayText.visible(text(token)) + "\"" : DisplayText.visible(raw)
             if tally[shown] == nil { order.append(shown) }
             tally[shown, default: 0] += 1
         }

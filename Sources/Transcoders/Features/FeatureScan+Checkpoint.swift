@@ -5,7 +5,7 @@
 //   checkpoint/layer_{l}.safetensors maxima, filled slot counts and each slot's peak, sequence,
 //                                    start, peak index, length and window activations (F32; the
 //                                    integers are far below 2^24, so exact)
-// Written to a temporary folder and swapped in, like training checkpoints.
+// Written to a temporary folder and swapped in (replaceFolder), like training checkpoints.
 
 import Foundation
 import ModelIO
@@ -26,20 +26,14 @@ struct FeatureScanState: Codable {
 
 extension FeatureScan {
     func saveCheckpoint(to folder: String, elapsed: Double) throws {
-        let fm = FileManager.default
-        let temporary = folder + ".writing", previous = folder + ".previous"
-        try? fm.removeItem(atPath: temporary)
-        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        for (l, r) in reservoirs.enumerated() {
-            try SafetensorsFile.write(r.tensors(), to: "\(temporary)/layer_\(l).safetensors")
+        try replaceFolder(folder) { temporary in
+            for (l, r) in reservoirs.enumerated() {
+                try SafetensorsFile.write(r.tensors(), to: "\(temporary)/layer_\(l).safetensors")
+            }
+            let state = FeatureScanState(identity: identity, sequencesDone: sequencesDone, elapsed: elapsed, forwardSeconds: forwardSeconds,
+                                         encodeSeconds: encodeSeconds, layers: reservoirs.map { .init(firings: $0.firings, sums: $0.sums) })
+            try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: "\(temporary)/state.json"))
         }
-        let state = FeatureScanState(identity: identity, sequencesDone: sequencesDone, elapsed: elapsed, forwardSeconds: forwardSeconds,
-                                     encodeSeconds: encodeSeconds, layers: reservoirs.map { .init(firings: $0.firings, sums: $0.sums) })
-        try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: "\(temporary)/state.json"))
-        try? fm.removeItem(atPath: previous)
-        if fm.fileExists(atPath: folder) { try fm.moveItem(atPath: folder, toPath: previous) }
-        try fm.moveItem(atPath: temporary, toPath: folder)
-        try? fm.removeItem(atPath: previous)
     }
 
     /// Continues from the checkpoint in `folder` when it is of this very scan; a checkpoint of

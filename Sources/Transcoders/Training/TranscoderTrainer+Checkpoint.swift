@@ -28,12 +28,26 @@ struct CheckpointState: Codable {
     var layers: [Layer]
 }
 
+/// Writes a folder's new contents into a temporary folder beside it, then swaps it in, so an
+/// interruption while writing leaves the previous contents whole.
+func replaceFolder(_ folder: String, writing body: (_ temporary: String) throws -> Void) throws {
+    let fm = FileManager.default
+    let temporary = folder + ".writing", previous = folder + ".previous"
+    try? fm.removeItem(atPath: temporary)
+    try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+    try body(temporary)
+    try? fm.removeItem(atPath: previous)
+    if fm.fileExists(atPath: folder) { try fm.moveItem(atPath: folder, toPath: previous) }
+    try fm.moveItem(atPath: temporary, toPath: folder)
+    try? fm.removeItem(atPath: previous)
+}
+
 extension TranscoderTrainer {
     public func saveCheckpoint(to folder: String) throws {
-        let fm = FileManager.default
-        let temporary = folder + ".writing", previous = folder + ".previous"
-        try? fm.removeItem(atPath: temporary)
-        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        try replaceFolder(folder) { temporary in try writeCheckpoint(into: temporary) }
+    }
+
+    private func writeCheckpoint(into temporary: String) throws {
         for trainer in layers {
             var tensors = [String: Tensor]()
             for p in trainer.parameters {
@@ -54,10 +68,6 @@ extension TranscoderTrainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(state).write(to: URL(fileURLWithPath: "\(temporary)/state.json"))
-        try? fm.removeItem(atPath: previous)
-        if fm.fileExists(atPath: folder) { try fm.moveItem(atPath: folder, toPath: previous) }
-        try fm.moveItem(atPath: temporary, toPath: folder)
-        try? fm.removeItem(atPath: previous)
     }
 
     /// True when `folder` holds a checkpoint.

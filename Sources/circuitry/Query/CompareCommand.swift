@@ -32,17 +32,20 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        let comparison = try CircuitComparison.compare(graphs, in: try storeOptions.open())
+        let store = try storeOptions.open()
+        let comparison = try CircuitComparison.compare(graphs, in: store)
+        // The graphs share one transcoder set (compare refuses others), so one set of labels serves.
+        let labels = try store.labels(for: try store.graph(graphs[0]))
         if dot != nil || svg != nil {
-            let text = comparison.differenceDOT()
+            let text = comparison.differenceDOT(labels: labels)
             if let dot { try text.write(toFile: dot, atomically: true, encoding: .utf8) }
             if let svg { try SVGRenderer.svg(fromDOT: text).write(toFile: svg, atomically: true, encoding: .utf8) }
         }
         if output.json { try Output.json(comparison.report); return }
-        print(summary(comparison))
+        print(summary(comparison, labels: labels))
     }
 
-    func summary(_ c: CircuitComparison) -> String {
+    func summary(_ c: CircuitComparison, labels: [LayerFeature: String]) -> String {
         var lines = c.graphs.enumerated().map { i, g in
             "graph \(i + 1): \(g.summary.id) \"\(g.summary.slug)\" — \(Output.visible(g.summary.prompt)) (\(g.features.count) features, \(g.edges.count) edges)"
         }
@@ -56,7 +59,8 @@ struct CompareCommand: ParsableCommand {
         lines.append("")
         lines.append("shared features (\(c.sharedFeatures.count)), by mean influence:")
         for s in c.sharedFeatures.sorted(by: { $0.influence.reduce(0, +) > $1.influence.reduce(0, +) }).prefix(top) {
-            lines.append("  L\(s.feature.layer)/F\(s.feature.feature)  " + s.influence.map { String(format: "%.4f", $0) }.joined(separator: "  "))
+            lines.append("  L\(s.feature.layer)/F\(s.feature.feature)  " + s.influence.map { String(format: "%.4f", $0) }.joined(separator: "  ")
+                         + (labels[s.feature].map { "  \(Output.visible($0))" } ?? ""))
         }
         for (i, unique) in c.uniqueFeatures.enumerated() {
             lines.append("only in \"\(c.graphs[i].summary.slug)\" (\(unique.count)): "

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs circuit-tracer and Circuitry on the same model, transcoders and prompt, one after the other
+# in the same session, and compares their graphs (compare-with-circuit-tracer.py).
+# Usage: run-peer-comparison.sh PEER_DIR TRANSCODERS OUT_DIR "PROMPT" [MAX_FEATURE_NODES]
+#   PEER_DIR: made by ../shared/peers/circuit-tracer-setup.sh; TRANSCODERS: a folder in
+#   circuit-tracer's per-layer format (ours, or one made with --make-random-transcoders).
+set -euo pipefail
+peer=$1 tc=$2 out=$3 prompt=$4 budget=${5:-}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+peers=${CIRCUITRY_PEERS:-$root/../shared/peers}
+unset OPENBLAS_CORETYPE
+mkdir -p "$out"
+budget_args=()
+[ -n "$budget" ] && budget_args=(--max-feature-nodes "$budget")
+# circuit-tracer needs a budget; "every active feature" is a budget above any count.
+"$peer/venv/bin/python" "$peers/circuit-tracer-run.py" --hf-model "$peer/smollm2-hf" --transcoders "$tc" --prompt "$prompt" \
+  --out "$out/peer" --max-feature-nodes "${budget:-1000000}" > "$out/peer.log" 2>&1
+"$root/.build/release/circuitry" bench attribution --prompt "$prompt" --transcoders "$tc" "${budget_args[@]}" --out "$out/ours" \
+  > "$out/ours.log" 2>&1
+python3 "$here/compare-with-circuit-tracer.py" "$out/ours" "$out/peer" | tee "$out/comparison.json"
