@@ -19,4 +19,13 @@ import TestSupport
         #expect(run.status == 64 || run.status == 2)
         #expect(run.standardError.contains("no-such-option"))
     }
+
+    @Test(arguments: [["trace"], ["query"], ["compare"], ["features"], ["features", "build"], ["features", "label"], ["feature"],
+                      ["transcoders", "train"], ["graphs", "show"]])
+    func everyCommandHasHelpWithExamples(_ command: [String]) throws {
+        let help = try CommandLineRun.circuitry(command + ["--help"])
+        #expect(help.status == 0)
+        #expect(help.standardOutput.contains("OVERVIEW:") && help.standardOutput.contains("USAGE: circuitry \(command.joined(separator: " "))"))
+        #expect(help.standardOutput.contains("Example"), "\(command) --help gives examples")
+    }
 }

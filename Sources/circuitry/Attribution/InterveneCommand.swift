@@ -94,7 +94,7 @@ struct InterveneCommand: ParsableCommand {
         }
         print("after the intervention                      clean run")
         for (a, b) in zip(after, before) {
-            print(String(format: "%7.2f%%  %-24@  %7.2f%%  %@", a.prob * 100, "\"\(Output.visible(a.token))\"" as NSString,
+            print(String(format: "%7.2f%%  %@  %7.2f%%  %@", a.prob * 100, Output.padded("\"\(Output.visible(a.token))\"", 24) as NSString,
                          b.clean_prob * 100, "\"\(Output.visible(b.token))\"" as NSString))
         }
     }

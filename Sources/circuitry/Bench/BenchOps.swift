@@ -19,7 +19,7 @@ struct BenchOps: ParsableCommand {
         let w = try Tensor.randomNormal([1024], using: &random)
         let rows = try x.reshaped([count / 1024, 1024])
         func report(_ name: String, _ seconds: Double) {
-            print(String(format: "%-34@ %8.2f ms   %7.0f M elements/s", name as NSString, seconds * 1e3, Double(count) / seconds / 1e6))
+            print(String(format: "%@ %8.2f ms   %7.0f M elements/s", Output.padded(name, 34) as NSString, seconds * 1e3, Double(count) / seconds / 1e6))
         }
         report("add (same shape)", try Stopwatch.median { _ = try x + y })
         report("multiply (row broadcast [n,d]·[d])", try Stopwatch.median { _ = try rows * w })

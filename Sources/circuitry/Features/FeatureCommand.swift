@@ -71,8 +71,8 @@ struct FeatureCommand: ParsableCommand {
         } else {
             lines.append("in \(page.graphs.count) stored graph node\(page.graphs.count == 1 ? "" : "s") (by influence):")
             for g in page.graphs.prefix(20) {
-                lines.append(String(format: "  %-32@ pos %-3d %-14@ activation %7.3f  influence %.4g", "\(g.graphId) \(g.slug)" as NSString, g.position,
-                                    "\"\(Output.visible(g.token ?? ""))\"" as NSString, g.activation ?? 0, g.influence))
+                lines.append(String(format: "  %@ pos %-3d %@ activation %7.3f  influence %.4g", Output.padded("\(g.graphId) \(g.slug)", 32) as NSString, g.position,
+                                    Output.padded("\"\(Output.visible(g.token ?? ""))\"", 14) as NSString, g.activation ?? 0, g.influence))
             }
             if page.graphs.count > 20 { lines.append("  … \(page.graphs.count - 20) more (--json lists all)") }
         }

@@ -67,7 +67,7 @@ struct ShowGraph: ParsableCommand {
             nodes (by influence):
             """)
         for n in g.nodes.sorted(by: { $0.influence > $1.influence }).prefix(25) {
-            print(String(format: "  %-28@ influence %.4f", TraceCommand.name(n, labels: labels) as NSString, n.influence))
+            print(String(format: "  %@ influence %.4f", Output.padded(TraceCommand.name(n, labels: labels), 28) as NSString, n.influence))
         }
         if g.nodes.count > 25 { print("  … \(g.nodes.count - 25) more (use --json)") }
     }

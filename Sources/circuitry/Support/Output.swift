@@ -18,6 +18,11 @@ enum Output {
     /// A token's text shown on one line, with control characters escaped.
     static func visible(_ text: String) -> String { DisplayText.visible(text) }
 
+    /// `text` padded with spaces to `width` characters (String(format:)'s %-20@ does not pad on Linux).
+    static func padded(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
     /// A score with `digits` decimals, or "—" when unknown (imported graphs).
     static func score(_ value: Double?, digits: Int = 2) -> String {
         guard let value, !value.isNaN else { return digits == 2 ? "  — " : "—" }
