@@ -143,17 +143,5 @@ extension CircuitComparison {
     }
 
     /// A DOT string literal whose text is exactly `text` (control characters made visible).
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for character in text {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "&": out += "&amp;"
-            default: out += DisplayText.visible(String(character)).replacingOccurrences(of: "\\", with: "\\\\")
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ text: String) -> String { DisplayText.dotQuoted(text) }
 }

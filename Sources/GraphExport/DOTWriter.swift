@@ -15,22 +15,8 @@ public enum DOTWriter {
     /// Shown text of a token: control characters as escapes (a newline shows as \n).
     static func visible(_ text: String) -> String { DisplayText.visible(text) }
 
-    /// A DOT string literal whose label text is exactly `text`: quotes escaped for the DOT parser,
-    /// backslashes doubled for Graphviz's label escapes (\n, \N, \G, …), newlines as \n breaks.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for character in text {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            // Graphviz decodes HTML entities in labels, so a literal "&" is written as one.
-            case "&": out += "&amp;"
-            default: out.append(character)
-            }
-        }
-        return out + "\""
-    }
+    /// A DOT string literal whose label text is exactly `text` (see DisplayText.dotQuoted).
+    static func quoted(_ text: String) -> String { DisplayText.dotQuoted(text) }
 
     /// The label of a node (feature label when known).
     static func label(_ node: StoredNode, labels: [LayerFeature: String], imported: [Int: String]) -> String {

@@ -85,7 +85,8 @@ final class XMLText: NSObject, XMLParserDelegate {
 @Suite struct EscapingTests {
     /// A prompt with every kind of text that breaks naive writers.
     static let nasty = "A \"q\" <script>&x\\ é東\nz"
-    static let nastyToken = "<script>alert(\"&\\\")</script>"
+    /// Ends in a quote followed by a combining mark: one Character, two scalars, still a quote to escape.
+    static let nastyToken = "<script>alert(\"&\\\")</script>\"\u{05B9}"
 
     /// The nasty prompt, traced and stored with nasty token texts, as a user would export it.
     static func stored() throws -> (StoredGraph, [String]) {
@@ -97,6 +98,7 @@ final class XMLText: NSObject, XMLParserDelegate {
 
     @Test func dotQuotesLabelsExactly() {
         #expect(DOTWriter.quoted("a\"b\\c\nd&e") == "\"a\\\"b\\\\c\\nd&amp;e\"")
+        #expect(DOTWriter.quoted("\"\u{05B9}") == "\"\\\"\u{05B9}\"")
         #expect(DOTWriter.visible("x\ty\u{1}") == "x\\ty\\x01")
     }
 
