@@ -145,3 +145,44 @@ enum TraceFixture {
         #expect(try TraceFixture.graphs(store).count == 1)
     }
 }
+
+@Suite struct InterveneAndVerifyCommandTests {
+    static func intervene(_ extra: [String]) throws -> CommandLineRun {
+        try CommandLineRun.circuitry(["intervene", "Hi there, Tex!", "--model", TraceFixture.tiny.modelPath,
+                                      "--transcoders", TraceFixture.tiny.transcoderFolder] + extra)
+    }
+
+    static func top(_ run: CommandLineRun) throws -> [[String: Any]] {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+        return try #require(object["top"] as? [[String: Any]])
+    }
+
+    @Test func addingNothingChangesNothingAndAddingSomethingDoes() throws {
+        // An active feature at the last position of the tiny prompt.
+        let graph = try TraceFixture.tiny.graph("Hi there, Tex!")
+        let last = graph.provenance.tokens.count - 1
+        let feature = try #require(graph.features.first { $0.position == last && $0.layer == 0 })
+        let site = "\(feature.layer):\(feature.position):\(feature.feature)"
+        for frozen in [[], ["--freeze-attention"]] {
+            let nothing = try Self.intervene(["--add", site + "=0", "--json"] + frozen)
+            #expect(nothing.status == 0, "\(nothing.standardError)")
+            for entry in try Self.top(nothing) {
+                let (a, b) = (try #require(entry["logit"] as? Double), try #require(entry["clean_logit"] as? Double))
+                #expect(abs(a - b) <= 1e-4 * max(1, abs(b)), "\(frozen): adding 0 moved a logit \(b) → \(a)")
+            }
+        }
+        let something = try Self.intervene(["--add", site + "=5", "--direct", "--json"])
+        #expect(try Self.top(something).contains { abs(($0["logit"] as? Double ?? 0) - ($0["clean_logit"] as? Double ?? 0)) > 1e-3 })
+        let text = try Self.intervene(["--set", site + "=0"])
+        #expect(text.status == 0 && text.standardOutput.contains("%"), "\(text.standardError)")
+        let malformed = try Self.intervene(["--set", "1:2=3"])
+        #expect(malformed.status == 2 || malformed.status == 64)
+        #expect(malformed.standardError.contains("LAYER:POS:FEATURE=VALUE"))
+    }
+
+    @Test func traceVerifyChecksRowsAndInterventions() throws {
+        let run = try TraceFixture.trace("Hi there, Tex!", store: temporaryPath(".sqlite"), ["--verify"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("verify: ") && run.standardOutput.contains("passed"), "\(run.standardOutput)")
+    }
+}

@@ -100,6 +100,9 @@ struct FeaturesBuild: ParsableCommand {
         let scan = try FeatureScan(model: loaded.model, set: set, corpus: corpus,
                                    options: options, setFingerprint: identity.setFingerprint,
                                    checkpointFolder: Paths.featureCheckpoint(identity.setFingerprint))
+        if let tokens, tokens > scan.totalTokens {
+            Output.note("the corpus has \(scan.totalTokens.formatted()) held-out tokens; scanning them all (--tokens asked for \(tokens.formatted()))")
+        }
         if scan.sequencesDone > 0 { Output.note("resuming the scan at sequence \(scan.sequencesDone) of \(scan.sequenceCount)") }
         Output.note("scanning \(scan.totalTokens.formatted()) held-out tokens for \(set.layers) × \(set.features) features of \"\(set.name)\"")
         let bar = ProgressBar("features", total: scan.sequenceCount)
