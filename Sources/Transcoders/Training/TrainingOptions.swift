@@ -33,7 +33,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public init() {}
 
     /// The longer configuration for better graphs: the same width, almost four times the tokens
-    /// (about 50 minutes on 2 cores).
+    /// (35–50 minutes on 2 cores).
     public static var long: TrainingOptions {
         var o = TrainingOptions()
         o.tokens = 1_200_000

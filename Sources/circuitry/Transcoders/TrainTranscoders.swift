@@ -41,7 +41,7 @@ struct TrainTranscoders: ParsableCommand {
     @Option(name: .long, help: "Random seed (data order and initialisation).")
     var seed: UInt64 = 0
 
-    @Flag(name: .long, help: "The longer configuration for better graphs (1.2M tokens, about 50 minutes on 2 cores).")
+    @Flag(name: .long, help: "The longer configuration for better graphs (1.2M tokens, 35–50 minutes on 2 cores).")
     var long = false
 
     @Flag(name: .long, help: "Train without skip connections.")
