@@ -35,12 +35,8 @@ extension DisplayText {
             case "\"": out += "\\\""
             case "\n": out += "\\n"
             case "&": out += "&amp;"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+            // Other control characters as their visible escapes, whose backslash DOT must see doubled.
+            default: out += visible(String(scalar)).replacingOccurrences(of: "\\", with: "\\\\")
             }
         }
         return out + "\""

@@ -99,6 +99,7 @@ final class XMLText: NSObject, XMLParserDelegate {
     @Test func dotQuotesLabelsExactly() {
         #expect(DOTWriter.quoted("a\"b\\c\nd&e") == "\"a\\\"b\\\\c\\nd&amp;e\"")
         #expect(DOTWriter.quoted("\"\u{05B9}") == "\"\\\"\u{05B9}\"")
+        #expect(DOTWriter.quoted("a\u{7}\tb") == "\"a\\\\x07\\\\tb\"", "control characters show as escapes, their backslash doubled")
         #expect(DOTWriter.visible("x\ty\u{1}") == "x\\ty\\x01")
     }
 
