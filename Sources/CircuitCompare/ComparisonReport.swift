@@ -92,7 +92,7 @@ extension CircuitComparison {
         var ids = [AlignedNode: String]()
         var lines = [
             "digraph difference {",
-            "  graph [charset=\"UTF-8\", splines=false, outputorder=edgesfirst, bgcolor=white, fontname=\"Helvetica\", labelloc=t, fontsize=16, label=\(Self.quoted(legend))];",
+            "  graph [charset=\"UTF-8\", splines=false, outputorder=edgesfirst, bgcolor=white, fontname=\"Helvetica\", labelloc=t, fontsize=16, label=\(DisplayText.dotQuoted(legend))];",
             "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=9, penwidth=1.6, fillcolor=white, margin=\"0.04,0.02\"];",
             "  edge [arrowsize=0.4];",
         ]
@@ -106,7 +106,7 @@ extension CircuitComparison {
             slots[slotKey] = slot + 1
             let x = Double(maxOffset - offset) * 150 + Double(slot % 4) * 34
             let y = Double(row + 1) * 60 + Double(slot / 4) * 14
-            lines.append("  \(id) [label=\(Self.quoted(label(node, labels: labels))), color=\"\(colour(graphsHaving: having))\", pos=\"\(x),\(y)!\"];")
+            lines.append("  \(id) [label=\(DisplayText.dotQuoted(label(node, labels: labels))), color=\"\(colour(graphsHaving: having))\", pos=\"\(x),\(y)!\"];")
         }
         var edges = graphs.indices.flatMap { i in graphs[i].edges.map { ($0.key, abs($0.value)) } }
         edges.sort { $0.1 > $1.1 }
@@ -141,7 +141,4 @@ extension CircuitComparison {
         case .logit: return "→ " + texts()
         }
     }
-
-    /// A DOT string literal whose text is exactly `text` (control characters made visible).
-    static func quoted(_ text: String) -> String { DisplayText.dotQuoted(text) }
 }

@@ -19,11 +19,11 @@ public enum DOTWriter {
     static func quoted(_ text: String) -> String { DisplayText.dotQuoted(text) }
 
     /// The label of a node (feature label when known).
-    static func label(_ node: StoredNode, labels: [LayerFeature: String], imported: [Int: String]) -> String {
+    static func label(_ node: StoredNode, in g: StoredGraph, labels: [LayerFeature: String]) -> String {
         switch node.kind {
         case .feature:
             let name = "L\(node.layer ?? 0)/F\(node.feature ?? 0)"
-            let text = labels[LayerFeature(layer: node.layer ?? 0, feature: node.feature ?? 0)] ?? imported[node.index]
+            let text = g.label(of: node, labels: labels)
             // A label's parts ("→ …" | "on: …") go on lines of their own, each cut to 34 characters.
             let lines = text.map { $0.components(separatedBy: " | ").prefix(3).map { $0.count > 34 ? String($0.prefix(33)) + "…" : $0 } } ?? []
             return ([name] + lines).joined(separator: "\n")
@@ -97,7 +97,7 @@ public enum DOTWriter {
             let tooltip = [n.kind.rawValue, n.layer.map { "layer \($0)" }, "position \(n.position)", n.feature.map { "feature \($0)" },
                            n.activation.map { String(format: "activation %.4g", $0) }, String(format: "influence %.4g", n.influence)]
                 .compactMap { $0 }.joined(separator: ", ")
-            lines.append("  n\(n.index) [label=\(quoted(label(n, labels: labels, imported: g.importedLabels))), pos=\"\(String(format: "%.1f,%.1f", x, y))!\", fillcolor=\"\(fill[n.kind] ?? "white")\", tooltip=\(quoted(tooltip))];")
+            lines.append("  n\(n.index) [label=\(quoted(label(n, in: g, labels: labels))), pos=\"\(String(format: "%.1f,%.1f", x, y))!\", fillcolor=\"\(fill[n.kind] ?? "white")\", tooltip=\(quoted(tooltip))];")
         }
         // Rank constraints keep layers as rows when `dot` lays the graph out itself.
         var rows = [Int: [Int]]()

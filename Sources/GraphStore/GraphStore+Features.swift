@@ -82,6 +82,11 @@ public struct FeaturePage: Sendable, Codable {
 }
 
 extension GraphStore {
+    /// A token's text from a stored vocabulary ("<id>" for an id it lacks).
+    static func tokenText(_ id: Int, in vocabulary: [String]) -> String {
+        vocabulary.indices.contains(id) ? vocabulary[id] : "<\(id)>"
+    }
+
     /// The ids of a model's and a set's rows, made when new.
     static func ensure(_ s: SetIdentity, _ db: Database) throws -> (model: Int64, set: Int64) {
         try db.execute(sql: "INSERT OR IGNORE INTO model (fingerprint, path, architecture, layers, width) VALUES (?, ?, ?, ?, ?)",
@@ -102,7 +107,7 @@ extension GraphStore {
         guard let length = sequences.first?.count, sequences.allSatisfy({ $0.count == length }) else {
             throw GraphStoreError.invalidRequest("a feature scan needs scanned sequences of one length")
         }
-        func text(_ id: Int) -> String { vocabulary.indices.contains(id) ? vocabulary[id] : "<\(id)>" }
+        func text(_ id: Int) -> String { GraphStore.tokenText(id, in: vocabulary) }
         let tokens = evidence.first?.tokensScanned ?? 0
         let vocabularyJSON = String(decoding: try JSONEncoder().encode(vocabulary), as: UTF8.self)
         try write { db in
@@ -176,7 +181,7 @@ extension GraphStore {
             let length: Int = scanRow["sequence_length"]
             let vocabulary = try String.fetchOne(db, sql: "SELECT texts FROM vocabulary WHERE model_id = ?", arguments: [scanRow["model_id"] as Int64])
                 .map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
-            func text(_ id: Int) -> String { vocabulary.indices.contains(id) ? vocabulary[id] : "<\(id)>" }
+            func text(_ id: Int) -> String { GraphStore.tokenText(id, in: vocabulary) }
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM feature WHERE transcoder_set_id = ? AND layer = ? AND idx = ?",
                                              arguments: [setId, layer, index]), let contextBlob = row["contexts"] as Data?,
                   let lensBlob = row["logit_lens"] as Data? else {

@@ -417,6 +417,15 @@ extension GraphStore {
     }
 }
 
+extension StoredGraph {
+    /// A feature node's label: from the store's feature pages (`labels`), else as an imported
+    /// graph file gave it; nil for other nodes and unlabelled features.
+    public func label(of node: StoredNode, labels: [LayerFeature: String]) -> String? {
+        guard node.kind == .feature else { return nil }
+        return labels[LayerFeature(layer: node.layer ?? 0, feature: node.feature ?? 0)] ?? importedLabels[node.index]
+    }
+}
+
 /// A transcoder feature by layer and index.
 public struct LayerFeature: Hashable, Comparable, Sendable, Codable {
     public var layer: Int

@@ -20,7 +20,6 @@ final class FeatureReservoir: @unchecked Sendable {
     var maxima: [Float]
     /// Filled slots per feature; slots hold the strongest offers, strongest first.
     var filled: [Int]
-    var peakValues: [Float]
     var sequences: [Int]
     var starts: [Int]
     var peaks: [Int]
@@ -42,7 +41,6 @@ final class FeatureReservoir: @unchecked Sendable {
         sums = Array(repeating: 0, count: features)
         maxima = Array(repeating: 0, count: features)
         filled = Array(repeating: 0, count: features)
-        peakValues = Array(repeating: 0, count: slots)
         sequences = Array(repeating: 0, count: slots)
         starts = Array(repeating: 0, count: slots)
         peaks = Array(repeating: 0, count: slots)
@@ -70,7 +68,7 @@ final class FeatureReservoir: @unchecked Sendable {
         }
         for f in touched {
             let value = bestValue[f]
-            if filled[f] < capacity || value > peakValues[f * capacity + filled[f] - 1] {
+            if filled[f] < capacity || value > peakValue(f * capacity + filled[f] - 1) {
                 insert(feature: f, value: value, sequence: sequence, position: bestPosition[f], activations: a, base: base, length: length,
                        firstPosition: firstPosition)
             }
@@ -83,7 +81,7 @@ final class FeatureReservoir: @unchecked Sendable {
         let first = f * capacity
         // The slot it takes: after every kept offer at least as strong.
         var slot = 0
-        while slot < filled[f] && peakValues[first + slot] >= value { slot += 1 }
+        while slot < filled[f] && peakValue(first + slot) >= value { slot += 1 }
         var i = min(filled[f], capacity - 1)
         while i > slot {
             move(from: first + i - 1, to: first + i)
@@ -92,7 +90,6 @@ final class FeatureReservoir: @unchecked Sendable {
         if filled[f] < capacity { filled[f] += 1 }
         let start = max(firstPosition, position - before), end = min(length, position + after + 1)
         let target = first + slot
-        peakValues[target] = value
         sequences[target] = sequence
         starts[target] = start
         peaks[target] = position - start
@@ -102,8 +99,10 @@ final class FeatureReservoir: @unchecked Sendable {
         for q in start..<end { windows[w + q - start] = Self.activation(of: f, row: base + q, in: a) }
     }
 
+    /// A kept offer's strength: its window's activation at the peak.
+    func peakValue(_ slot: Int) -> Float { windows[slot * window + peaks[slot]] }
+
     private func move(from source: Int, to target: Int) {
-        peakValues[target] = peakValues[source]
         sequences[target] = sequences[source]
         starts[target] = starts[source]
         peaks[target] = peaks[source]

@@ -2,8 +2,8 @@
 //
 //   checkpoint/state.json            identity, sequences done, seconds, per-layer firing counts
 //                                    and activation sums (integers and doubles, kept exact)
-//   checkpoint/layer_{l}.safetensors maxima, filled slot counts and each slot's peak, sequence,
-//                                    start, peak index, length and window activations (F32; the
+//   checkpoint/layer_{l}.safetensors maxima, filled slot counts and each slot's sequence, start,
+//                                    peak index, length and window activations (F32; the
 //                                    integers are far below 2^24, so exact)
 // Written to a temporary folder and swapped in (replaceFolder), like training checkpoints.
 
@@ -63,7 +63,7 @@ extension FeatureScan {
 extension FeatureReservoir {
     func tensors() -> [String: Tensor] {
         func floats(_ values: [Int]) -> Tensor { Tensor(values.map(Float.init)) }
-        return ["maxima": Tensor(maxima), "filled": floats(filled), "peak_values": Tensor(peakValues), "sequences": floats(sequences),
+        return ["maxima": Tensor(maxima), "filled": floats(filled), "sequences": floats(sequences),
                 "starts": floats(starts), "peaks": floats(peaks), "lengths": floats(lengths), "windows": Tensor(windows)]
     }
 
@@ -75,13 +75,11 @@ extension FeatureReservoir {
         }
         let restoredWindows = try file.tensor("windows", shape: [slots * window]).scalars
         let restoredMaxima = try file.tensor("maxima", shape: [features]).scalars
-        let restoredPeakValues = try file.tensor("peak_values", shape: [slots]).scalars
         let restored = (filled: try ints("filled", features), sequences: try ints("sequences", slots), starts: try ints("starts", slots),
                         peaks: try ints("peaks", slots), lengths: try ints("lengths", slots))
         self.firings = firings
         self.sums = sums
         maxima = restoredMaxima
-        peakValues = restoredPeakValues
         windows = restoredWindows
         filled = restored.filled
         sequences = restored.sequences

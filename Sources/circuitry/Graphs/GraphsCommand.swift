@@ -52,9 +52,7 @@ struct ShowGraph: ParsableCommand {
         let labels = try store.labels(for: g)
         if output.json {
             var byNode = [Int: String]()
-            for n in g.nodes where n.kind == .feature {
-                if let label = labels[LayerFeature(layer: n.layer ?? 0, feature: n.feature ?? 0)] ?? g.importedLabels[n.index] { byNode[n.index] = label }
-            }
+            for n in g.nodes { byNode[n.index] = g.label(of: n, labels: labels) }
             try Output.json(Report(summary: g.summary, provenance: g.provenance, nodes: g.nodes, edges: g.edges, labels: byNode))
             return
         }
