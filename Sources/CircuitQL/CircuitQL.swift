@@ -34,10 +34,25 @@ public enum CircuitQL {
         return try Compiler.compile(query, source: text, graphId: graphId, maxRows: maxRows)
     }
 
-    /// Parses, compiles and runs a query against a store.
-    public static func run(_ text: String, on store: GraphStore, maxRows: Int = defaultMaxRows) throws -> QueryResult {
+    /// How long a query may run unless the caller says otherwise (seconds).
+    public static let defaultTimeout: Double = 10
+
+    /// Parses, compiles and runs a query against a store, within `timeout` seconds (nil: no limit).
+    public static func run(_ text: String, on store: GraphStore, maxRows: Int = defaultMaxRows,
+                           timeout: Double? = defaultTimeout) throws -> QueryResult {
         let compiled = try compile(text, for: store, maxRows: maxRows)
-        let rows = try store.select(sql: compiled.sql, arguments: compiled.arguments)
+        let rows: [[StoreValue]]
+        do {
+            rows = try execute(compiled, on: store, deadline: Deadline(seconds: timeout))
+        } catch WalkSearchError.deadline, GraphStoreError.interrupted {
+            throw CircuitQLError("the query did not finish within \(timeout.map { String(format: "%g", $0) } ?? "?") s and was stopped; "
+                                 + "narrow it (USE one graph, conditions on the path's ends, fewer hops, ALL(r IN relationships(p) "
+                                 + "WHERE abs(r.weight) > …)), ask for the strongest paths (ORDER BY strength(p) DESC LIMIT k), "
+                                 + "or allow more time (--timeout)", in: text)
+        } catch let WalkSearchError.tooMany(cap) {
+            throw CircuitQLError("the pattern matches more than \(cap) paths, too many to list; ask for the strongest "
+                                 + "(ORDER BY strength(p) DESC LIMIT k), count them (RETURN count(*)), or narrow the pattern", in: text)
+        }
         if rows.count > maxRows {
             throw CircuitQLError("the query returns more than \(maxRows) rows; add LIMIT, narrow the pattern, or raise the cap (--max-rows)", in: text)
         }

@@ -49,7 +49,7 @@ extension Compiler {
         case let .boolean(b): return b ? "1" : "0"
         case .null: return "NULL"
         case .list: throw error("a list can only follow IN, as in n.layer IN [1, 2, 3]", e.location)
-        case .countAll: return "count(*)"
+        case .countAll: return multiplicity.map { "coalesce(sum(\($0)), 0)" } ?? "count(*)"
         case let .variable(v, location):
             guard let binding = bindings[v] else { throw unknownVariable(v, location) }
             switch binding {
@@ -142,7 +142,17 @@ extension Compiler {
                 return "count(\(distinct ? "DISTINCT " : "")\(a).graph_id)"
             }
             let sqlName = f == "collect" ? "json_group_array" : f
-            return "\(sqlName)(\(distinct ? "DISTINCT " : "")\(try expression(arguments[0], output: f == "collect" || f == "count")))"
+            let argument = try expression(arguments[0], output: f == "collect" || f == "count")
+            // Counted walks: each row stands for `mult` paths, so count, sum and avg weigh by it.
+            if let m = multiplicity, !distinct {
+                switch f {
+                case "count": return "coalesce(sum(CASE WHEN \(argument) IS NOT NULL THEN \(m) ELSE 0 END), 0)"
+                case "sum": return "sum((\(argument)) * (\(m)))"
+                case "avg": return "(sum((\(argument)) * (\(m))) * 1.0 / sum(CASE WHEN \(argument) IS NOT NULL THEN \(m) END))"
+                default: break
+                }
+            }
+            return "\(sqlName)(\(distinct ? "DISTINCT " : "")\(argument))"
         }
         if Functions.path.contains(f) {
             try arity(1...1)

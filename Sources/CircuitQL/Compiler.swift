@@ -27,6 +27,10 @@ public struct CompiledQuery: Sendable {
     public var listColumns: Set<Int>
     /// Rows past this many are an error (the compiled LIMIT asks for one more to tell).
     public var maxRows: Int
+    /// Variable-length relationships, computed before the statement runs (their rows are arguments).
+    var walks: [WalkPlan] = []
+    /// Rows the statement must return (LIMIT, capped) when a walk runs strongest first.
+    var strongestLimit: Int?
 }
 
 struct Compiler {
@@ -46,6 +50,9 @@ struct Compiler {
     var pushedQuantifiers = Set<Int>()
     /// Set while compiling inside a walk's step, where only the quantifier's element is in scope.
     var insideWalk = false
+    var walks = [WalkPlan]()
+    /// When walks are counted: the SQL product of their rows' multiplicities (aggregates weigh by it).
+    var multiplicity: String?
 
     enum Binding {
         case node(String)
@@ -66,6 +73,11 @@ struct Compiler {
         /// A recursive CTE alias (columns graph_id, start, finish, hops, nodes, weights, strength, and a
         /// flag column per quantifier, by the quantifier's offset in the source).
         case walk(String, flags: [Int: String])
+    }
+
+    /// The walk aliases of a path, left to right.
+    static func walkAliases(_ path: PathBinding) -> [String] {
+        path.segments.compactMap { if case let .walk(w, _) = $0 { w } else { nil } }
     }
 
     init(source: String, graphId: Int64?) {
@@ -112,7 +124,11 @@ struct Compiler {
             if conjunct.hasAggregate { throw c.error("aggregates such as count(…) belong in RETURN, not WHERE", conjunct.aggregateLocation) }
             c.conditions.append(try c.expression(conjunct))
         }
-        return try c.finish(query, maxRows: maxRows)
+        let strongest = c.chooseWalkModes(query)
+        var compiled = try c.finish(query, maxRows: maxRows)
+        compiled.walks = c.walks
+        if strongest, let limit = query.limit { compiled.strongestLimit = min(limit, maxRows + 1) }
+        return compiled
     }
 
     static func conjuncts(_ e: Expression) -> [Expression] {
@@ -153,9 +169,11 @@ struct Compiler {
                 if rel.variable != nil {
                     throw error("name the path instead of a variable-length relationship: p = (a)-[*\(hops.min)..\(hops.max)]->(b), then relationships(p)", rel.location)
                 }
-                let startNode = rel.leftward ? pattern.nodes[i + 1] : pattern.nodes[i]
+                let (startNode, endNode) = rel.leftward ? (pattern.nodes[i + 1], pattern.nodes[i]) : (pattern.nodes[i], pattern.nodes[i + 1])
                 let own = pattern.name.map { name in quantifiers.filter { Compiler.quantifierPath($0) == name } } ?? []
-                let walk = try addWalk(from: startNode, hops: hops, startConditions: startNode.variable.flatMap { singleConditions[$0] } ?? [],
+                let walk = try addWalk(from: startNode, to: endNode, hops: hops,
+                                       startConditions: startNode.variable.flatMap { singleConditions[$0] } ?? [],
+                                       endConditions: endNode.variable.flatMap { singleConditions[$0] } ?? [],
                                        quantifiers: own, pushed: pushed)
                 conditions.append("\(walk.alias).graph_id = \(source).graph_id AND \(walk.alias).start = \(source).idx")
                 conditions.append("\(target).graph_id = \(walk.alias).graph_id AND \(target).idx = \(walk.alias).finish")

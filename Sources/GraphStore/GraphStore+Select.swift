@@ -13,8 +13,20 @@ public enum StoreValue: Sendable, Hashable {
 }
 
 extension GraphStore {
-    /// Runs one SELECT with numbered parameters (?1 is arguments[0]) and returns its rows.
-    public func select(sql: String, arguments: [StoreValue]) throws -> [[StoreValue]] {
+    /// Runs one SELECT with numbered parameters (?1 is arguments[0]) and returns its rows. With a
+    /// time limit the statement is interrupted when it runs out, and `GraphStoreError.interrupted`
+    /// is thrown.
+    public func select(sql: String, arguments: [StoreValue], timeLimit: Double? = nil) throws -> [[StoreValue]] {
+        guard let timeLimit else { return try selectRows(sql: sql, arguments: arguments) }
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + max(timeLimit, 0))
+        timer.setEventHandler { [database] in database.interrupt() }
+        timer.resume()
+        defer { timer.cancel() }
+        return try selectRows(sql: sql, arguments: arguments)
+    }
+
+    func selectRows(sql: String, arguments: [StoreValue]) throws -> [[StoreValue]] {
         try read { db in
             let statement = try db.makeStatement(sql: sql)
             guard statement.isReadonly else { throw GraphStoreError.invalidRequest("only queries that read the store can be run") }

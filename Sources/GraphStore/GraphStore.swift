@@ -164,6 +164,7 @@ public final class GraphStore: @unchecked Sendable {
         if error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
             return .corrupt(path: path, reason: error.message ?? "not a database")
         }
+        if error.resultCode == .SQLITE_INTERRUPT { return .interrupted }
         return .database(path: path, message: error.message ?? String(describing: error))
     }
 

@@ -7,6 +7,8 @@ public enum GraphStoreError: Error, Equatable, Sendable {
     case invalidBlob(graph: String, reason: String)
     case invalidRequest(String)
     case database(path: String, message: String)
+    /// A statement ran past its time limit and was stopped.
+    case interrupted
 }
 
 extension GraphStoreError: CustomStringConvertible {
@@ -19,6 +21,7 @@ extension GraphStoreError: CustomStringConvertible {
         case let .invalidBlob(graph, reason): return "graph \(graph): its stored adjacency is damaged (\(reason))"
         case let .invalidRequest(reason): return reason
         case let .database(path, message): return "\(path): \(message)"
+        case .interrupted: return "the statement ran past its time limit and was stopped"
         }
     }
 }

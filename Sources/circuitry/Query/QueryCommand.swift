@@ -23,7 +23,9 @@ struct QueryCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Read the query from a file.", valueName: "file")) var file: String?
     @Option(name: .long, help: "Output: table, json (an array of objects keyed by column) or csv.") var format: Format = .table
     @Option(name: .long, help: "Refuse results with more rows than this.") var maxRows = CircuitQL.defaultMaxRows
-    @Flag(name: .long, help: "Print the SQL and SQLite's plan (which indexes it uses) instead of running the query.") var explain = false
+    @Option(name: .long, help: ArgumentHelp("Stop the query after this many seconds (0: no limit).", valueName: "seconds"))
+    var timeout: Double = CircuitQL.defaultTimeout
+    @Flag(name: .long, help: "Print the SQL, SQLite's plan (which indexes it uses) and each path walk's cost instead of running the query.") var explain = false
     @OptionGroup var storeOptions: StoreOptions
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
@@ -31,6 +33,7 @@ struct QueryCommand: ParsableCommand {
     func validate() throws {
         guard (query == nil) != (file == nil) else { throw ValidationError("give a query or --file, not both or neither") }
         guard maxRows > 0 else { throw ValidationError("--max-rows must be positive") }
+        guard timeout.isFinite, timeout >= 0 else { throw ValidationError("--timeout must be a number of seconds, 0 or more (0: no limit)") }
     }
 
     func run() throws {
@@ -48,7 +51,7 @@ struct QueryCommand: ParsableCommand {
                 return
             }
             let start = Date()
-            let result = try CircuitQL.run(text, on: store, maxRows: maxRows)
+            let result = try CircuitQL.run(text, on: store, maxRows: maxRows, timeout: timeout > 0 ? timeout : nil)
             let seconds = Date().timeIntervalSince(start)
             switch format {
             case .table:
@@ -70,6 +73,11 @@ struct QueryCommand: ParsableCommand {
         print("-- plan:")
         for row in try store.select(sql: "EXPLAIN QUERY PLAN " + compiled.sql, arguments: compiled.arguments) {
             if case let .text(detail)? = row.last { print("--   " + detail) }
+        }
+        let walks = try CircuitQL.walkCosts(text, on: store, maxRows: maxRows, timeout: timeout > 0 ? timeout : nil)
+        if !walks.isEmpty {
+            print("-- path walks (computed before the statement, their rows passed as JSON):")
+            for line in walks { print("--   " + line) }
         }
     }
 }
