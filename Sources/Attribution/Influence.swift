@@ -130,7 +130,7 @@ public enum Influence {
         return Pruning(nodes: keep, edges: edges, nodeInfluence: influence)
     }
 
-    static func logitWeights(_ layout: NodeLayout, _ probabilities: [Float]) -> [Float] {
+    public static func logitWeights(_ layout: NodeLayout, _ probabilities: [Float]) -> [Float] {
         var weights = [Float](repeating: 0, count: layout.count)
         for (i, p) in probabilities.enumerated() { weights[layout.logit(i)] = p }
         return weights

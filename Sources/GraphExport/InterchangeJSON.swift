@@ -7,8 +7,11 @@
 //             node order; `influence` is the node's cumulative influence share (nodes sorted by
 //             influence, largest first); a feature's `feature` is the Cantor pairing of (layer, index)
 //   links     kept edges {source, target, weight = A[target, source]}, ordered by target, source
-// Node ids: feature "{layer}_{feature}_{pos}", error "0_{layer}_{pos}", token "E_{token}_{pos}",
-// logit "{layers+1}_{token}_{last pos}". Storage never keys on these strings.
+// Node ids: feature "{layer}_{feature}_{pos}", error "{layer}_-1_{pos}" (circuit-tracer after 0.5;
+// 0.5 itself wrote "0_{layer}_{pos}", which collides with layer-0 features), token
+// "E_{token}_{pos}", logit "{layers+1}_{token}_{last pos}". Storage never keys on these strings.
+// Each node also carries `circuitry_influence`, its own influence on the logits (the store's
+// per-node value; `influence` is the cumulative share), so an import restores it exactly.
 
 import Attribution
 import Foundation
@@ -60,6 +63,8 @@ public struct InterchangeGraph: Codable, Sendable, Equatable {
         public var clerp: String
         public var influence: Double?
         public var activation: Double?
+        /// The node's own influence (Circuitry's per-node value), absent in other tools' files.
+        public var circuitry_influence: Double? = nil
     }
 
     public struct Link: Codable, Sendable, Equatable {
@@ -89,6 +94,7 @@ public enum InterchangeExport {
         let layout = g.layout
         let layers = layout.layers
         let ids = Dictionary(uniqueKeysWithValues: g.nodes.map { ($0.index, nodeId($0, layers: layers)) })
+        let indexOf = Dictionary(ids.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
         let connected = Set(g.edges.flatMap { [$0.source, $0.target] })
         let topLogit = g.nodes.filter { $0.kind == .logit }.map(\.index).min()
         let nodes = g.nodes.filter { connected.contains($0.index) || $0.kind == .token || $0.kind == .logit }.map { n -> InterchangeGraph.Node in
@@ -117,6 +123,12 @@ public enum InterchangeExport {
                              influence: nil, activation: nil)
             }
         }
+        let influence = Dictionary(uniqueKeysWithValues: g.nodes.map { ($0.index, Double($0.influence)) })
+        let ordered = nodes.map { node -> InterchangeGraph.Node in
+            var node = node
+            node.circuitry_influence = indexOf[node.node_id].flatMap { influence[$0] }
+            return node
+        }
         let links = g.edges.compactMap { e -> InterchangeGraph.Link? in
             guard let source = ids[e.source], let target = ids[e.target] else { return nil }
             return .init(source: source, target: target, weight: Double(e.weight))
@@ -129,13 +141,13 @@ public enum InterchangeExport {
                                              replacement_score: g.summary.replacementScore, completeness_score: g.summary.completenessScore,
                                              model_fingerprint: p.modelFingerprint, transcoder_fingerprint: p.transcoderFingerprint,
                                              engine_version: p.engineVersion)),
-            qParams: .init(), nodes: nodes, links: links)
+            qParams: .init(), nodes: ordered, links: links)
     }
 
     static func nodeId(_ n: StoredNode, layers: Int) -> String {
         switch n.kind {
         case .feature: "\(n.layer ?? 0)_\(n.feature ?? 0)_\(n.position)"
-        case .error: "0_\(n.layer ?? 0)_\(n.position)"
+        case .error: "\(n.layer ?? 0)_-1_\(n.position)"
         case .token: "E_\(n.tokenId ?? 0)_\(n.position)"
         case .logit: "\(layers + 1)_\(n.tokenId ?? 0)_\(n.position)"
         }

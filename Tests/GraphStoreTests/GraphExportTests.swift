@@ -161,3 +161,75 @@ final class XMLText: NSObject, XMLParserDelegate {
         #expect((object?["metadata"] as? [String: Any])?["prompt"] as? String == Self.nasty)
     }
 }
+
+@Suite struct InterchangeIdTests {
+    /// A layer-0 feature with index 2 at position 1 and the error node of layer 2 at position 1:
+    /// circuit-tracer 0.5 gave both the id "0_2_1".
+    static func colliding() -> HandGraph {
+        HandGraph(prompt: "a b c", tokens: ["a", "b", "c"],
+                  features: [(0, 1, 2, 0.2), (1, 1, 9, 0.1), (5, 2, 7, 0.3)], logits: [("X", 0.6), ("Y", 0.2)],
+                  edges: [("t1", "f0", 1.5), ("f0", "f1", 0.9), ("f1", "f2", 0.7), ("f0", "f2", 0.8), ("e2@1", "f2", -0.4),
+                          ("f2", "l0", 2.0), ("e2@1", "l1", 0.3), ("t2", "f2", 0.5), ("f1", "l0", 0.2)], layers: 6)
+    }
+
+    @Test func idsAreUniqueAndInfluenceSurvivesARoundTrip() throws {
+        let store = try GraphStore(path: temporaryPath(".sqlite"))
+        let saved = try Self.colliding().save(into: store, slug: "collide")
+        let original = try store.graph(saved.slug)
+        let exported = InterchangeExport.graph(original, promptTokens: try store.tokenTexts(saved.slug).prompt)
+        let ids = exported.nodes.map(\.node_id)
+        #expect(Set(ids).count == ids.count, "repeated node ids: \(ids)")
+        #expect(ids.contains("2_-1_1") && ids.contains("0_2_1"))
+        let file = temporaryPath(".json")
+        try exported.encoded().write(to: URL(fileURLWithPath: file))
+        let other = try GraphStore(path: temporaryPath(".sqlite"))
+        let imported = try other.graph(try InterchangeImport.load(file: file, into: other).slug)
+        func influence(_ g: StoredGraph) -> [String: Float] {
+            Dictionary(uniqueKeysWithValues: g.nodes.map { ("\($0.kind)\($0.layer ?? -1)/\($0.feature ?? -1)@\($0.position)#\($0.tokenId ?? -1)", $0.influence) })
+        }
+        #expect(influence(imported) == influence(original))
+        #expect(influence(original).values.contains { $0 > 0 })
+        #expect(InterchangeExport.graph(imported, promptTokens: exported.metadata.prompt_tokens) == exported)
+    }
+
+    @Test func oldCollidingIdsImportWhereCausalityTellsThemApart() throws {
+        let store = try GraphStore(path: temporaryPath(".sqlite"))
+        let saved = try Self.colliding().save(into: store, slug: "collide")
+        let original = try store.graph(saved.slug)
+        var old = InterchangeExport.graph(original, promptTokens: try store.tokenTexts(saved.slug).prompt)
+        // As circuit-tracer 0.5 wrote it: error ids "0_{layer}_{pos}", no per-node influence.
+        func oldId(_ id: String) -> String {
+            let p = id.split(separator: "_")
+            return p.count == 3 && p[1] == "-1" ? "0_\(p[0])_\(p[2])" : id
+        }
+        old.nodes = old.nodes.map { var n = $0; n.node_id = oldId(n.node_id); n.circuitry_influence = nil; return n }
+        old.links = old.links.map { .init(source: oldId($0.source), target: oldId($0.target), weight: $0.weight) }
+        #expect(old.nodes.filter { $0.node_id == "0_2_1" }.count == 2)
+        func write(_ g: InterchangeGraph) throws -> String {
+            let file = temporaryPath(".json")
+            try g.encoded().write(to: URL(fileURLWithPath: file))
+            return file
+        }
+        // "0_2_1" → "5_7_2" and → a logit could come from either node (both sit below layer 5): no
+        // reader can tell them apart, so such a file is refused. "0_2_1" → "1_9_1" can only come
+        // from the layer-0 feature (the error writes at layer 2). Without the ambiguous links the
+        // file imports, every link on the right node.
+        let ambiguous = old
+        #expect(throws: InterchangeImport.ImportError.self) { try InterchangeImport.load(file: write(ambiguous), into: GraphStore(path: temporaryPath(".sqlite"))) }
+        var resolvable = old
+        resolvable.links.removeAll { $0.source == "0_2_1" && $0.target != "1_9_1" }
+        let other = try GraphStore(path: temporaryPath(".sqlite"))
+        let imported = try other.graph(try InterchangeImport.load(file: write(resolvable), into: other).slug)
+        #expect(imported.nodes.filter { $0.kind == .error }.map { "\($0.layer!)@\($0.position)" } == ["2@1"])
+        #expect(imported.nodes.contains { $0.kind == .feature && $0.layer == 0 && $0.feature == 2 })
+        // The token's link into the colliding id can only reach the feature (errors are never targets).
+        let t1 = try #require(imported.nodes.first { $0.kind == .token && $0.position == 1 })
+        let f0 = try #require(imported.nodes.first { $0.kind == .feature && $0.layer == 0 })
+        #expect(imported.edges.contains { $0.source == t1.index && $0.target == f0.index && $0.weight == 1.5 })
+        let f1 = try #require(imported.nodes.first { $0.kind == .feature && $0.layer == 1 })
+        #expect(imported.edges.contains { $0.source == f0.index && $0.target == f1.index && abs($0.weight - 0.9) < 1e-6 })
+        #expect(imported.edges.count == original.edges.count - 3)
+        // Influence recomputed over the file's links: every kept feature has some.
+        #expect(imported.nodes.filter { $0.kind == .feature }.allSatisfy { $0.influence > 0 })
+    }
+}
