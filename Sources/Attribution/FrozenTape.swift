@@ -26,14 +26,20 @@ struct FrozenTape {
     /// The final norm's output [m, d] (logit targets inject here).
     let finalOutput: Variable
 
-    /// With `sources: false`, token embeddings, feature writes and errors are all zero, so the
-    /// tape's values are the part of every activation that no node carries.
-    init(_ r: LocalReplacementModel, length m: Int, sources: Bool = true) throws {
+    /// Which sources the tape's leaves hold: all of them (the real forward values), none (token
+    /// embeddings, feature writes and errors all zero: the part of every activation that no node
+    /// carries), or only the writes of some active features (those a budget left out of a graph,
+    /// so the values are what no node of that graph carries).
+    enum Sources { case all, none, features(Set<Int>) }
+
+    init(_ r: LocalReplacementModel, length m: Int, sources: Sources = .all) throws {
         let c = r.configuration
         let (d, g, e, h) = (c.width, c.keyValueHeads, c.headDimension, c.heads)
         let tape = Tape()
         func prefix(_ t: Tensor) throws -> Tensor { m == r.positions ? t : try t.slice(axis: 0, 0..<m) }
-        let embedding = tape.input(sources ? try prefix(r.embeddings) : try Tensor(zeros: [m, d]), name: "embedding")
+        var all = false
+        if case .all = sources { all = true }
+        let embedding = tape.input(all ? try prefix(r.embeddings) : try Tensor(zeros: [m, d]), name: "embedding")
         var x = embedding
         var inputs = [Variable](), outputs = [Variable]()
         for l in 0..<c.layers {
@@ -48,8 +54,12 @@ struct FrozenTape {
             let u = try mid.frozenRMSNorm(scales: prefix(r.mlpScales[l]), weight: r.mlpNormWeights[l])
             // The leaf holds the part of the MLP output that is not the skip term, so the
             // tape's forward values equal the real forward pass.
-            let y = tape.input(sources ? try prefix(r.constants[l]) + prefix(r.sourceOutputs(layer: l)) : try prefix(r.constants[l]),
-                               name: "mlp_out \(l)")
+            let leaf: Tensor = switch sources {
+            case .all: try prefix(r.constants[l]) + prefix(r.sourceOutputs(layer: l))
+            case .none: try prefix(r.constants[l])
+            case let .features(kept): try prefix(r.constants[l]) + prefix(r.sourceOutputs(layer: l, errors: false, only: kept))
+            }
+            let y = tape.input(leaf, name: "mlp_out \(l)")
             var next = try mid + y
             if let skip = r.skips[l] { next = try next + u.linear(tape.constant(skip)) }
             inputs.append(u)
@@ -66,12 +76,13 @@ struct FrozenTape {
 }
 
 extension LocalReplacementModel {
-    /// Σ of the sources written at each position of layer l: features' a·W_dec plus the error [n, d].
-    func sourceOutputs(layer l: Int) throws -> Tensor {
-        var out = errors[l]
+    /// Σ of the sources written at each position of layer l: features' a·W_dec plus the error [n, d]
+    /// (without the error, or only the features of `only`, when asked).
+    func sourceOutputs(layer l: Int, errors withErrors: Bool = true, only: Set<Int>? = nil) throws -> Tensor {
+        var out = withErrors ? errors[l] : try Tensor(zeros: errors[l].shape)
         let d = configuration.width
         for p in 0..<positions {
-            for i in featureRanges[l][p] {
+            for i in featureRanges[l][p] where only?.contains(i) ?? true {
                 for j in 0..<d { out.scalars[p * d + j] += decoderVectors.scalars[i * d + j] }
             }
         }

@@ -2,11 +2,14 @@
 // equals the sum of its row plus what no node carries. The frozen model is affine in its sources,
 // so that remainder is the target's value in the frozen model with every source set to zero
 // (which collects b_dec terms, the BOS position's MLP outputs, the target's own b_enc, and any
-// attention biases).
+// attention biases). When a budget left active features out of the graph, their writes are no
+// node's either: they stay in that remainder, so the identity holds for budgeted graphs too.
 
 import TensorCore
 import LanguageModels
 import Transcoders
+
+struct FeatureKey: Hashable { var layer, position, feature: Int }
 
 public struct RowIdentityReport: Codable, Sendable {
     /// Per row of the graph (features in node order, then logits): the real value, the row sum,
@@ -25,7 +28,12 @@ extension Attribution {
     /// Checks every computed row of `graph` against the model.
     public static func rowIdentity(graph: AttributionGraph, model: LlamaModel, transcoders: TranscoderSet) throws -> RowIdentityReport {
         let r = try LocalReplacementModel.build(model: model, transcoders: transcoders, tokens: graph.tokens)
-        let zeroed = try FrozenTape(r, length: r.positions, sources: false)
+        let selected = Set(graph.features.map { FeatureKey(layer: $0.layer, position: $0.position, feature: $0.feature) })
+        let leftOut = Set(r.activeFeatures.indices.filter {
+            let f = r.activeFeatures[$0]
+            return !selected.contains(FeatureKey(layer: f.layer, position: f.position, feature: f.feature))
+        })
+        let zeroed = try FrozenTape(r, length: r.positions, sources: leftOut.isEmpty ? .none : .features(leftOut))
         let d = r.configuration.width, n = graph.layout.count
         let layers = try (0..<transcoders.layers).map { try transcoders[$0] }
         var values = [Float](), sums = [Float](), constants = [Float]()

@@ -48,6 +48,31 @@ struct TinyCase {
         #expect(broken.worstRelativeError > 1e-4)
     }
 
+    @Test(arguments: [3, 10])
+    func rowsSumToTheirTargetsUnderABudget(_ budget: Int) throws {
+        // Features the budget leaves out are sources of no node: the identity counts their writes
+        // with what no node carries, and must hold as tightly as on the full graph.
+        let tiny = try TinyCase()
+        var options = AttributionOptions()
+        options.maxFeatureNodes = budget
+        let graph = try tiny.attribute(options)
+        #expect(graph.features.count == budget && graph.activeFeatureCount > budget + 10)
+        let identity = try Attribution.rowIdentity(graph: graph, model: tiny.model.model, transcoders: tiny.transcoders)
+        #expect(identity.values.count == budget + graph.logits.count)
+        #expect(identity.worstRelativeError < 1e-4, "worst relative error \(identity.worstRelativeError)")
+        // A graph whose row lost an entry fails it.
+        let row = graph.layout.logit(0), n = graph.layout.count
+        let column = (0..<n).max { abs(graph.adjacency.scalars[row * n + $0]) < abs(graph.adjacency.scalars[row * n + $1]) }!
+        var adjacency = graph.adjacency
+        adjacency.scalars[row * n + column] = 0
+        let corrupted = AttributionGraph(layout: graph.layout, features: graph.features, activeFeatureCount: graph.activeFeatureCount,
+                                         logits: graph.logits, adjacency: adjacency, influence: graph.influence, pruning: graph.pruning,
+                                         replacementScore: graph.replacementScore, completenessScore: graph.completenessScore,
+                                         provenance: graph.provenance, timings: graph.timings)
+        let bad = try Attribution.rowIdentity(graph: corrupted, model: tiny.model.model, transcoders: tiny.transcoders)
+        #expect(bad.worstRelativeError > 1e-3)
+    }
+
     @Test(arguments: [false, true])
     func edgesMatchInterventions(_ skip: Bool) throws {
         let tiny = try TinyCase(skip: skip)

@@ -45,8 +45,11 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the graph in circuit-tracer's interchange JSON (Neuronpedia's viewer reads it).", valueName: "file"))
     var json: String?
 
-    @Flag(name: .long, help: "Check the finished graph against the model: row sums, and 50 sampled edges by intervention.")
+    @Flag(name: .long, help: "Check the graph against the model before saving it: every row's sum, and 50 sampled edges by intervention.")
     var verify = false
+
+    @Flag(name: .long, help: "With --verify: save the graph even when the check fails.")
+    var keepUnverified = false
 
     func validate() throws {
         if let m = flags.maxFeatureNodes, m < 1 { throw ValidationError("--max-feature-nodes must be at least 1") }
@@ -71,6 +74,24 @@ struct TraceCommand: ParsableCommand {
             case .pruning: bar.update(92, detail: "pruning")
             }
         }
+        var verification: String?
+        if verify {
+            bar.update(93, detail: "verifying", force: true)
+            let identity = try Attribution.rowIdentity(graph: graph, model: loaded.model, transcoders: set)
+            let check = try Verification.verify(graph: graph, model: loaded.model, transcoders: set, samples: 50)
+            let passed = identity.worstRelativeError <= 1e-4 && check.passed
+            let leftOut = graph.activeFeatureCount - graph.features.count
+            verification = String(format: "verify: %d rows sum to their targets within %.2e (relative, ≤ 1e-4 needed%@); "
+                                  + "%d edges match interventions within %.2f of tolerance (worst relative error %.2e) — %@",
+                                  identity.values.count, identity.worstRelativeError,
+                                  (leftOut > 0 ? ", the \(leftOut) features left out by the budget counted as what no node carries" : "") as NSString,
+                                  check.edges.count, check.worstRatio, check.worstRelativeError, (passed ? "passed" : "FAILED") as NSString)
+            if !passed && !keepUnverified {
+                bar.finish()
+                print(verification!)
+                throw CommandError("the graph failed verification and was not saved (--keep-unverified saves it anyway)")
+            }
+        }
         bar.update(96, detail: "saving", force: true)
         let t0 = Date()
         let summary = try store.save(graph, slug: slug, context: GraphContext(
@@ -83,13 +104,9 @@ struct TraceCommand: ParsableCommand {
         let labels = try store.labels(for: stored)
         try write(stored, labels: labels, store: store)
         print(report(graph, stored: stored, summary: summary, loaded: loaded, saveSeconds: saveSeconds, labels: labels))
-        if verify {
-            let identity = try Attribution.rowIdentity(graph: graph, model: loaded.model, transcoders: set)
-            let check = try Verification.verify(graph: graph, model: loaded.model, transcoders: set, samples: 50)
-            print(String(format: "verify: %d rows sum to their targets within %.2e (relative); %d edges match interventions within %.2f of tolerance (worst relative error %.2e) — %@",
-                         identity.values.count, identity.worstRelativeError, check.edges.count, check.worstRatio, check.worstRelativeError,
-                         (identity.worstRelativeError <= 1e-4 && check.passed ? "passed" : "FAILED") as NSString))
-            if !(identity.worstRelativeError <= 1e-4 && check.passed) { throw ExitCode(1) }
+        if let verification {
+            print(verification)
+            if verification.hasSuffix("FAILED") { throw CommandError("the graph failed verification (saved because of --keep-unverified)") }
         }
     }
 
