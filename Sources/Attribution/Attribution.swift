@@ -64,7 +64,7 @@ public enum Attribution {
         let n = replacement.positions, L = replacement.layers
         for start in stride(from: 0, to: logits.count, by: options.batchSize) {
             let chunk = Array(logits[start..<min(start + options.batchSize, logits.count)])
-            let vectors = try Tensor.stack(chunk.map { try replacement.logitVector($0.token) })
+            let vectors = try Tensor.stack(chunk.map { try replacement.readVector($0) })
             let batch = TargetBatch(layers: Array(repeating: L, count: chunk.count), positions: Array(repeating: n - 1, count: chunk.count),
                                     vectors: vectors)
             try matrix.append(batch.count, nodes: (start..<(start + chunk.count)).map { computer.layout.logit($0) }) {
@@ -124,10 +124,35 @@ public enum Attribution {
                                 provenance: provenance, timings: timings)
     }
 
-    /// The most probable next tokens until their cumulative probability reaches the target.
+    /// The chosen targets, or the most probable next tokens until their cumulative probability
+    /// reaches `logitProbability` (at most `maxLogits`).
     static func selectLogits(_ r: LocalReplacementModel, options: AttributionOptions) throws -> [LogitNode] {
         let v = r.configuration.vocabularySize
         let probabilities = try r.lastLogits.reshaped([1, v]).softmax()
+        if let targets = options.targets {
+            let mean = r.lastLogits.mean()
+            let top = (0..<v).max { r.lastLogits.scalars[$0] < r.lastLogits.scalars[$1] } ?? 0
+            return try targets.map { target in
+                switch target {
+                case let .token(t):
+                    guard (0..<v).contains(t) else { throw AttributionError.invalidOption("target token id \(t) is outside the vocabulary") }
+                    return LogitNode(token: t, probability: probabilities.scalars[t], demeanedLogit: r.lastLogits.scalars[t] - mean)
+                case let .difference(a, b):
+                    guard (0..<v).contains(a), (0..<v).contains(b), a != b else {
+                        throw AttributionError.invalidOption("a logit difference needs two different tokens of the vocabulary")
+                    }
+                    return LogitNode(token: a, probability: 1, demeanedLogit: r.lastLogits.scalars[a] - r.lastLogits.scalars[b], minus: b)
+                case let .direction(direction, label):
+                    guard direction.count == r.configuration.width else {
+                        throw AttributionError.invalidOption("the target direction \(label) has \(direction.count) values; the model's width is \(r.configuration.width)")
+                    }
+                    let final = try FrozenTape(r, length: r.positions).finalOutput.value
+                    let d = r.configuration.width, last = r.positions - 1
+                    let value = zip(direction, final.scalars[(last * d)..<((last + 1) * d)]).reduce(0) { $0 + $1.0 * $1.1 }
+                    return LogitNode(token: top, probability: 1, demeanedLogit: value, direction: direction, label: label)
+                }
+            }
+        }
         let (top, indices) = try probabilities.topK(min(options.maxLogits, v))
         var cumulative: Float = 0
         var count = top.count

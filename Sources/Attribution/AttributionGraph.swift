@@ -9,11 +9,20 @@ public struct LogitNode: Codable, Sendable, Equatable {
     public let probability: Float
     /// logit_v − mean_u logit_u (the demeaned logit the row explains).
     public let demeanedLogit: Float
+    /// A logit difference target: the row explains logit_token − logit_minus (probability is its weight, 1).
+    public let minus: Int?
+    /// A direction target: the row explains direction · final output (`token` is then the top token).
+    public let direction: [Float]?
+    /// How the target is shown, when it is not a token.
+    public let label: String?
 
-    public init(token: Int, probability: Float, demeanedLogit: Float) {
+    public init(token: Int, probability: Float, demeanedLogit: Float, minus: Int? = nil, direction: [Float]? = nil, label: String? = nil) {
         self.token = token
         self.probability = probability
         self.demeanedLogit = demeanedLogit
+        self.minus = minus
+        self.direction = direction
+        self.label = label
     }
 }
 

@@ -14,6 +14,8 @@ public struct AttributionOptions: Codable, Sendable, Equatable {
     public var nodeThreshold = 0.8
     /// …and edge pruning this share of total edge score.
     public var edgeThreshold = 0.98
+    /// What the graph explains instead of the most likely tokens (nil: those).
+    public var targets: [AttributionTarget]? = nil
 
     public init() {}
 
@@ -25,6 +27,12 @@ public struct AttributionOptions: Codable, Sendable, Equatable {
         guard updateInterval >= 1 else { throw AttributionError.invalidOption("the update interval must be at least 1") }
         guard (0...1).contains(nodeThreshold), (0...1).contains(edgeThreshold) else {
             throw AttributionError.invalidOption("thresholds must be between 0 and 1")
+        }
+        if let targets {
+            guard !targets.isEmpty else { throw AttributionError.invalidOption("give at least one target") }
+            for case let .direction(r, label) in targets where !r.allSatisfy(\.isFinite) || !r.contains(where: { $0 != 0 }) {
+                throw AttributionError.invalidOption("the target direction \(label) must be finite and not zero")
+            }
         }
     }
 }

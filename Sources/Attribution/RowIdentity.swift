@@ -49,12 +49,15 @@ extension Attribution {
             sums.append(rowSum(graph.layout.feature(i)))
         }
         let last = r.positions - 1
-        let meanLogit = r.lastLogits.mean()
+        // Direction targets read the final output itself (the real one, from a tape with every source).
+        let full = graph.logits.contains { $0.direction != nil } ? try FrozenTape(r, length: r.positions) : nil
+        func dot(_ u: Tensor, _ tape: FrozenTape) -> Float {
+            zip(u.scalars, tape.finalOutput.value.scalars[(last * d)..<((last + 1) * d)]).reduce(0) { $0 + $1.0 * $1.1 }
+        }
         for (i, logit) in graph.logits.enumerated() {
-            let u = try r.logitVector(logit.token)
-            let f = zeroed.finalOutput.value.scalars[(last * d)..<((last + 1) * d)]
-            values.append(r.lastLogits.scalars[logit.token] - meanLogit)
-            constants.append(zip(u.scalars, f).reduce(0) { $0 + $1.0 * $1.1 })
+            let u = try r.readVector(logit)
+            values.append(try r.value(logit) ?? dot(u, full!))
+            constants.append(dot(u, zeroed))
             sums.append(rowSum(graph.layout.logit(i)))
         }
         return RowIdentityReport(values: values, rowSums: sums, constants: constants)

@@ -92,9 +92,12 @@ public enum Verification {
                     measured = z(result.mlpInputs[target.layer]) - z(clean.mlpInputs[target.layer])
                     tolerance = 1e-3
                 } else {
-                    let v = graph.logits[t - layout.logitStart].token
-                    func demeaned(_ logits: Tensor) -> Float { logits.scalars[v] - logits.mean() }
-                    measured = demeaned(result.logits) - demeaned(clean.logits)
+                    let node = graph.logits[t - layout.logitStart]
+                    guard node.direction == nil else { continue }     // interventions report logits, not the final output
+                    func value(_ logits: Tensor) -> Float {
+                        logits.scalars[node.token] - (node.minus.map { logits.scalars[$0] } ?? logits.mean())
+                    }
+                    measured = value(result.logits) - value(clean.logits)
                     tolerance = 1e-5 + 1e-3 * abs(delta * weight)
                 }
                 edges.append(VerificationReport.Edge(target: t, source: s, weight: weight, measured: measured / delta,

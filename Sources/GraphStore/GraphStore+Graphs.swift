@@ -117,7 +117,7 @@ extension GraphStore {
         let p = graph.provenance
         let facts = NodeFacts(tokens: p.tokens, layout: graph.layout, features: graph.features, activeFeatureCount: graph.activeFeatureCount,
                               logits: graph.logits, influence: graph.influence, tokenTexts: p.tokens.map(tokenText),
-                              logitTexts: graph.logits.map { tokenText($0.token) })
+                              logitTexts: graph.logits.map { $0.label(tokenText: tokenText) })
         return try save(graph, facts: facts, slug: requested, context: context)
     }
 

@@ -73,6 +73,43 @@ struct TinyCase {
         #expect(bad.worstRelativeError > 1e-3)
     }
 
+    @Test func chosenTargetsLogitDifferencesAndDirectionsKeepTheIdentity() throws {
+        let tiny = try TinyCase()
+        let v = tiny.model.configuration.vocabularySize, d = tiny.model.configuration.width
+        var random = TestRandom(seed: 5)
+        let direction = random.uniform([d], -1, 1).scalars
+        for targets in [[.token(3), .token(7)], [.difference(3, minus: 7)], [.direction(direction, label: "r")]] as [[AttributionTarget]] {
+            var options = AttributionOptions()
+            options.targets = targets
+            let graph = try tiny.attribute(options)
+            #expect(graph.logits.count == targets.count)
+            let identity = try Attribution.rowIdentity(graph: graph, model: tiny.model.model, transcoders: tiny.transcoders)
+            #expect(identity.worstRelativeError < 1e-4, "\(targets): \(identity.worstRelativeError)")
+            let check = try Verification.verify(graph: graph, model: tiny.model.model, transcoders: tiny.transcoders, samples: 50)
+            #expect(check.passed, "\(targets): worst ratio \(check.worstRatio)")
+        }
+        // The difference row is the difference of the two token rows (the mean cancels).
+        var tokens = AttributionOptions(), difference = AttributionOptions()
+        tokens.targets = [.token(3), .token(7)]
+        difference.targets = [.difference(3, minus: 7)]
+        let a = try tiny.attribute(tokens), b = try tiny.attribute(difference)
+        let n = a.layout.count
+        #expect(a.layout.features == b.layout.features && a.layout.logitStart == b.layout.logitStart)
+        var worst: Float = 0
+        for s in 0..<b.layout.logitStart {
+            let want = a.adjacency.scalars[a.layout.logit(0) * n + s] - a.adjacency.scalars[a.layout.logit(1) * n + s]
+            worst = max(worst, abs(b.adjacency.scalars[b.layout.logit(0) * b.layout.count + s] - want))
+        }
+        #expect(worst < 1e-4)
+        #expect(b.logits[0].minus == 7 && abs(b.logits[0].demeanedLogit - (a.logits[0].demeanedLogit - a.logits[1].demeanedLogit)) < 1e-4)
+        // Bad targets are refused.
+        var bad = AttributionOptions()
+        bad.targets = [.token(v)]
+        #expect(throws: AttributionError.self) { try tiny.attribute(bad) }
+        bad.targets = [.direction([1, 2], label: "short")]
+        #expect(throws: AttributionError.self) { try tiny.attribute(bad) }
+    }
+
     @Test(arguments: [false, true])
     func edgesMatchInterventions(_ skip: Bool) throws {
         let tiny = try TinyCase(skip: skip)

@@ -19,6 +19,7 @@ struct InterveneCommand: ParsableCommand {
             Examples:
               circuitry intervene "The capital of Texas is" --set 20:5:1337=0
               circuitry intervene "The capital of Texas is" --add 12:4:99=5 --freeze-attention --json
+              circuitry intervene "When Mary and John went to the store, John gave a drink to" --set 8:12:77=0 --target " Mary" --minus " John"
             """)
 
     @Argument(help: "The prompt.")
@@ -48,6 +49,7 @@ struct InterveneCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not prepend the beginning-of-sequence token.")
     var noBos = false
 
+    @OptionGroup var targetOptions: TargetOptions
     @OptionGroup var output: JSONOption
 
     static func parse(_ text: String, additive: Bool) throws -> FeatureIntervention {
@@ -64,10 +66,16 @@ struct InterveneCommand: ParsableCommand {
             throw ValidationError("give at least one --set, --add or --ablate-errors")
         }
         _ = try sets.map { try Self.parse($0, additive: false) } + adds.map { try Self.parse($0, additive: true) }
+        if targetOptions.targetDirection != nil { throw ValidationError("intervene reports token logits: give --target (and --minus), not --target-direction") }
     }
 
     struct Entry: Encodable { var id: Int; var token: String; var logit: Float; var prob: Float; var clean_logit: Float; var clean_prob: Float }
-    struct Report: Encodable { var token_ids: [Int]; var interventions: [FeatureIntervention]; var top: [Entry]; var clean_top: [Entry] }
+    struct Chosen: Encodable { var id: Int; var token: String; var logit: Float; var clean_logit: Float; var change: Float }
+    struct Difference: Encodable { var target: String; var minus: String; var value: Float; var clean_value: Float; var change: Float }
+    struct Report: Encodable {
+        var token_ids: [Int]; var interventions: [FeatureIntervention]; var top: [Entry]; var clean_top: [Entry]
+        var targets: [Chosen]?; var difference: Difference?
+    }
 
     func run() throws {
         let loaded = try modelOptions.load()
@@ -88,9 +96,32 @@ struct InterveneCommand: ParsableCommand {
             }
         }
         let after = try entries(result.logits), before = try entries(result.cleanLogits)
+        // Chosen tokens' logits, and their difference with --minus.
+        let chosenIds = try targetOptions.target.map { try TargetOptions.token($0, "--target", loaded) }
+            + (try targetOptions.minus.map { [try TargetOptions.token($0, "--minus", loaded)] } ?? [])
+        let chosen = try chosenIds.map { id in
+            Chosen(id: id, token: try loaded.tokenizer.text(of: id), logit: result.logits.scalars[id], clean_logit: result.cleanLogits.scalars[id],
+                   change: result.logits.scalars[id] - result.cleanLogits.scalars[id])
+        }
+        let difference = targetOptions.minus == nil ? nil : Difference(
+            target: chosen[0].token, minus: chosen[1].token, value: chosen[0].logit - chosen[1].logit,
+            clean_value: chosen[0].clean_logit - chosen[1].clean_logit,
+            change: (chosen[0].logit - chosen[1].logit) - (chosen[0].clean_logit - chosen[1].clean_logit))
         if output.json {
-            try Output.json(Report(token_ids: tokens, interventions: interventions, top: after, clean_top: before))
+            try Output.json(Report(token_ids: tokens, interventions: interventions, top: after, clean_top: before,
+                                   targets: chosen.isEmpty ? nil : chosen, difference: difference))
             return
+        }
+        if !chosen.isEmpty {
+            print("logit                          clean      after     change")
+            for c in chosen {
+                print(Output.padded("\"\(Output.visible(c.token))\"", 26) + String(format: " %9.4f  %9.4f  %+9.4f", c.clean_logit, c.logit, c.change))
+            }
+            if let d = difference {
+                print(Output.padded("\"\(Output.visible(d.target))\" − \"\(Output.visible(d.minus))\"", 26)
+                      + String(format: " %9.4f  %9.4f  %+9.4f", d.clean_value, d.value, d.change))
+            }
+            print("")
         }
         print("after the intervention                      clean run")
         for (a, b) in zip(after, before) {

@@ -20,6 +20,7 @@ struct TraceCommand: ParsableCommand {
               circuitry trace "The capital of Texas is" --svg Graphs/texas.svg
               circuitry trace "The capital of Texas is" --max-feature-nodes 2000 --slug texas --json texas.json
               circuitry trace "When Mary and John went to the store, John gave a drink to" --verify
+              circuitry trace "When Mary and John went to the store, John gave a drink to" --target " Mary" --minus " John"
             """)
 
     @Argument(help: "The prompt.")
@@ -29,6 +30,7 @@ struct TraceCommand: ParsableCommand {
     @OptionGroup var transcoderOptions: TranscoderOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var flags: AttributionFlags
+    @OptionGroup var targetOptions: TargetOptions
 
     @Option(name: .long, help: "A name for the graph (default: made from the prompt).")
     var slug: String?
@@ -61,7 +63,8 @@ struct TraceCommand: ParsableCommand {
         // Everything that can be refused is checked before the long attribution starts.
         guard !prompt.isEmpty else { throw AttributionError.emptyPrompt }
         let tokens = try loaded.tokenize(prompt, bos: !noBos)
-        let options = flags.options
+        var options = flags.options
+        options.targets = try targetOptions.targets(loaded)
         let provenance = try GraphProvenance.make(model: loaded, transcoders: set, prompt: prompt, tokens: tokens, options: options)
         let store = try storeOptions.open()
         if let slug { try store.checkSlug(slug) }
@@ -125,8 +128,19 @@ struct TraceCommand: ParsableCommand {
     func report(_ graph: AttributionGraph, stored: StoredGraph, summary: GraphSummary, loaded: LoadedModel, saveSeconds: Double,
                 labels: [LayerFeature: String]) -> String {
         var lines = ["graph \(summary.id) \"\(summary.slug)\" saved in \(storeOptions.resolvedPath)", "", "top logits:"]
-        for logit in graph.logits {
-            lines.append(String(format: "  %6.2f%%  ", logit.probability * 100) + "\"\(Output.visible((try? loaded.tokenizer.text(of: logit.token)) ?? "?"))\"")
+        let text = { (id: Int) in (try? loaded.tokenizer.text(of: id)) ?? "?" }
+        if graph.provenance.options.targets == nil {
+            for logit in graph.logits {
+                lines.append(String(format: "  %6.2f%%  ", logit.probability * 100) + "\"\(Output.visible(text(logit.token)))\"")
+            }
+        } else {
+            lines[lines.count - 1] = "targets:"
+            for logit in graph.logits {
+                let name = logit.minus.map { "\"\(Output.visible(text(logit.token)))\" − \"\(Output.visible(text($0)))\"" }
+                    ?? logit.label.map(Output.visible) ?? "\"\(Output.visible(text(logit.token)))\""
+                lines.append(String(format: "  %9.4f  ", logit.demeanedLogit) + name
+                             + (logit.minus == nil && logit.direction == nil ? String(format: "  (p = %.4f)", logit.probability) : ""))
+            }
         }
         lines.append("")
         lines.append("nodes \(summary.nodesTotal) → \(summary.nodesKept) after pruning, edges \(summary.edgesTotal) → \(summary.edgesKept)  "
