@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
 // Circuitry: attribution graphs for language models, natively on the CPU.
-// Targets are listed lowest layer first; see ../shared/docs/ARCHITECTURE.md for who may import whom.
+// Targets are listed lowest layer first; docs/ARCHITECTURE.md says who may import whom.
 import PackageDescription
 
 /// Release builds drop overflow and bounds traps so numeric loops vectorise; shapes are checked
@@ -45,7 +45,7 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "CircuitQL", dependencies: ["GraphStore"], swiftSettings: numericSettings),
         .target(name: "CircuitCompare", dependencies: ["GraphStore", "CircuitQL"], swiftSettings: numericSettings),
-        .target(name: "GraphExport", dependencies: ["TensorCore", "Attribution", "GraphStore", "CGraphviz"],
+        .target(name: "GraphExport", dependencies: ["TensorCore", "Attribution", "GraphStore", "CircuitCompare", "CGraphviz"],
                 swiftSettings: numericSettings),
         .target(name: "Transcoders",
                 dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", .product(name: "Yams", package: "Yams")],

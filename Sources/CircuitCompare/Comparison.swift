@@ -26,7 +26,7 @@ public enum AlignedNode: Hashable, Comparable, Sendable {
     case logit(rank: Int)
 
     /// Row and column in a difference graph: layer (tokens −1, logits `layers`) and offset.
-    func place(layers: Int) -> (row: Int, offset: Int) {
+    public func place(layers: Int) -> (row: Int, offset: Int) {
         switch self {
         case let .feature(l, _, o), let .error(l, o): (l, o)
         case let .token(o): (-1, o)
@@ -54,6 +54,8 @@ public struct ComparedGraph: Sendable {
     public var edges: [AlignedEdge: Float]
     /// Text shown for aligned token and logit nodes.
     public var texts: [AlignedNode: String]
+    /// Influence of every aligned feature and error node.
+    public var influence: [AlignedNode: Double]
 
     public init(_ g: StoredGraph) {
         summary = g.summary
@@ -65,6 +67,7 @@ public struct ComparedGraph: Sendable {
             .map { ($0.element.index, $0.offset) })
         var aligned = [Int: AlignedNode]()
         var features = [LayerFeature: Double](), alignedFeatures = [AlignedNode: Double](), texts = [AlignedNode: String]()
+        var influence = [AlignedNode: Double]()
         for n in g.nodes {
             let offset = last - n.position
             let key: AlignedNode
@@ -78,6 +81,7 @@ public struct ComparedGraph: Sendable {
             case .logit: key = .logit(rank: logitRanks[n.index] ?? 0); texts[key] = n.tokenText ?? ""
             }
             aligned[n.index] = key
+            if n.kind == .feature || n.kind == .error { influence[key, default: 0] += Double(n.influence) }
         }
         var edges = [AlignedEdge: Float]()
         for e in g.edges {
@@ -89,6 +93,7 @@ public struct ComparedGraph: Sendable {
         nodes = Set(aligned.values)
         self.edges = edges
         self.texts = texts
+        self.influence = influence
     }
 }
 

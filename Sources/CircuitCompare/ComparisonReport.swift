@@ -69,66 +69,7 @@ extension CircuitComparison {
             recurrence: graphs.count >= 3 ? recurrence.map { .init(layer: $0.feature.layer, feature: $0.feature.feature, graphs: $0.graphs, mean_influence: $0.meanInfluence) } : nil)
     }
 
-    /// Colours: shared by every graph, then one per graph (cycled), and "some but not all".
-    static let sharedColour = "#333333"
-    static let graphColours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"]
-    static let partialColour = "#999999"
-
-    func colour(graphsHaving: [Int]) -> String {
-        if graphsHaving.count == graphs.count { return Self.sharedColour }
-        if graphsHaving.count == 1 { return Self.graphColours[graphsHaving[0] % Self.graphColours.count] }
-        return Self.partialColour
-    }
-
-    /// The union of the graphs' aligned nodes and edges, laid out like `trace`'s export (rows by
-    /// layer, tokens at the bottom, logits at the top, columns by offset from the end), coloured by
-    /// which graphs have them. Node positions are pinned, for Graphviz's fixed-position layout.
-    /// `labels` adds the first part of each feature's label.
-    public func differenceDOT(maxEdges: Int = 2000, labels: [LayerFeature: String] = [:]) -> String {
-        let layers = graphs.map(\.layers).max() ?? 0
-        let allNodes = graphs.reduce(into: Set<AlignedNode>()) { $0.formUnion($1.nodes) }.sorted()
-        let maxOffset = allNodes.map { $0.place(layers: layers).offset }.max() ?? 0
-        var slots = [String: Int]()
-        var ids = [AlignedNode: String]()
-        var lines = [
-            "digraph difference {",
-            "  graph [charset=\"UTF-8\", splines=false, outputorder=edgesfirst, bgcolor=white, fontname=\"Helvetica\", labelloc=t, fontsize=16, label=\(DisplayText.dotQuoted(legend))];",
-            "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=9, penwidth=1.6, fillcolor=white, margin=\"0.04,0.02\"];",
-            "  edge [arrowsize=0.4];",
-        ]
-        for (i, node) in allNodes.enumerated() {
-            let id = "n\(i)"
-            ids[node] = id
-            let having = graphs.indices.filter { graphs[$0].nodes.contains(node) }
-            let (row, offset) = node.place(layers: layers)
-            let slotKey = "\(row):\(offset)"
-            let slot = slots[slotKey, default: 0]
-            slots[slotKey] = slot + 1
-            let x = Double(maxOffset - offset) * 150 + Double(slot % 4) * 34
-            let y = Double(row + 1) * 60 + Double(slot / 4) * 14
-            lines.append("  \(id) [label=\(DisplayText.dotQuoted(label(node, labels: labels))), color=\"\(colour(graphsHaving: having))\", pos=\"\(x),\(y)!\"];")
-        }
-        var edges = graphs.indices.flatMap { i in graphs[i].edges.map { ($0.key, abs($0.value)) } }
-        edges.sort { $0.1 > $1.1 }
-        var drawn = Set<AlignedEdge>()
-        let strongest = edges.first?.1 ?? 1
-        for (edge, weight) in edges where drawn.count < maxEdges && drawn.insert(edge).inserted {
-            let having = graphs.indices.filter { graphs[$0].edges[edge] != nil }
-            let width = 0.3 + 2.5 * Double(weight / max(strongest, 1e-12))
-            lines.append("  \(ids[edge.source]!) -> \(ids[edge.target]!) [color=\"\(colour(graphsHaving: having))\", penwidth=\(String(format: "%.2f", width))];")
-        }
-        lines.append("}")
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    var legend: String {
-        var parts = ["shared: dark grey"]
-        for (i, g) in graphs.enumerated() { parts.append("\(g.summary.slug): \(["blue", "red", "green", "purple", "orange", "cyan"][i % 6])") }
-        if graphs.count > 2 { parts.append("some but not all: light grey") }
-        return parts.joined(separator: "   ") + String(format: "\nfeature IoU %.2f, edge IoU %.2f", featureIoU, edgeIoU)
-    }
-
-    func label(_ node: AlignedNode, labels: [LayerFeature: String] = [:]) -> String {
+    public func label(_ node: AlignedNode, labels: [LayerFeature: String] = [:]) -> String {
         func texts() -> String {
             graphs.compactMap { $0.texts[node] }.map { "\"\(DisplayText.visible($0))\"" }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: " | ")
         }

@@ -3,7 +3,7 @@
 import Foundation
 import Testing
 @testable import CircuitCompare
-import GraphExport
+@testable import GraphExport
 import GraphStore
 import TestSupport
 
@@ -82,8 +82,8 @@ func close(_ x: Double?, _ y: Double, _ tolerance: Double = 1e-6) -> Bool { x.ma
 
     @Test func differenceGraphRenders() throws {
         let c = try CircuitComparison.compare(["a", "b", "c"], in: Self.store)
-        let dot = c.differenceDOT()
-        #expect(dot.contains(CircuitComparison.sharedColour) && dot.contains(CircuitComparison.graphColours[1]))
+        let dot = DifferenceDOT.dot(c, rule: .everything)
+        #expect(dot.contains(DifferenceDOT.sharedFill) && dot.contains(DifferenceDOT.graphFills[1]))
         let svg = try SVGRenderer.svg(fromDOT: dot)
         #expect(svg.contains("</svg>") && svg.contains("L1/F10"))
     }

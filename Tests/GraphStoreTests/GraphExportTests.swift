@@ -233,3 +233,69 @@ final class XMLText: NSObject, XMLParserDelegate {
         #expect(imported.nodes.filter { $0.kind == .feature }.allSatisfy { $0.influence > 0 })
     }
 }
+
+@Suite struct PictureTests {
+    /// A graph the size of a pruned real trace's middle: 300 features over 30 layers and 7 positions.
+    static func big() throws -> StoredGraph {
+        var random = TestRandom(seed: 77)
+        func uniform() -> Float { random.uniform([1], 0, 1).scalars[0] }
+        var features = [(layer: Int, position: Int, feature: Int, influence: Float)]()
+        for i in 0..<300 { features.append((i % 30, 1 + Int(uniform() * 6), i, uniform())) }
+        features.sort { ($0.layer, $0.position, $0.feature) < ($1.layer, $1.position, $1.feature) }
+        var g = HandGraph(prompt: "a big graph", tokens: (0..<7).map { "t\($0)" }, features: features,
+                          logits: [("A", 0.5), ("B", 0.3)], edges: [])
+        for (i, a) in features.enumerated() {
+            g.edges.append(("t\(a.position)", "f\(i)", uniform()))
+            for (j, b) in features.enumerated() where b.layer > a.layer && b.position >= a.position && uniform() < 0.08 {
+                g.edges.append(("f\(i)", "f\(j)", uniform() * 2 - 1))
+            }
+            if a.position == 6 { g.edges.append(("f\(i)", "l0", uniform())); g.edges.append(("f\(i)", "l1", uniform() - 0.5)) }
+        }
+        for l in [3, 9, 20] { g.edges.append(("e\(l)@6", "l0", 0.2)) }
+        let store = try GraphStore(path: temporaryPath(".sqlite"))
+        return try store.graph(try g.save(into: store, slug: "big").slug)
+    }
+
+    struct Box { var id: Int; var x, y, w, h: Double }
+
+    static func boxes(_ dot: String) throws -> [Box] {
+        let pattern = try NSRegularExpression(pattern: #"^  n(\d+) \[.*pos="([-\d.]+),([-\d.]+)!", width=([\d.]+), height=([\d.]+)"#, options: .anchorsMatchLines)
+        return pattern.matches(in: dot, range: NSRange(dot.startIndex..., in: dot)).map { m in
+            func part(_ i: Int) -> String { String(dot[Range(m.range(at: i), in: dot)!]) }
+            return Box(id: Int(part(1))!, x: Double(part(2))!, y: Double(part(3))!, w: Double(part(4))! * 72, h: Double(part(5))! * 72)
+        }
+    }
+
+    static func edges(_ dot: String) throws -> [(Int, Int)] {
+        let pattern = try NSRegularExpression(pattern: #"^  n(\d+) -> n(\d+) "#, options: .anchorsMatchLines)
+        return pattern.matches(in: dot, range: NSRange(dot.startIndex..., in: dot)).map { m in
+            (Int(dot[Range(m.range(at: 1), in: dot)!])!, Int(dot[Range(m.range(at: 2), in: dot)!])!)
+        }
+    }
+
+    @Test func picturesAreBoundedLegibleAndSayWhatTheyDraw() throws {
+        let g = try Self.big()
+        #expect(g.edges.count > 1000)
+        for rule in [DrawingRule(), DrawingRule(maxNodes: 20, perTarget: 2, maxEdges: 40), DrawingRule(maxNodes: 150, perTarget: 6, maxEdges: 600)] {
+            let dot = DOTWriter.dot(g, rule: rule)
+            let boxes = try Self.boxes(dot), edges = try Self.edges(dot)
+            let kinds = Dictionary(uniqueKeysWithValues: g.nodes.map { ($0.index, $0.kind) })
+            #expect(boxes.count == Set(boxes.map(\.id)).count)
+            #expect(boxes.filter { [.feature, .error].contains(kinds[$0.id]) }.count <= rule.maxNodes)
+            #expect(edges.count <= rule.maxEdges)
+            // Nothing floats: every drawn node but a logit carries a drawn edge.
+            let touched = Set(edges.flatMap { [$0.0, $0.1] })
+            #expect(boxes.allSatisfy { touched.contains($0.id) || kinds[$0.id] == .logit })
+            // No two boxes overlap.
+            for (i, a) in boxes.enumerated() {
+                for b in boxes[(i + 1)...] {
+                    let apart = abs(a.x - b.x) >= (a.w + b.w) / 2 || abs(a.y - b.y) >= (a.h + b.h) / 2
+                    #expect(apart, "boxes n\(a.id) and n\(b.id) overlap")
+                }
+            }
+            #expect(dot.contains("drawn: ") && dot.contains("of \(g.edges.count) edges"))
+            let svg = try SVGRenderer.svg(fromDOT: dot)
+            #expect(svg.contains("</svg>"))
+        }
+    }
+}

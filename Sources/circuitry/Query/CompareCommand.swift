@@ -37,7 +37,7 @@ struct CompareCommand: ParsableCommand {
         // The graphs share one transcoder set (compare refuses others), so one set of labels serves.
         let labels = try store.labels(for: try store.graph(graphs[0]))
         if dot != nil || svg != nil {
-            let text = comparison.differenceDOT(labels: labels)
+            let text = DifferenceDOT.dot(comparison, labels: labels)
             if let dot { try text.write(toFile: dot, atomically: true, encoding: .utf8) }
             if let svg { try SVGRenderer.svg(fromDOT: text).write(toFile: svg, atomically: true, encoding: .utf8) }
         }
