@@ -64,6 +64,8 @@ enum FeatureCommandFixture {
 
     @Test func badFeaturesAreClearErrors() throws {
         let store = temporaryPath(".sqlite")
+        TraceFixture.expectOneLineError(try FeatureCommandFixture.run(["feature", "0/0"], store: store), containing: "no graph store there")
+        #expect(try FeatureCommandFixture.run(["trace", "abaX"], store: store).status == 0)
         TraceFixture.expectOneLineError(try FeatureCommandFixture.run(["feature", "0/0"], store: store), containing: "no feature pages for transcoder set \"feature-fixture\"")
         #expect(try FeatureCommandFixture.run(["features", "build", "--tokens", "300"], store: store).status == 0)
         TraceFixture.expectOneLineError(try FeatureCommandFixture.run(["feature", "0/6"], store: store), containing: "feature 6 is out of range")

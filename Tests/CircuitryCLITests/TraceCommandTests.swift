@@ -37,7 +37,7 @@ enum TraceFixture {
     @Test func traceSavesPrintsAndWritesEveryFormat() throws {
         let store = temporaryPath(".sqlite")
         let (svg, dot, json) = (temporaryPath(".svg"), temporaryPath(".dot"), temporaryPath(".json"))
-        let run = try TraceFixture.trace("Hi there, Tex!", store: store, ["--svg", svg, "--dot", dot, "--json", json, "--slug", "tex"])
+        let run = try TraceFixture.trace("Hi there, Tex!", store: store, ["--svg", svg, "--dot", dot, "--json-out", json, "--slug", "tex"])
         #expect(run.status == 0, "\(run.standardError)")
         for part in ["graph 1 \"tex\" saved in \(store)", "top logits:", "after pruning", "replacement score", "strongest paths to", "time: forward"] {
             #expect(run.standardOutput.contains(part), "missing \(part)")
@@ -60,11 +60,11 @@ enum TraceFixture {
         let show = try CommandLineRun.circuitry(["graphs", "show", "1", "--json", "--store", store])
         let shown = try #require(try TraceFixture.json(show) as? [String: Any])
         let keptNodes = try #require(shown["nodes"] as? [[String: Any]]).count
-        #expect(keptNodes == (listed[0]["nodesKept"] as? Int))
+        #expect(keptNodes == (listed[0]["nodes_kept"] as? Int))
 
         let prune = try CommandLineRun.circuitry(["graphs", "prune", "tex", "--node-threshold", "0.3", "--edge-threshold", "0.5", "--store", store])
         #expect(prune.status == 0, "\(prune.standardError)")
-        #expect((try TraceFixture.graphs(store)[0]["nodesKept"] as? Int ?? .max) < keptNodes)
+        #expect((try TraceFixture.graphs(store)[0]["nodes_kept"] as? Int ?? .max) < keptNodes)
 
         let imported = try CommandLineRun.circuitry(["graphs", "import", json, "--store", store])
         #expect(imported.status == 0, "\(imported.standardError)")
@@ -124,6 +124,35 @@ enum TraceFixture {
         #expect(slugs == ["one-prompt-here", "another-prompt", "a-third-one"])
     }
 
+    /// Every key of a JSON document, recursively.
+    static func keys(_ value: Any) -> Set<String> {
+        if let object = value as? [String: Any] { return object.reduce(into: Set(object.keys)) { $0.formUnion(keys($1.value)) } }
+        if let array = value as? [Any] { return array.reduce(into: Set<String>()) { $0.formUnion(keys($1)) } }
+        return []
+    }
+
+    @Test func everyJSONDocumentUsesOneKeyStyle() throws {
+        let store = temporaryPath(".sqlite")
+        let traced = try TraceFixture.trace("Hi there, Tex!", store: store, ["--json", "--slug", "tex"])
+        #expect(traced.status == 0, "\(traced.standardError)")
+        let tiny = TraceFixture.tiny
+        var all = Set<String>()
+        for arguments in [["graphs", "list"], ["graphs", "show", "tex"], ["graphs", "prune", "tex", "--node-threshold", "0.9"]] {
+            let run = try CommandLineRun.circuitry(arguments + ["--json", "--store", store])
+            #expect(run.status == 0, "\(arguments): \(run.standardError)")
+            all.formUnion(Self.keys(try TraceFixture.json(run)))
+        }
+        let intervened = try CommandLineRun.circuitry(["intervene", "Hi there, Tex!", "--model", tiny.modelPath, "--transcoders", tiny.transcoderFolder,
+                                                       "--ablate-errors", "0", "--json"])
+        #expect(intervened.status == 0, "\(intervened.standardError)")
+        let trace = try #require(try TraceFixture.json(traced) as? [String: Any])
+        #expect(trace["slug"] as? String == "tex" && trace["nodes_kept"] is Int && trace["strongest_paths"] is [Any])
+        all.formUnion(Self.keys(trace))
+        all.formUnion(Self.keys(try TraceFixture.json(intervened)))
+        #expect(all.contains("pos") && !all.contains("position"))
+        #expect(all.filter { $0.contains(where: \.isUppercase) }.isEmpty, "camelCase keys: \(all.filter { $0.contains(where: \.isUppercase) })")
+    }
+
     @Test func badInputGetsOneLineErrors() throws {
         let corrupt = temporaryPath(".sqlite")
         try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: corrupt))
@@ -136,8 +165,10 @@ enum TraceFixture {
         TraceFixture.expectOneLineError(try TraceFixture.trace("Hello", store: store, ["--slug", "hello"]), containing: "already used")
         TraceFixture.expectOneLineError(try CommandLineRun.circuitry(["export", "77", "--format", "svg", "--store", store]), containing: "\"77\"")
         TraceFixture.expectOneLineError(try CommandLineRun.circuitry(["graphs", "delete", "nope", "--store", store]), containing: "\"nope\"")
-        TraceFixture.expectOneLineError(try CommandLineRun.circuitry(["graphs", "prune", "hello", "--node-threshold", "2", "--store", store]),
-                                        containing: "between 0 and 1")
+        let badThreshold = try CommandLineRun.circuitry(["graphs", "prune", "hello", "--node-threshold", "2", "--store", store])
+        #expect(badThreshold.status == 2 && badThreshold.standardError.contains("between 0 and 1"), "a bad option value is a usage error")
+        TraceFixture.expectOneLineError(try CommandLineRun.circuitry(["graphs", "list", "--store", store + "-typo/x.sqlite"]), containing: "no graph store there")
+        #expect(!FileManager.default.fileExists(atPath: store + "-typo"), "a read command creates nothing")
         let junk = temporaryPath(".json")
         try Data("[1, 2".utf8).write(to: URL(fileURLWithPath: junk))
         TraceFixture.expectOneLineError(try CommandLineRun.circuitry(["graphs", "import", junk, "--store", store]), containing: "not a graph file")

@@ -18,6 +18,7 @@ struct InterveneCommand: ParsableCommand {
 
             Examples:
               circuitry intervene "The capital of Texas is" --set 20:5:1337=0
+              circuitry intervene "The capital of Texas is" --set L20/F1337@5=0 --target " Austin"
               circuitry intervene "The capital of Texas is" --add 12:4:99=5 --freeze-attention --json
               circuitry intervene "When Mary and John went to the store, John gave a drink to" --set 8:12:77=0 --target " Mary" --minus " John"
             """)
@@ -28,10 +29,10 @@ struct InterveneCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var transcoderOptions: TranscoderOptions
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Set a feature's activation.", valueName: "layer:pos:feature=value"))
+    @Option(name: .customLong("set"), help: ArgumentHelp("Set a feature's activation (L20/F2305@2=0 or 20:2:2305=0).", valueName: "feature=value"))
     var sets: [String] = []
 
-    @Option(name: .customLong("add"), help: ArgumentHelp("Add to a feature's activation.", valueName: "layer:pos:feature=value"))
+    @Option(name: .customLong("add"), help: ArgumentHelp("Add to a feature's activation (L12/F99@4=5 or 12:4:99=5).", valueName: "feature=value"))
     var adds: [String] = []
 
     @Flag(name: .long, help: "Keep attention patterns and normalisation scales at their clean values.")
@@ -54,11 +55,11 @@ struct InterveneCommand: ParsableCommand {
 
     static func parse(_ text: String, additive: Bool) throws -> FeatureIntervention {
         let parts = text.split(separator: "=", maxSplits: 1)
-        let site = parts.first?.split(separator: ":").compactMap { Int($0) } ?? []
-        guard parts.count == 2, site.count == 3, let value = Float(parts[1]), value.isFinite else {
-            throw ValidationError("\(additive ? "--add" : "--set") \(text): expected LAYER:POS:FEATURE=VALUE, for example 12:4:99=0")
+        guard parts.count == 2, let site = FeatureAddress(argument: String(parts[0])), let position = site.position,
+              let value = Float(parts[1]), value.isFinite else {
+            throw ValidationError("\(additive ? "--add" : "--set") \(text): expected L20/F2305@2=VALUE or LAYER:POS:FEATURE=VALUE, for example L12/F99@4=0 or 12:4:99=0")
         }
-        return FeatureIntervention(layer: site[0], position: site[1], feature: site[2], value: value, additive: additive)
+        return FeatureIntervention(layer: site.layer, position: position, feature: site.index, value: value, additive: additive)
     }
 
     func validate() throws {

@@ -18,7 +18,8 @@ struct TraceCommand: ParsableCommand {
 
             Examples:
               circuitry trace "The capital of Texas is" --svg Graphs/texas.svg
-              circuitry trace "The capital of Texas is" --max-feature-nodes 2000 --slug texas --json texas.json
+              circuitry trace "The capital of Texas is" --max-feature-nodes 2000 --slug texas --json-out texas.json
+              circuitry trace "The capital of Texas is" --json          # a summary as one JSON document
               circuitry trace "When Mary and John went to the store, John gave a drink to" --verify
               circuitry trace "When Mary and John went to the store, John gave a drink to" --target " Mary" --minus " John"
             """)
@@ -31,6 +32,7 @@ struct TraceCommand: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var flags: AttributionFlags
     @OptionGroup var targetOptions: TargetOptions
+    @OptionGroup var drawing: DrawingOptions
 
     @Option(name: .long, help: "A name for the graph (default: made from the prompt).")
     var slug: String?
@@ -44,8 +46,10 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the graph as Graphviz DOT.", valueName: "file"))
     var dot: String?
 
-    @Option(name: .long, help: ArgumentHelp("Write the graph in circuit-tracer's interchange JSON (Neuronpedia's viewer reads it).", valueName: "file"))
-    var json: String?
+    @Option(name: .customLong("json-out"), help: ArgumentHelp("Write the graph in circuit-tracer's interchange JSON (Neuronpedia's viewer reads it).", valueName: "file"))
+    var jsonOut: String?
+
+    @OptionGroup var output: JSONOption
 
     @Flag(name: .long, help: "Check the graph against the model before saving it: every row's sum, and 50 sampled edges by intervention.")
     var verify = false
@@ -66,7 +70,7 @@ struct TraceCommand: ParsableCommand {
         var options = flags.options
         options.targets = try targetOptions.targets(loaded)
         let provenance = try GraphProvenance.make(model: loaded, transcoders: set, prompt: prompt, tokens: tokens, options: options)
-        let store = try storeOptions.open()
+        let store = try storeOptions.open(creating: true)
         if let slug { try store.checkSlug(slug) }
         let bar = ProgressBar("trace", total: 100)
         let graph = try Attribution.attribute(model: loaded.model, transcoders: set, tokens: tokens, options: options, provenance: provenance) { p in
@@ -106,20 +110,25 @@ struct TraceCommand: ParsableCommand {
         let stored = try store.graph(String(summary.id))
         let labels = try store.labels(for: stored)
         try write(stored, labels: labels, store: store)
-        print(report(graph, stored: stored, summary: summary, loaded: loaded, saveSeconds: saveSeconds, labels: labels))
+        if output.json {
+            try Output.json(jsonReport(graph, stored: stored, summary: summary, loaded: loaded, saveSeconds: saveSeconds, labels: labels,
+                                       verification: verification))
+        } else {
+            print(report(graph, stored: stored, summary: summary, loaded: loaded, saveSeconds: saveSeconds, labels: labels))
+        }
         if let verification {
-            print(verification)
+            if !output.json { print(verification) }
             if verification.hasSuffix("FAILED") { throw CommandError("the graph failed verification (saved because of --keep-unverified)") }
         }
     }
 
     func write(_ stored: StoredGraph, labels: [LayerFeature: String], store: GraphStore) throws {
         if dot != nil || svg != nil {
-            let text = DOTWriter.dot(stored, labels: labels)
+            let text = DOTWriter.dot(stored, labels: labels, rule: drawing.rule)
             if let dot { try text.write(toFile: dot, atomically: true, encoding: .utf8) }
             if let svg { try SVGRenderer.svg(fromDOT: text).write(toFile: svg, atomically: true, encoding: .utf8) }
         }
-        if let json {
+        if let json = jsonOut {
             let texts = try store.tokenTexts(String(stored.summary.id)).prompt
             try InterchangeExport.graph(stored, promptTokens: texts, labels: labels).encoded().write(to: URL(fileURLWithPath: json))
         }
@@ -159,6 +168,34 @@ struct TraceCommand: ParsableCommand {
         lines.append(String(format: "time: forward %.2f s, logit rows %.2f s, feature rows %.2f s, pruning %.2f s, saving %.2f s",
                             t.forward, t.logitRows, t.featureRows, t.assembly + t.pruning, saveSeconds))
         return lines.joined(separator: "\n")
+    }
+
+    struct Target: Encodable { var token_id: Int; var text: String; var minus_token_id: Int?; var probability: Float; var value: Float }
+    struct Path: Encodable { var strength: Double; var nodes: [String] }
+    struct JSONReport: Encodable {
+        var id: Int64; var slug: String; var store: String; var targets: [Target]
+        var nodes_total: Int; var nodes_kept: Int; var edges_total: Int; var edges_kept: Int
+        var features_computed: Int; var active_features: Int
+        var replacement_score: Double; var completeness_score: Double
+        var strongest_paths: [Path]; var timings: AttributionTimings; var save_seconds: Double; var verification: String?
+    }
+
+    func jsonReport(_ graph: AttributionGraph, stored: StoredGraph, summary: GraphSummary, loaded: LoadedModel, saveSeconds: Double,
+                    labels: [LayerFeature: String], verification: String?) -> JSONReport {
+        let text = { (id: Int) in (try? loaded.tokenizer.text(of: id)) ?? "?" }
+        var paths = [Path]()
+        if let top = stored.nodes.filter({ $0.kind == .logit }).min(by: { $0.index < $1.index }) {
+            let names = Dictionary(uniqueKeysWithValues: stored.nodes.map { ($0.index, Self.name($0, labels: labels)) })
+            paths = stored.strongestPaths(to: top.index, k: 3).map { Path(strength: $0.strength, nodes: $0.nodes.map { names[$0]! }) }
+        }
+        return JSONReport(
+            id: summary.id, slug: summary.slug, store: storeOptions.resolvedPath,
+            targets: graph.logits.map { Target(token_id: $0.token, text: $0.label(tokenText: text), minus_token_id: $0.minus,
+                                              probability: $0.probability, value: $0.demeanedLogit) },
+            nodes_total: summary.nodesTotal, nodes_kept: summary.nodesKept, edges_total: summary.edgesTotal, edges_kept: summary.edgesKept,
+            features_computed: graph.features.count, active_features: graph.activeFeatureCount,
+            replacement_score: graph.replacementScore, completeness_score: graph.completenessScore,
+            strongest_paths: paths, timings: graph.timings, save_seconds: saveSeconds, verification: verification)
     }
 
     static func name(_ n: StoredNode, labels: [LayerFeature: String] = [:]) -> String {

@@ -82,7 +82,7 @@ struct FeaturesBuild: ParsableCommand {
         let loaded = try modelOptions.load()
         let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
         let identity = try SetIdentity.make(model: loaded, transcoders: set)
-        let store = try storeOptions.open()
+        let store = try storeOptions.open(creating: true)
         let existing = try store.featureScan(setFingerprint: identity.setFingerprint)
         if !rebuild, let existing, existing.tokens >= (tokens ?? 0) {
             Output.note("feature pages for \"\(existing.setName)\" are already in \(store.path) (\(existing.tokens.formatted()) tokens scanned); --rebuild scans again")
@@ -155,7 +155,7 @@ struct FeaturesLabel: ParsableCommand {
               circuitry features label L17/F2381 --clear
             """)
 
-    @Argument(help: ArgumentHelp("The feature, as LAYER/INDEX (17/2381 or L17/F2381).", valueName: "layer/index"))
+    @Argument(help: ArgumentHelp("The feature, as L17/F2381, 17/2381, L17/F2381@4 or 17:4:2381 (a position is ignored).", valueName: "feature"))
     var feature: FeatureAddress
 
     @Argument(help: "The label.")
@@ -167,6 +167,9 @@ struct FeaturesLabel: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var transcoderOptions: TranscoderOptions
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var output: JSONOption
+
+    struct Labelled: Encodable { var layer: Int; var feature: Int; var user_label: String? }
 
     func validate() throws {
         if clear == (label != nil) { throw ValidationError("give a label or --clear, not both or neither") }
@@ -178,6 +181,7 @@ struct FeaturesLabel: ParsableCommand {
         let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
         let store = try storeOptions.open()
         try store.setUserLabel(clear ? nil : label, layer: feature.layer, index: feature.index, identity: try SetIdentity.make(model: loaded, transcoders: set))
+        if output.json { return try Output.json(Labelled(layer: feature.layer, feature: feature.index, user_label: clear ? nil : label)) }
         print(clear ? "L\(feature.layer)/F\(feature.index): label removed" : "L\(feature.layer)/F\(feature.index): \"\(Output.visible(label ?? ""))\"")
     }
 }
@@ -200,19 +204,32 @@ struct FeaturesList: ParsableCommand {
     }
 }
 
-/// A feature named on the command line as LAYER/INDEX ("17/2381" or "L17/F2381").
+/// A feature named on the command line: "L17/F2381@4" (as trace and query print it), "17:4:2381"
+/// (layer:pos:feature), or without a position "L17/F2381" and "17/2381".
 struct FeatureAddress: ExpressibleByArgument {
     var layer: Int
     var index: Int
+    var position: Int?
 
     init?(argument: String) {
-        let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return nil }
-        func number(_ s: Substring, prefix: Character) -> Int? {
-            let digits = s.first.map { $0.uppercased() == String(prefix) } == true ? s.dropFirst() : s
+        func number(_ s: Substring, prefix: Character? = nil) -> Int? {
+            let digits = prefix != nil && s.first.map { $0.uppercased() == String(prefix!) } == true ? s.dropFirst() : s
             return Int(digits).flatMap { $0 >= 0 ? $0 : nil }
         }
-        guard let l = number(parts[0], prefix: "L"), let f = number(parts[1], prefix: "F") else { return nil }
+        let colon = argument.split(separator: ":", omittingEmptySubsequences: false)
+        if colon.count == 3 {
+            guard let l = number(colon[0]), let p = number(colon[1]), let f = number(colon[2]) else { return nil }
+            (layer, position, index) = (l, p, f)
+            return
+        }
+        let at = argument.split(separator: "@", omittingEmptySubsequences: false)
+        guard at.count <= 2 else { return nil }
+        if at.count == 2 {
+            guard let p = number(at[1]) else { return nil }
+            position = p
+        }
+        let parts = at[0].split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let l = number(parts[0], prefix: "L"), let f = number(parts[1], prefix: "F") else { return nil }
         layer = l
         index = f
     }

@@ -10,6 +10,7 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             Examples:
               circuitry export texas --format svg --out Graphs/texas.svg
+              circuitry export texas --format svg --draw-nodes 120 --draw-edges 600 --out Graphs/texas-more.svg
               circuitry export texas --format json > texas.json
             """)
 
@@ -20,6 +21,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "dot, svg or json.") var format: Format
     @Option(name: .long, help: ArgumentHelp("Write here instead of standard output.", valueName: "file")) var out: String?
     @Option(name: .long, help: "Graphviz layout for SVG: nop (the pinned viewer layout, fast) or dot.") var layout = "nop"
+    @OptionGroup var drawing: DrawingOptions
 
     func run() throws {
         let store = try storeOptions.open()
@@ -27,8 +29,8 @@ struct ExportCommand: ParsableCommand {
         let labels = try store.labels(for: g)
         let data: Data
         switch format {
-        case .dot: data = Data(DOTWriter.dot(g, labels: labels).utf8)
-        case .svg: data = Data(try SVGRenderer.svg(fromDOT: DOTWriter.dot(g, labels: labels), layout: layout).utf8)
+        case .dot: data = Data(DOTWriter.dot(g, labels: labels, rule: drawing.rule).utf8)
+        case .svg: data = Data(try SVGRenderer.svg(fromDOT: DOTWriter.dot(g, labels: labels, rule: drawing.rule), layout: layout).utf8)
         case .json: data = try InterchangeExport.graph(g, promptTokens: store.tokenTexts(graph).prompt, labels: labels).encoded()
         }
         if let out { try data.write(to: URL(fileURLWithPath: out)) } else { FileHandle.standardOutput.write(data) }

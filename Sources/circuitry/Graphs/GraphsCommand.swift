@@ -76,9 +76,13 @@ struct DeleteGraph: ParsableCommand {
                                                     discussion: "Example:\n  circuitry graphs delete texas")
     @Argument(help: "The graph's id or slug.") var graph: String
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var output: JSONOption
+
+    struct Deleted: Encodable { var deleted: String }
 
     func run() throws {
         try storeOptions.open().delete(graph)
+        if output.json { return try Output.json(Deleted(deleted: graph)) }
         print("deleted \(graph)")
     }
 }
@@ -90,9 +94,17 @@ struct PruneGraph: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(name: .long, help: "Node pruning keeps this share of total influence.") var nodeThreshold = 0.8
     @Option(name: .long, help: "Edge pruning keeps this share of total edge score.") var edgeThreshold = 0.98
+    @OptionGroup var output: JSONOption
+
+    func validate() throws {
+        guard (0...1).contains(nodeThreshold), (0...1).contains(edgeThreshold) else {
+            throw ValidationError("--node-threshold and --edge-threshold must be between 0 and 1")
+        }
+    }
 
     func run() throws {
         let s = try storeOptions.open().reprune(graph, nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold)
+        if output.json { return try Output.json(s) }
         print("graph \(s.id) \"\(s.slug)\": \(s.nodesKept) nodes and \(s.edgesKept) edges at node threshold \(nodeThreshold), edge threshold \(edgeThreshold)")
     }
 }
@@ -104,9 +116,11 @@ struct ImportGraph: ParsableCommand {
     @Argument(help: "The graph file.") var file: String
     @OptionGroup var storeOptions: StoreOptions
     @Option(name: .long, help: "A name for the graph (default: the file's slug).") var slug: String?
+    @OptionGroup var output: JSONOption
 
     func run() throws {
-        let s = try InterchangeImport.load(file: file, into: storeOptions.open(), slug: slug)
+        let s = try InterchangeImport.load(file: file, into: storeOptions.open(creating: true), slug: slug)
+        if output.json { return try Output.json(s) }
         print("imported graph \(s.id) \"\(s.slug)\": \(s.nodesKept) nodes, \(s.edgesKept) edges")
     }
 }

@@ -14,5 +14,12 @@ struct StoreOptions: ParsableArguments {
         return Paths.defaultStore
     }
 
-    func open() throws -> GraphStore { try GraphStore(path: resolvedPath) }
+    /// Opens the store; one that does not exist is an error unless the command makes one.
+    func open(creating: Bool = false) throws -> GraphStore {
+        let path = resolvedPath
+        if !creating && !FileManager.default.fileExists(atPath: path) {
+            throw CommandError("\(path): no graph store there (`circuitry trace` makes one; check --store or $CIRCUITRY_STORE)")
+        }
+        return try GraphStore(path: path)
+    }
 }

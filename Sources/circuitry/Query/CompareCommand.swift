@@ -25,6 +25,7 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the difference graph as Graphviz DOT.", valueName: "file")) var dot: String?
     @Option(name: .long, help: "How many shared and unique features to list.") var top = 10
     @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var drawing: DrawingOptions
     @OptionGroup var output: JSONOption
 
     func validate() throws {
@@ -37,7 +38,7 @@ struct CompareCommand: ParsableCommand {
         // The graphs share one transcoder set (compare refuses others), so one set of labels serves.
         let labels = try store.labels(for: try store.graph(graphs[0]))
         if dot != nil || svg != nil {
-            let text = DifferenceDOT.dot(comparison, labels: labels)
+            let text = DifferenceDOT.dot(comparison, labels: labels, rule: drawing.rule)
             if let dot { try text.write(toFile: dot, atomically: true, encoding: .utf8) }
             if let svg { try SVGRenderer.svg(fromDOT: text).write(toFile: svg, atomically: true, encoding: .utf8) }
         }

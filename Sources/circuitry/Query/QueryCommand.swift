@@ -22,6 +22,7 @@ struct QueryCommand: ParsableCommand {
     @Argument(help: "The query (or give --file).") var query: String?
     @Option(name: .long, help: ArgumentHelp("Read the query from a file.", valueName: "file")) var file: String?
     @Option(name: .long, help: "Output: table, json (an array of objects keyed by column) or csv.") var format: Format = .table
+    @Flag(name: .long, help: "The same as --format json.") var json = false
     @Option(name: .long, help: "Refuse results with more rows than this.") var maxRows = CircuitQL.defaultMaxRows
     @Option(name: .long, help: ArgumentHelp("Stop the query after this many seconds (0: no limit).", valueName: "seconds"))
     var timeout: Double = CircuitQL.defaultTimeout
@@ -53,7 +54,7 @@ struct QueryCommand: ParsableCommand {
             let start = Date()
             let result = try CircuitQL.run(text, on: store, maxRows: maxRows, timeout: timeout > 0 ? timeout : nil)
             let seconds = Date().timeIntervalSince(start)
-            switch format {
+            switch json ? .json : format {
             case .table:
                 print(result.table())
                 Output.note(String(format: "%.1f ms", seconds * 1000))

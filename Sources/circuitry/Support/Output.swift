@@ -7,6 +7,7 @@ enum Output {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.keyEncodingStrategy = .custom { path in JSONKey(snakeCase: path.last!.stringValue) }
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
@@ -27,5 +28,22 @@ enum Output {
     static func score(_ value: Double?, digits: Int = 2) -> String {
         guard let value, !value.isNaN else { return digits == 2 ? "  — " : "—" }
         return String(format: "%.\(digits)f", value)
+    }
+}
+
+/// One key style for every --json document: snake_case, and `pos` for a token position.
+struct JSONKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init?(intValue: Int) { return nil }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init(snakeCase key: String) {
+        if key == "position" { stringValue = "pos"; return }
+        var out = ""
+        for (i, c) in key.enumerated() {
+            if c.isUppercase && i > 0 { out += "_" }
+            out += c.lowercased()
+        }
+        stringValue = out
     }
 }
