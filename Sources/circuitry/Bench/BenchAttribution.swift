@@ -12,7 +12,7 @@ struct BenchAttribution: ParsableCommand {
         abstract: "Time one attribution graph phase by phase, and write its adjacency for comparison with circuit-tracer.",
         discussion: """
             With --out DIR, writes DIR/adjacency.npy (float32, rows targets, columns sources, \
-            circuit-tracer's node order) and DIR/result.json (the keys of ../shared/peers/circuit-tracer-run.py's \
+            circuit-tracer's node order) and DIR/result.json (the keys of circuit-tracer-run.py's \
             result.json, plus the pruned node set), so the two tools' graphs can be compared entry by entry.
 
             Example:
