@@ -9,7 +9,7 @@ SHELL := /bin/bash
 MODELS_DIR   := models
 MODEL_FILE   := $(MODELS_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_SHA256 := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-APT_PACKAGES := libopenblas-dev libsqlite3-dev libgraphviz-dev graphviz pkg-config
+APT_PACKAGES := libopenblas-dev libsqlite3-dev libgraphviz-dev graphviz pkg-config zlib1g-dev
 
 # Vector code generation: on CPUs with AVX2, FMA and F16C (checked here, not assumed) Swift
 # compiles for Haswell-class instructions; elsewhere it keeps the portable x86-64 baseline.

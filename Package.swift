@@ -29,6 +29,7 @@ let package = Package(
             name: "CGraphviz", path: "Sources/CGraphviz", pkgConfig: "libgvc",
             providers: [.apt(["libgraphviz-dev"])]),
         .systemLibrary(name: "CRuntime", path: "Sources/CRuntime"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: Numerics
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: numericSettings),
@@ -41,7 +42,7 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "Attribution", dependencies: ["TensorCore", "Autodiff", "ModelIO", "LanguageModels", "Transcoders"],
                 swiftSettings: numericSettings),
-        .target(name: "GraphStore", dependencies: ["TensorCore", "Transcoders", "Attribution", .product(name: "GRDB", package: "GRDB.swift")],
+        .target(name: "GraphStore", dependencies: ["TensorCore", "Transcoders", "Attribution", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: numericSettings),
         .target(name: "CircuitQL", dependencies: ["GraphStore"], swiftSettings: numericSettings),
         .target(name: "CircuitCompare", dependencies: ["GraphStore", "CircuitQL"], swiftSettings: numericSettings),

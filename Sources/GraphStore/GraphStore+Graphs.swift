@@ -140,7 +140,7 @@ extension GraphStore {
         let n = graph.layout.count
         let encoder = JSONEncoder()
         let factsBlob = try encoder.encode(facts)
-        let adjacencyBlob = SparseAdjacency.encode(graph.adjacency)
+        let adjacencyBlob = try SparseAdjacency.encode(graph.adjacency)
         let counts = graph.counts
         let nodes = storedNodes(facts: facts, kept: graph.pruning.nodes)
         let provenance = String(decoding: try encoder.encode(p), as: UTF8.self)
@@ -345,11 +345,14 @@ extension GraphStore {
     }
 
     /// Deletes a graph (its nodes and edges go with it).
-    public func delete(_ key: String) throws {
+    /// Deletes a graph; with `reclaim`, the file gives the space back (VACUUM, a few seconds for
+    /// a large store) instead of keeping it for later graphs.
+    public func delete(_ key: String, reclaim: Bool = false) throws {
         try write { db in
             let id = try GraphStore.resolve(key, db)
             try db.execute(sql: "DELETE FROM graph WHERE id = ?", arguments: [id])
         }
+        if reclaim { try vacuum() }
     }
 
     /// Prunes a stored graph again at new thresholds, from its stored unpruned adjacency.

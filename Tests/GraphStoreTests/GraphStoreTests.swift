@@ -66,24 +66,45 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
         var a = try Tensor(zeros: [5, 5])
         a.scalars[3] = -0.0
         a.scalars[7] = .leastNonzeroMagnitude
+        a.scalars[8] = 1
         a.scalars[12] = -3.25
         a.scalars[24] = .greatestFiniteMagnitude
-        let blob = SparseAdjacency.encode(a)
-        #expect(blob.count == 12 + 5 + 4 * 4)
+        let blob = try SparseAdjacency.encode(a)
         #expect(bits(try SparseAdjacency.decode(blob, graph: "g").scalars) == bits(a.scalars))
+        // A larger random matrix with causal-cone-like runs, bit for bit.
+        var random = TestRandom(seed: 3)
+        var big = try Tensor(zeros: [300, 300])
+        let noise = random.uniform([300 * 300], -1, 1).scalars
+        for r in 0..<300 { for c in 0..<min(r, 200) where noise[r * 300 + c] > -0.8 { big.scalars[r * 300 + c] = noise[r * 300 + c] * 1e-3 } }
+        let bigBlob = try SparseAdjacency.encode(big)
+        #expect(bits(try SparseAdjacency.decode(bigBlob, graph: "g").scalars) == bits(big.scalars))
+        let nonzero = big.scalars.filter { $0 != 0 }.count
+        #expect(bigBlob.count < 4 * nonzero, "\(bigBlob.count) bytes for \(nonzero) values")
 
-        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "truncated values")) {
-            try SparseAdjacency.decode(blob.dropLast(2), graph: "g")
+        // Damage anywhere is an error, never a crash or wrong weights.
+        for (damaged, reason) in [(blob.dropLast(2), "sizes do not match"), (blob + Data([0]), "sizes do not match"),
+                                  (Data("JUNK".utf8) + blob.dropFirst(4), "bad header"), (blob.prefix(14), "truncated header")] as [(Data, String)] {
+            let error = #expect(throws: GraphStoreError.self) { try SparseAdjacency.decode(damaged, graph: "g") }
+            #expect(error.map { "\($0)".contains(reason) } == true, "\(String(describing: error))")
         }
-        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "trailing bytes")) {
-            try SparseAdjacency.decode(blob + Data([0]), graph: "g")
+        for offset in stride(from: 28, to: bigBlob.count, by: max(1, bigBlob.count / 40)) {
+            var flipped = bigBlob
+            flipped[offset] ^= 0x5a
+            if let decoded = try? SparseAdjacency.decode(flipped, graph: "g") {
+                // Deflate's checksum catches changed bytes; anything that decodes must be the original.
+                #expect(bits(decoded.scalars) == bits(big.scalars))
+            }
         }
-        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "bad header")) {
-            try SparseAdjacency.decode(Data("JUNK".utf8) + blob.dropFirst(4), graph: "g")
-        }
-        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "truncated")) {
-            try SparseAdjacency.decode(blob.prefix(14), graph: "g")
-        }
+
+        // Version 1 blobs (a bitmap and raw values) still read.
+        var v1 = Data("CADJ".utf8)
+        for field in [UInt32(1), 5] { withUnsafeBytes(of: field.littleEndian) { v1.append(contentsOf: $0) } }
+        var bitmap = [UInt8](repeating: 0, count: 5), values = [Float]()
+        for r in 0..<5 { for c in 0..<5 where a.scalars[r * 5 + c].bitPattern != 0 { bitmap[r] |= UInt8(1 << c); values.append(a.scalars[r * 5 + c]) } }
+        v1.append(contentsOf: bitmap)
+        values.withUnsafeBytes { v1.append(contentsOf: $0) }
+        #expect(bits(try SparseAdjacency.decode(v1, graph: "g").scalars) == bits(a.scalars))
+        #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "truncated values")) { try SparseAdjacency.decode(v1.dropLast(2), graph: "g") }
     }
 
     @Test func repruningReproducesAndChangesThePrunedGraph() throws {

@@ -80,8 +80,11 @@ struct DeleteGraph: ParsableCommand {
 
     struct Deleted: Encodable { var deleted: String }
 
+    @Flag(name: .long, help: "Keep the freed space in the file for later graphs instead of giving it back (faster on a large store).")
+    var keepSpace = false
+
     func run() throws {
-        try storeOptions.open().delete(graph)
+        try storeOptions.open().delete(graph, reclaim: !keepSpace)
         if output.json { return try Output.json(Deleted(deleted: graph)) }
         print("deleted \(graph)")
     }
