@@ -56,6 +56,16 @@ public enum CircuitQL {
         if rows.count > maxRows {
             throw CircuitQLError("the query returns more than \(maxRows) rows; add LIMIT, narrow the pattern, or raise the cap (--max-rows)", in: text)
         }
+        var collected = 0
+        for row in rows {
+            for c in compiled.collectColumns {
+                if case let .text(s) = row[c], let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [Any] { collected += list.count }
+            }
+        }
+        if collected > maxRows {
+            throw CircuitQLError("collect(…) gathers \(collected) values, more than the cap of \(maxRows); narrow the pattern, "
+                                 + "use collect(DISTINCT …), or raise the cap (--max-rows)", in: text)
+        }
         return QueryResult(columns: compiled.columns, rows: rows, listColumns: compiled.listColumns)
     }
 }

@@ -31,6 +31,8 @@ public struct CompiledQuery: Sendable {
     var walks: [WalkPlan] = []
     /// Rows the statement must return (LIMIT, capped) when a walk runs strongest first.
     var strongestLimit: Int?
+    /// Columns that are collect(…): their values count against the row cap too.
+    var collectColumns = Set<Int>()
 }
 
 struct Compiler {
@@ -127,6 +129,10 @@ struct Compiler {
         let strongest = c.chooseWalkModes(query)
         var compiled = try c.finish(query, maxRows: maxRows)
         compiled.walks = c.walks
+        compiled.collectColumns = Set(query.items.indices.filter {
+            if case let .call(name, _, _, _) = query.items[$0].expression { return name.lowercased() == "collect" }
+            return false
+        })
         if strongest, let limit = query.limit { compiled.strongestLimit = min(limit, maxRows + 1) }
         return compiled
     }

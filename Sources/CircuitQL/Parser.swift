@@ -17,9 +17,28 @@ struct Parser {
     static let defaultMaxHops = 4
     static let hardMaxHops = 8
 
+    /// Bounds on what a query may nest or chain, so parsing and compiling never exhaust the stack.
+    static let maxDepth = 64, maxOperators = 500
+    var depth = 0, operators = 0
+
     init(_ source: String) throws {
         self.source = source
+        if source.unicodeScalars.contains("\u{0}") {
+            throw CircuitQLError("the query contains a NUL character (queries are text)", in: source.replacingOccurrences(of: "\u{0}", with: "␀"))
+        }
         tokens = try Lexer.tokens(source)
+    }
+
+    /// Counts one more level of nesting (parentheses, NOT, signs, lists, calls).
+    mutating func nest() throws {
+        depth += 1
+        if depth > Self.maxDepth { throw error("the query is nested too deeply (more than \(Self.maxDepth) levels)") }
+    }
+
+    /// Counts one more operator.
+    mutating func countOperator(at location: SourceLocation) throws {
+        operators += 1
+        if operators > Self.maxOperators { throw error("the query has more than \(Self.maxOperators) operators", at: location) }
     }
 
     static func parse(_ source: String) throws -> Query {
@@ -218,12 +237,17 @@ struct Parser {
 
     // MARK: Expressions
 
-    mutating func expression() throws -> Expression { try orExpression() }
+    mutating func expression() throws -> Expression {
+        try nest()
+        defer { depth -= 1 }
+        return try orExpression()
+    }
 
     mutating func orExpression() throws -> Expression {
         var left = try xorExpression()
         while isKeyword("OR") {
             let at = next().location
+            try countOperator(at: at)
             left = .binary("OR", left, try xorExpression(), at)
         }
         return left
@@ -233,6 +257,7 @@ struct Parser {
         var left = try andExpression()
         while isKeyword("XOR") {
             let at = next().location
+            try countOperator(at: at)
             left = .binary("XOR", left, try andExpression(), at)
         }
         return left
@@ -242,6 +267,7 @@ struct Parser {
         var left = try notExpression()
         while isKeyword("AND") {
             let at = next().location
+            try countOperator(at: at)
             left = .binary("AND", left, try notExpression(), at)
         }
         return left
@@ -250,6 +276,9 @@ struct Parser {
     mutating func notExpression() throws -> Expression {
         if isKeyword("NOT") {
             let at = next().location
+            try nest()
+            try countOperator(at: at)
+            defer { depth -= 1 }
             return .unary("NOT", try notExpression(), at)
         }
         return try comparison()
@@ -261,20 +290,26 @@ struct Parser {
             let at = current.location
             if case let .symbol(s) = current.kind, ["=", "<>", "!=", "<", "<=", ">", ">="].contains(s) {
                 _ = next()
+                try countOperator(at: at)
                 left = .binary(s == "!=" ? "<>" : s, left, try additive(), at)
             } else if accept(keyword: "IN") {
+                try countOperator(at: at)
                 left = .binary("IN", left, try additive(), at)
             } else if accept(keyword: "STARTS") {
                 try expect(keyword: "WITH", "after STARTS")
+                try countOperator(at: at)
                 left = .binary("STARTS WITH", left, try additive(), at)
             } else if accept(keyword: "ENDS") {
                 try expect(keyword: "WITH", "after ENDS")
+                try countOperator(at: at)
                 left = .binary("ENDS WITH", left, try additive(), at)
             } else if accept(keyword: "CONTAINS") {
+                try countOperator(at: at)
                 left = .binary("CONTAINS", left, try additive(), at)
             } else if accept(keyword: "IS") {
                 let negated = accept(keyword: "NOT")
                 try expect(keyword: "NULL", "after IS\(negated ? " NOT" : "")")
+                try countOperator(at: at)
                 left = .isNull(left, negated: negated)
             } else {
                 return left
@@ -287,6 +322,7 @@ struct Parser {
         while isSymbol("+") || isSymbol("-") {
             let token = next()
             guard case let .symbol(s) = token.kind else { break }
+            try countOperator(at: token.location)
             left = .binary(s, left, try multiplicative(), token.location)
         }
         return left
@@ -297,14 +333,22 @@ struct Parser {
         while isSymbol("*") || isSymbol("/") || isSymbol("%") {
             let token = next()
             guard case let .symbol(s) = token.kind else { break }
+            try countOperator(at: token.location)
             left = .binary(s, left, try unary(), token.location)
         }
         return left
     }
 
     mutating func unary() throws -> Expression {
+        if isSymbol("-") || isSymbol("+") {
+            try nest()
+        } else {
+            return try primary()
+        }
+        defer { depth -= 1 }
         if isSymbol("-") {
             let at = next().location
+            try countOperator(at: at)
             switch try unary() {
             case let .integer(i): return .integer(-i)
             case let .float(d): return .float(-d)

@@ -192,10 +192,28 @@ func randomHandGraph(seed: UInt64) -> HandGraph {
         #expect(shown[2] == "  " + String(repeating: " ", count: column - 1) + "^")
     }
 
+    @Test func hostileQueriesAreRefusedNotCrashed() throws {
+        let deep = "MATCH (n) WHERE " + String(repeating: "(", count: 10_000) + "n.layer = 1" + String(repeating: ")", count: 10_000) + " RETURN n"
+        #expect(failure(deep)?.message.contains("nested too deeply") == true)
+        let nots = "MATCH (n) WHERE " + String(repeating: "NOT ", count: 10_000) + "n.layer = 1 RETURN n"
+        #expect(failure(nots)?.message.contains("nested too deeply") == true)
+        let sum = "MATCH (n) WHERE n.layer = " + Array(repeating: "1", count: 10_000).joined(separator: " + ") + " RETURN n"
+        #expect(failure(sum)?.message.contains("more than 500 operators") == true)
+        let signs = "MATCH (n) WHERE n.layer = " + String(repeating: "-", count: 10_000) + "1 RETURN n"
+        #expect(failure(signs)?.message.contains("nested too deeply") == true)
+        #expect(failure("MATCH (n) WHERE n.token = 'a\u{0}' RETURN n")?.message.contains("NUL") == true)
+        // Within the bounds, nesting still works.
+        let fine = "MATCH (n:Feature) WHERE " + String(repeating: "(", count: 30) + "n.layer >= 0" + String(repeating: ")", count: 30) + " RETURN count(*) AS c"
+        #expect(try run(fine).count == 1)
+    }
+
     @Test func resultsPastTheCapAreRefused() throws {
         let error = try #require(failure("MATCH (n) RETURN n", maxRows: 10))
         #expect(error.message.contains("more than 10 rows"))
         #expect(try run("MATCH (n) RETURN n LIMIT 10", maxRows: 10).count == 10)
         #expect(failure("   ")?.message == "the query is empty")
+        // collect() cannot smuggle more values than the cap into one row.
+        #expect(failure("MATCH (n) RETURN collect(n.index) AS ids", maxRows: 3)?.message.contains("collect(…) gathers") == true)
+        #expect(try run("MATCH (n) RETURN collect(n.index) AS ids", maxRows: 1000).count == 1)
     }
 }
