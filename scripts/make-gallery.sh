@@ -1,24 +1,51 @@
 #!/usr/bin/env bash
 # Regenerates the committed gallery under Graphs/ from the real model, the default transcoders and
-# their feature pages (run `make demo` first): three traces pruned for reading (node threshold 0.5,
-# edge threshold 0.9) as SVG, DOT, interchange JSON and the printed summary, two comparisons, and
-# three feature pages. Graphs go into the default store under gallery-* slugs (replaced on a rerun).
+# their feature pages (run `make demo` first): traces at the default pruning as SVG, DOT and the
+# printed summary (Texas, France, tea, the IOI prompt with a 4,096-feature
+# budget and verification, and the IOI logit difference " Mary" − " John"), two comparisons, and
+# feature pages for the features named as arguments. Graphs go into the default store under
+# gallery-* slugs (replaced on a rerun). Graphs/gallery.txt lists each picture's size in pixels
+# (rendered at 72 dpi, Graphviz's points) and how many nodes and edges it draws.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset OPENBLAS_CORETYPE
 c=.build/release/circuitry
-trace() {    # slug prompt
-  $c graphs delete "gallery-$1" >/dev/null 2>&1 || true
-  $c trace "$2" --slug "gallery-$1" --node-threshold 0.5 --edge-threshold 0.9 \
-     --svg "Graphs/gallery-$1.svg" --dot "Graphs/gallery-$1.dot" --json "Graphs/gallery-$1.json" 2>/dev/null \
-     | sed "s|saved in .*/Graphs/|saved in Graphs/|" > "Graphs/gallery-$1.txt"
+IOI="When Mary and John went to the store, John gave a drink to"
+trace() {    # slug prompt [options…]
+  local slug=$1 prompt=$2
+  shift 2
+  $c graphs delete "gallery-$slug" --keep-space >/dev/null 2>&1 || true
+  $c trace "$prompt" --slug "gallery-$slug" "$@" \
+     --svg "Graphs/gallery-$slug.svg" --dot "Graphs/gallery-$slug.dot" 2>/dev/null \
+     | sed "s|saved in .*/Graphs/|saved in Graphs/|" > "Graphs/gallery-$slug.txt"
 }
 trace texas "The capital of Texas is"
 trace france "The capital of France is"
 trace tea "I like to drink green tea with"
+trace ioi "$IOI" --max-feature-nodes 4096 --verify
+trace ioi-mary-john "$IOI" --max-feature-nodes 4096 --target " Mary" --minus " John" --verify
+# The interchange file of a graph at the default pruning is several megabytes; the committed one is
+# Texas pruned at node threshold 0.5 and edge threshold 0.9 (traced into a throwaway store).
+scratch=$(mktemp -d)
+$c trace "The capital of Texas is" --slug gallery-texas-pruned --node-threshold 0.5 --edge-threshold 0.9 --store "$scratch/s.sqlite" \
+   --json-out Graphs/gallery-texas-pruned.json > /dev/null 2>&1
+rm -rf "$scratch"
 for other in france tea; do
-  $c compare gallery-texas "gallery-$other" --svg "Graphs/compare-texas-$other.svg" > "Graphs/compare-texas-$other.txt"
+  $c compare gallery-texas "gallery-$other" --svg "Graphs/compare-texas-$other.svg" --dot "Graphs/compare-texas-$other.dot" \
+     > "Graphs/compare-texas-$other.txt"
   $c compare gallery-texas "gallery-$other" --json > "Graphs/compare-texas-$other.json"
 done
 for f in "$@"; do $c feature "$f" > "Graphs/feature-${f//\//-}.txt"; done
-ls -la Graphs/gallery-* Graphs/compare-* Graphs/feature-* 2>/dev/null
+
+# What each picture shows: its size and the nodes and edges it draws (from its DOT).
+{
+  echo "picture                              pixels (w × h)   nodes drawn   edges drawn"
+  for dot in Graphs/gallery-*.dot Graphs/compare-texas-*.dot; do
+    svg=${dot%.dot}.svg
+    size=$(grep -o '<svg width="[0-9]*pt" height="[0-9]*pt"' "$svg" | sed -E 's/.*width="([0-9]+)pt" height="([0-9]+)pt"/\1 × \2/')
+    nodes=$(grep -cE '^  n[0-9]+ \[' "$dot")
+    edges=$(grep -cE '^  n[0-9]+ -> ' "$dot")
+    printf "%-36s %-16s %-13s %s\n" "$svg" "$size" "$nodes" "$edges"
+  done
+} > Graphs/gallery.txt
+cat Graphs/gallery.txt

@@ -18,7 +18,11 @@ extension LogitNode {
     /// What the node's row explains, for a reader: its token, or the difference or direction.
     public func label(tokenText: (Int) -> String) -> String {
         if let label { return label }
-        if let minus { return tokenText(token) + " − " + tokenText(minus) }
+        // " Mary" − " John" reads as " Mary − John": the second token's own leading space is the gap.
+        if let minus {
+            let second = tokenText(minus)
+            return tokenText(token) + " −" + (second.first?.isWhitespace == true ? second : " " + second)
+        }
         return tokenText(token)
     }
 }

@@ -2,8 +2,8 @@
 // band per layer that has a drawn node (token embeddings at the bottom, logits at the top), one
 // column per token position. A pruned graph keeps hundreds of nodes and many thousands of edges,
 // more than a picture can show legibly, so a drawing shows a stated part of it (DrawingRule): the
-// most influential feature and error nodes, each target's strongest inputs among the drawn nodes,
-// at most so many edges in all; tokens, features and errors only where they carry a drawn edge;
+// most influential feature and error nodes, each target's strongest inputs among the drawn nodes
+// and each drawn node's strongest output, at most so many edges in all; tokens, features and errors only where they carry a drawn edge;
 // every logit. The rule is printed under the title. The store and the JSON export keep every edge.
 // Edge colour shows the sign (blue excites, red inhibits) and width the size of |weight|.
 
@@ -66,6 +66,13 @@ public enum DOTWriter {
         for e in g.edges where allowed(e.source) && allowed(e.target) { byTarget[e.target, default: []].append(e) }
         var edges = [StoredEdge]()
         for (_, inputs) in byTarget { edges += inputs.sorted { abs($0.weight) > abs($1.weight) }.prefix(rule.perTarget) }
+        // A chosen node that is no target's strong input still shows, with its strongest output.
+        var sources = Set(edges.map(\.source))
+        var strongestOut = [Int: StoredEdge]()
+        for (_, inputs) in byTarget {
+            for e in inputs where !sources.contains(e.source) && abs(e.weight) > abs(strongestOut[e.source]?.weight ?? 0) { strongestOut[e.source] = e }
+        }
+        for (source, e) in strongestOut where chosen.contains(source) { edges.append(e); sources.insert(source) }
         if edges.count > rule.maxEdges { edges = Array(edges.sorted { abs($0.weight) > abs($1.weight) }.prefix(rule.maxEdges)) }
         edges.sort { ($0.target, $0.source) < ($1.target, $1.source) }
         let touched = Set(edges.flatMap { [$0.source, $0.target] })
@@ -74,7 +81,8 @@ public enum DOTWriter {
         var caption = "drawn: all \(drawnInner) feature and error nodes with their edges"
         if inner.count > rule.maxNodes || edges.count < g.edges.count {
             caption = "drawn: \(drawnInner) of the \(min(rule.maxNodes, inner.count)) most influential of \(inner.count) feature and error nodes, "
-                + "each target's \(rule.perTarget == .max ? "" : "\(rule.perTarget) ")strongest inputs among them: \(edges.count) of \(g.edges.count) edges"
+                + "each target's \(rule.perTarget == .max ? "" : "\(rule.perTarget) ")strongest inputs among them and each node's strongest output: "
+                + "\(edges.count) of \(g.edges.count) edges"
         }
         return (nodes, edges, caption + "; blue excites, red inhibits, width ∝ |weight|")
     }

@@ -44,6 +44,12 @@ public enum DifferenceDOT {
         for e in weights.keys { byTarget[e.target, default: []].append(e) }
         var edges = [AlignedEdge]()
         for (_, inputs) in byTarget { edges += inputs.sorted { abs(weights[$0]!) > abs(weights[$1]!) }.prefix(rule.perTarget) }
+        // A chosen node that is no target's strong input still shows, with its strongest output.
+        var sources = Set(edges.map(\.source)), strongestOut = [AlignedNode: AlignedEdge]()
+        for e in weights.keys where chosen.contains(e.source) && !sources.contains(e.source) {
+            if abs(weights[e]!) > abs(strongestOut[e.source].map { weights[$0]! } ?? 0) { strongestOut[e.source] = e }
+        }
+        for (source, e) in strongestOut { edges.append(e); sources.insert(source) }
         if edges.count > rule.maxEdges { edges = Array(edges.sorted { abs(weights[$0]!) > abs(weights[$1]!) }.prefix(rule.maxEdges)) }
         let touched = Set(edges.flatMap { [$0.source, $0.target] })
         let nodes = all.filter { touched.contains($0) || { if case .logit = $0 { true } else { false } }($0) }.sorted()

@@ -29,7 +29,7 @@ public enum InterchangeImport {
     /// The most nodes an imported graph may have (its adjacency is dense while it is read).
     public static let maxNodes = 40_000
 
-    static func save(_ g: InterchangeGraph, file: String, into store: GraphStore, slug: String?) throws -> GraphSummary {
+    public static func save(_ g: InterchangeGraph, file: String, into store: GraphStore, slug: String?) throws -> GraphSummary {
         func invalid(_ reason: String) -> ImportError { .invalid(file: file, reason: reason) }
         let positions = g.metadata.prompt_tokens.count
         let logitNodes = g.nodes.filter { $0.feature_type == "logit" }

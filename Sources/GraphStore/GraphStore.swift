@@ -28,9 +28,32 @@ public final class GraphStore: @unchecked Sendable {
     public let path: String
     let database: DatabaseQueue
 
-    /// Opens (or creates) a store, bringing its schema up to date.
-    public init(path: String) throws {
+    /// Opens (or creates) a store, bringing its schema up to date. With `readOnly`, the store must
+    /// exist and be up to date, and nothing is written to it: read commands work on read-only
+    /// files, immutable files and full disks.
+    public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        if readOnly {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(10)
+            do {
+                database = try DatabaseQueue(path: path, configuration: configuration)
+                let migrator = GraphStore.migrator
+                let (superseded, completed) = try database.read { (try migrator.hasBeenSuperseded($0), try migrator.hasCompletedMigrations($0)) }
+                if superseded { throw GraphStoreError.newerSchema(path: path) }
+                if !completed {
+                    throw GraphStoreError.cannotOpen(path: path, reason: "its schema is older than this version; a command that writes (trace, graphs prune) upgrades it")
+                }
+            } catch let error as GraphStoreError {
+                throw error
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+                throw GraphStoreError.corrupt(path: path, reason: error.message ?? "not a database")
+            } catch {
+                throw GraphStoreError.cannotOpen(path: path, reason: String(describing: error))
+            }
+            return
+        }
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
@@ -40,8 +63,19 @@ public final class GraphStore: @unchecked Sendable {
         // Processes that open a new store at once would race to set it up (WAL mode, tables): the
         // set-up is serialised by an advisory lock on a file beside the store, which the system
         // releases even if a process dies holding it. Saving does not need it (transactions do).
+        // The wait is bounded: a lock held for a minute is reported, not waited on forever.
         let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        if lock >= 0 { flock(lock, LOCK_EX) }
+        if lock >= 0 {
+            var waited = 0.0
+            while flock(lock, LOCK_EX | LOCK_NB) != 0 {
+                if waited >= GraphStore.lockWait {
+                    close(lock)
+                    throw GraphStoreError.cannotOpen(path: path, reason: "another process has held its set-up lock (\(path).lock) for \(Int(GraphStore.lockWait)) s; try again when it is done")
+                }
+                usleep(50_000)
+                waited += 0.05
+            }
+        }
         defer { if lock >= 0 { flock(lock, LOCK_UN); close(lock) } }
         var configuration = Configuration()
         configuration.journalMode = .wal
@@ -66,6 +100,9 @@ public final class GraphStore: @unchecked Sendable {
             throw GraphStoreError.corrupt(path: path, reason: String(describing: error))
         }
     }
+
+    /// How long opening a store waits for another process's set-up (seconds).
+    nonisolated(unsafe) public static var lockWait = 60.0
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

@@ -2,27 +2,49 @@ import ArgumentParser
 import Attribution
 import CircuitQL
 import Foundation
+import GraphExport
 import GraphStore
 import TensorCore
 
-/// CircuitQL over a store of many graphs shaped like the pruned graph of the ANCHORS workload
-/// (about 94 nodes and 660 edges each), synthetic and seeded so runs are comparable.
+/// CircuitQL over a store of many graphs: synthetic graphs the size of a real pruned trace (about
+/// 870 nodes and 128k edges, like the default graph), seeded so runs are comparable; or, with
+/// --real, copies of the real traces in a store (each imported through the interchange file, so
+/// every node keeps its influence).
 struct BenchQuery: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "query", abstract: "Time CircuitQL queries on a store of synthetic graphs of realistic size.",
-        discussion: "Example:\n  circuitry bench query --graphs 200")
+        commandName: "query", abstract: "Time CircuitQL queries on a store of many graphs of real size.",
+        discussion: """
+            Times four path and aggregate queries and every file in Queries/ (their USE graph becomes the             bench store's first graph), each the median of repeated runs, with the indexes SQLite uses.
+
+            Examples:
+              circuitry bench query --graphs 200
+              circuitry bench query --real --graphs 200          # copies of Graphs/circuits.sqlite's traces
+              circuitry bench query --graphs 200 --small         # graphs the size of the ANCHORS workload's
+            """)
 
     @Option(name: .long, help: "Graphs in the store.") var graphs = 200
     @Option(name: .long, help: ArgumentHelp("Where to build the store (default: a temporary file).", valueName: "path")) var store: String?
+    @Flag(name: .long, help: "Fill the store with copies of the real traces of --source.") var real = false
+    @Option(name: .long, help: ArgumentHelp("With --real: the store whose traces are copied (default: the default store).", valueName: "path"))
+    var source: String?
+    @Flag(name: .long, help: "Synthetic graphs of about 94 nodes and 660 edges instead of a real trace's size.") var small = false
+    @Option(name: .long, help: ArgumentHelp("Folder of example queries to time too.", valueName: "dir")) var queries = "Queries"
 
-    static let queries = [
-        ("thresholded path query, one graph", """
-            USE 'bench-100' MATCH p = (t:Token)-[*1..4]->(l:Logit)
+    func validate() throws {
+        guard graphs >= 1 else { throw ValidationError("--graphs must be at least 1") }
+    }
+
+    static func builtIn(_ first: String) -> [(String, String)] { [
+        ("strongest 10 thresholded token → logit paths, one graph", """
+            USE '\(first)' MATCH p = (t:Token)-[*1..4]->(l:Logit)
             WHERE ALL(r IN relationships(p) WHERE abs(r.weight) > 0.05)
             RETURN t.token, l.token, nodes(p), strength(p) AS s ORDER BY s DESC LIMIT 10
             """),
         ("all token → logit paths up to 4 steps, one graph (count)", """
-            USE 'bench-100' MATCH p = (:Token)-[*1..4]->(:Logit) RETURN count(*) AS paths
+            USE '\(first)' MATCH p = (:Token)-[*1..4]->(:Logit) RETURN count(*) AS paths
+            """),
+        ("strongest 5 paths from any token to the top logit, every graph", """
+            MATCH p = (t:Token)-[*1..3]->(l:Logit) WHERE l.prob > 0.1 RETURN l.graph, nodes(p), strength(p) AS s ORDER BY s DESC LIMIT 5
             """),
         ("feature recurrence across all graphs", """
             MATCH (f:Feature) RETURN f.layer, f.feature, count(DISTINCT f.graph) AS graphs, avg(f.influence) AS mean
@@ -31,45 +53,82 @@ struct BenchQuery: ParsableCommand {
         ("features in layers 10–20 with influence > 0.01, all graphs", """
             MATCH (f:Feature) WHERE f.layer >= 10 AND f.layer <= 20 AND f.influence > 0.01 RETURN count(*) AS n
             """),
-    ]
+    ] }
 
     func run() throws {
         let path = store ?? NSTemporaryDirectory() + "circuitry-bench-\(UUID().uuidString).sqlite"
         let graphStore = try GraphStore(path: path)
+        defer { if store == nil { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) } } }
         let t0 = Stopwatch.now()
-        var generator = SplitMix(seed: 7)
         var nodes = 0, edges = 0
-        for i in 0..<graphs {
-            let graph = try Self.synthetic(&generator, prompt: "bench prompt \(i)")
-            let summary = try graphStore.save(graph, slug: "bench-\(i)", context: GraphContext(architecture: "llama", layers: 30, width: 576,
-                                              transcoderName: "synthetic", transcoderFeatures: 4096)) { "tok\($0)" }
-            nodes += summary.nodesKept
-            edges += summary.edgesKept
+        var first = ""
+        if real {
+            let from = try GraphStore(path: source ?? StoreOptions().resolvedPath, readOnly: true)
+            let originals = try from.list()
+            guard !originals.isEmpty else { throw CommandError("\(from.path): no graphs to copy (run `make demo` first)") }
+            let files = try originals.map { summary -> InterchangeGraph in
+                let g = try from.graph(String(summary.id))
+                return InterchangeExport.graph(g, promptTokens: try from.tokenTexts(String(summary.id)).prompt, labels: try from.labels(for: g))
+            }
+            first = originals[0].slug
+            for i in 0..<graphs {
+                let original = files[i % files.count]
+                let slug = i < files.count ? original.metadata.slug : "\(original.metadata.slug)-copy-\(i)"
+                let summary = try InterchangeImport.save(original, file: "bench", into: graphStore, slug: slug)
+                nodes += summary.nodesKept
+                edges += summary.edgesKept
+            }
+        } else {
+            var generator = SplitMix(seed: 7)
+            first = "bench-0"
+            for i in 0..<graphs {
+                let graph = try Self.synthetic(&generator, prompt: "bench prompt \(i)", small: small)
+                let summary = try graphStore.save(graph, slug: "bench-\(i)", context: GraphContext(architecture: "llama", layers: 30, width: 576,
+                                                  transcoderName: "synthetic", transcoderFeatures: 4096)) { "tok\($0)" }
+                nodes += summary.nodesKept
+                edges += summary.edgesKept
+            }
         }
-        print(String(format: "store: %d graphs, %.0f nodes and %.0f edges per graph on average, built in %.1f s (%@)", graphs,
-                     Double(nodes) / Double(graphs), Double(edges) / Double(graphs), Stopwatch.now() - t0, path as NSString))
-        for (name, text) in Self.queries {
+        try graphStore.checkpoint()
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        print(String(format: "store: %d %@ graphs, %.0f nodes and %.0f edges per graph on average, built in %.1f s, %.0f MB (%@)", graphs,
+                     (real ? "real" : small ? "small synthetic" : "synthetic") as NSString, Double(nodes) / Double(graphs),
+                     Double(edges) / Double(graphs), Stopwatch.now() - t0, Double(size) / 1e6, path as NSString))
+        var timed = Self.builtIn(first)
+        let folder = URL(fileURLWithPath: queries)
+        for file in ((try? FileManager.default.contentsOfDirectory(atPath: queries)) ?? []).sorted() where file.hasSuffix(".cql") {
+            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8) else { continue }
+            let used = text.replacingOccurrences(of: #"USE\s+'[^']*'"#, with: "USE '\(first)'", options: .regularExpression)
+            timed.append(("\(queries)/\(file)", used))
+        }
+        for (name, text) in timed {
             var rows = 0
-            let seconds = try Stopwatch.median(seconds: 1) { rows = try CircuitQL.run(text, on: graphStore, maxRows: 1_000_000).rows.count }
+            do {
+                let seconds = try Stopwatch.median(seconds: 1) { rows = try CircuitQL.run(text, on: graphStore, maxRows: 1_000_000, timeout: 60).rows.count }
+                print(String(format: "%9.1f ms  %@ (%d rows)", seconds * 1000, name as NSString, rows))
+            } catch {
+                print("   failed    \(name): \(error)")
+                continue
+            }
             let compiled = try CircuitQL.compile(text, for: graphStore)
             let plan = try graphStore.select(sql: "EXPLAIN QUERY PLAN " + compiled.sql, arguments: compiled.arguments).compactMap { row -> String? in
                 if case let .text(detail)? = row.last, detail.contains("INDEX") || detail.contains("PRIMARY KEY") { return detail }
                 return nil
             }
-            print(String(format: "%8.1f ms  %@ (%d rows)", seconds * 1000, name as NSString, rows))
             for line in Set(plan).sorted() { print("             uses: \(line)") }
         }
-        if store == nil { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
     }
 
-    /// A graph like a pruned 7-token trace: ~70 features over 30 layers, ~8 error nodes, 10 logits,
-    /// ~660 edges from earlier to later layers; features drawn from a small pool so they recur.
-    static func synthetic(_ g: inout SplitMix, prompt: String) throws -> AttributionGraph {
-        let positions = 7, layers = 30, logits = 10
+    /// A graph like a pruned 6-token trace: about 800 features over 30 layers (70 with `small`), error
+    /// nodes, 10 logits, 128k edges (660) from earlier to later layers; features drawn from a pool
+    /// so they recur across graphs.
+    static func synthetic(_ g: inout SplitMix, prompt: String, small: Bool = false) throws -> AttributionGraph {
+        let positions = small ? 7 : 6, layers = 30, logits = 10
+        let (featureCount, edgeCount, errorCount, pool) = small ? (70, 660, 8, 300) : (820, 128_000, 60, 4096)
         var features = [ActiveFeature]()
-        for _ in 0..<70 {
+        for _ in 0..<featureCount {
             features.append(ActiveFeature(layer: Int(g.next() % 30), position: 1 + Int(g.next() % UInt64(positions - 1)),
-                                          feature: Int(g.next() % 300), activation: Float(g.unit() * 5)))
+                                          feature: Int(g.next() % UInt64(pool)), activation: Float(g.unit() * 5)))
         }
         features = Array(Set(features.map { LayerFeaturePosition($0) })).map(\.feature).sorted { ($0.layer, $0.position, $0.feature) < ($1.layer, $1.position, $1.feature) }
         let layout = NodeLayout(features: features.count, layers: layers, positions: positions, logits: logits)
@@ -85,11 +144,11 @@ struct BenchQuery: ParsableCommand {
             }
         }
         var errors = [Int]()
-        for _ in 0..<8 { errors.append(layout.error(layer: Int(g.next() % 30), position: Int(g.next() % UInt64(positions)))) }
+        for _ in 0..<errorCount { errors.append(layout.error(layer: Int(g.next() % 30), position: Int(g.next() % UInt64(positions)))) }
         let candidates = Array(0..<features.count) + errors + (0..<positions).map { layout.token(position: $0) } + (0..<logits).map { layout.logit($0) }
         for i in candidates { kept[i] = true }
         var added = 0
-        while added < 660 {
+        while added < edgeCount {
             let s = candidates[Int(g.next() % UInt64(candidates.count))], t = candidates[Int(g.next() % UInt64(candidates.count))]
             guard row(s) < row(t), layout.kind(of: t) == .feature || layout.kind(of: t) == .logit, a.scalars[t * n + s] == 0 else { continue }
             a.scalars[t * n + s] = Float(g.unit() * 2 - 0.6) * Float(1 + g.next() % 3)

@@ -34,7 +34,7 @@ struct FeatureCommand: ParsableCommand {
             throw CommandError("no transcoder set at \(path): pass --transcoders DIR or set CIRCUITRY_TRANSCODERS")
         }
         let set = try TranscoderSet.load(folder: path, lazy: true)
-        let page = try storeOptions.open().featurePage(setFingerprint: try set.fingerprint(), setName: set.name,
+        let page = try storeOptions.openForReading().featurePage(setFingerprint: try set.fingerprint(), setName: set.name,
                                                        layer: feature.layer, index: feature.index)
         if output.json { return try Output.json(page) }
         print(Self.render(page, contexts: contexts, colour: isatty(1) != 0))

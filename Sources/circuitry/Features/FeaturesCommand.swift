@@ -195,7 +195,7 @@ struct FeaturesList: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let scans = try storeOptions.open().featureScans()
+        let scans = try storeOptions.openForReading().featureScans()
         if output.json { return try Output.json(scans) }
         if scans.isEmpty { return print("no feature pages in \(storeOptions.resolvedPath) (build them with `circuitry features build`)") }
         for s in scans {

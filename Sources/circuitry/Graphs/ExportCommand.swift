@@ -24,7 +24,7 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var drawing: DrawingOptions
 
     func run() throws {
-        let store = try storeOptions.open()
+        let store = try storeOptions.openForReading()
         let g = try store.graph(graph)
         let labels = try store.labels(for: g)
         let data: Data

@@ -17,7 +17,7 @@ struct ListGraphs: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let graphs = try storeOptions.open().list()
+        let graphs = try storeOptions.openForReading().list()
         if output.json { try Output.json(graphs); return }
         if graphs.isEmpty { print("no graphs in \(storeOptions.resolvedPath) (make one with `circuitry trace`)"); return }
         let width = min(max(graphs.map(\.slug.count).max() ?? 4, 4), 40)
@@ -47,7 +47,7 @@ struct ShowGraph: ParsableCommand {
     }
 
     func run() throws {
-        let store = try storeOptions.open()
+        let store = try storeOptions.openForReading()
         let g = try store.graph(graph)
         let labels = try store.labels(for: g)
         if output.json {

@@ -22,4 +22,14 @@ struct StoreOptions: ParsableArguments {
         }
         return try GraphStore(path: path)
     }
+
+    /// Opens an existing store for reading only: nothing is written, so read-only and immutable
+    /// files, and full disks, still answer.
+    func openForReading() throws -> GraphStore {
+        let path = resolvedPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandError("\(path): no graph store there (`circuitry trace` makes one; check --store or $CIRCUITRY_STORE)")
+        }
+        return try GraphStore(path: path, readOnly: true)
+    }
 }

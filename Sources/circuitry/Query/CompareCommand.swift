@@ -33,7 +33,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try storeOptions.open()
+        let store = try storeOptions.openForReading()
         let comparison = try CircuitComparison.compare(graphs, in: store)
         // The graphs share one transcoder set (compare refuses others), so one set of labels serves.
         let labels = try store.labels(for: try store.graph(graphs[0]))

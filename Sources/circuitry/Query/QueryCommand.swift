@@ -45,7 +45,7 @@ struct QueryCommand: ParsableCommand {
         } else {
             text = query!
         }
-        let store = try storeOptions.open()
+        let store = try storeOptions.openForReading()
         do {
             if explain {
                 try printPlan(text, store: store)
