@@ -264,7 +264,8 @@ struct Compiler {
             guard let kind = Compiler.labels[label.lowercased()] else {
                 throw error("unknown label :\(label) (labels are :Token, :Feature, :Error and :Logit)", location)
             }
-            out.append("\(a).kind = '\(kind)'")
+            // Tokens, errors and logits are a small share of a graph's nodes: the hint lets SQLite start there.
+            out.append(kind == "feature" ? "\(a).kind = 'feature'" : "likelihood(\(a).kind = '\(kind)', 0.05)")
         }
         for (key, value, location) in node.properties {
             if key == "graph" {

@@ -131,8 +131,9 @@ public enum InterchangeImport {
         for list in byId.values { for i in list { kept[i] = true } }
         // Each node's own influence: as Circuitry exported it, or else recomputed over the file's links.
         let probabilities = logits.map(\.probability)
-        var influence = try Influence.nodeInfluence(adjacency: adjacency, logitWeights: Influence.logitWeights(layout, probabilities))
-        if !given.isEmpty { for i in influence.indices { influence[i] = given[i] ?? 0 } }
+        let influence = given.isEmpty
+            ? try Influence.nodeInfluence(adjacency: adjacency, logitWeights: Influence.logitWeights(layout, probabilities))
+            : (0..<n).map { given[$0] ?? 0 }
         let c = g.metadata.circuitry
         var options = AttributionOptions()
         options.nodeThreshold = g.metadata.node_threshold ?? 0.8

@@ -43,7 +43,12 @@ public final class GraphStore: @unchecked Sendable {
                 let (superseded, completed) = try database.read { (try migrator.hasBeenSuperseded($0), try migrator.hasCompletedMigrations($0)) }
                 if superseded { throw GraphStoreError.newerSchema(path: path) }
                 if !completed {
-                    throw GraphStoreError.cannotOpen(path: path, reason: "its schema is older than this version; a command that writes (trace, graphs prune) upgrades it")
+                    // An older schema is brought up to date first when the file can be written.
+                    guard access(path, W_OK) == 0 else {
+                        throw GraphStoreError.cannotOpen(path: path, reason: "its schema is older than this version and the file is read-only; "
+                                                         + "open it once where it can be written to upgrade it")
+                    }
+                    _ = try GraphStore(path: path)
                 }
             } catch let error as GraphStoreError {
                 throw error
@@ -175,6 +180,11 @@ public final class GraphStore: @unchecked Sendable {
                 CREATE TABLE vocabulary (
                     model_id INTEGER PRIMARY KEY REFERENCES model(id) ON DELETE CASCADE, texts TEXT NOT NULL);
                 """)
+        }
+        // Queries that name a kind across every graph (":Error", ":Logit" without USE) start from
+        // those few nodes instead of scanning every edge.
+        migrator.registerMigration("v4 nodes by kind across graphs") { db in
+            try db.execute(sql: "CREATE INDEX node_by_kind_across_graphs ON node(kind, graph_id, idx)")
         }
         return migrator
     }

@@ -65,10 +65,10 @@ enum Examples {
         "excitatory-paths-through-late-features.cql": (["token", "logit", "paths"], [
             [" Texas", " Austin", "2"], [" capital", " Austin", "1"], [" is", " Austin", "1"],
         ]),
-        "token-fanout.cql": (["graph", "token", "features", "feature_ids"], [
-            ["i-like-green-tea", " green", "1", "[345]"], ["the-capital-of-france-is", " France", "1", "[101]"],
-            ["the-capital-of-france-is", " capital", "1", "[7]"], ["the-capital-of-texas-is", " Texas", "1", "[100]"],
-            ["the-capital-of-texas-is", " capital", "1", "[7]"], ["the-capital-of-texas-is", " is", "1", "[55]"],
+        "token-fanout.cql": (["graph", "token", "features", "layers"], [
+            ["i-like-green-tea", " green", "1", "[12]"], ["the-capital-of-france-is", " France", "1", "[3]"],
+            ["the-capital-of-france-is", " capital", "1", "[15]"], ["the-capital-of-texas-is", " Texas", "1", "[3]"],
+            ["the-capital-of-texas-is", " capital", "1", "[15]"], ["the-capital-of-texas-is", " is", "1", "[27]"],
         ]),
         "shared-features.cql": (["layer", "feature", "texas", "france"], [["12", "345", "0.04", "0.02"], ["15", "7", "0.2", "0.25"]]),
         "plural-logits.cql": (["graph", "token", "prob"], [["the-capital-of-france-is", " Paris", "0.7"], ["i-like-green-tea", "'s", "0.1"]]),

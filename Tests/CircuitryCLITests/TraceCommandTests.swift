@@ -2,6 +2,7 @@
 // set: files written, store round trips, a crash during the write, concurrent traces, bad input.
 
 import Foundation
+import GraphStore
 import Testing
 import TestSupport
 
@@ -151,6 +152,42 @@ enum TraceFixture {
         all.formUnion(Self.keys(try TraceFixture.json(intervened)))
         #expect(all.contains("pos") && !all.contains("position"))
         #expect(all.filter { $0.contains(where: \.isUppercase) }.isEmpty, "camelCase keys: \(all.filter { $0.contains(where: \.isUppercase) })")
+    }
+
+    @Test func readCommandsWriteNothingAndWorkOnAnImmutableStore() throws {
+        let store = temporaryPath(".sqlite")
+        #expect(try TraceFixture.trace("Hi there, Tex!", store: store, ["--slug", "tex"]).status == 0)
+        // Fold the write-ahead log into the file, so the file alone is the store.
+        #expect(try CommandLineRun.circuitry(["graphs", "prune", "tex", "--node-threshold", "0.8", "--store", store]).status == 0)
+        try GraphStore(path: store).checkpoint()
+        let before = try Data(contentsOf: URL(fileURLWithPath: store))
+        let reads = [["graphs", "list"], ["graphs", "show", "tex"], ["query", "MATCH (n:Logit) RETURN n.token"], ["export", "tex", "--format", "dot"],
+                     ["query", "USE 'tex' MATCH p = (t:Token)-[*1..3]->(l:Logit) RETURN strength(p) AS s ORDER BY s DESC LIMIT 2"]]
+        for arguments in reads {
+            let run = try CommandLineRun.circuitry(arguments + ["--store", store])
+            #expect(run.status == 0, "\(arguments): \(run.standardError)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store)) == before, "a read command changed the store")
+        // Immutable (chattr +i: even root cannot write it), where the filesystem supports that.
+        let chattr = Process()
+        chattr.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+        chattr.arguments = ["+i", store]
+        chattr.standardError = FileHandle.nullDevice
+        guard (try? chattr.run()) != nil else { return }
+        chattr.waitUntilExit()
+        guard chattr.terminationStatus == 0 else { return }
+        defer {
+            let undo = Process()
+            undo.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+            undo.arguments = ["-i", store]
+            try? undo.run()
+            undo.waitUntilExit()
+        }
+        for arguments in reads {
+            let run = try CommandLineRun.circuitry(arguments + ["--store", store])
+            #expect(run.status == 0, "immutable store, \(arguments): \(run.standardError)")
+        }
+        TraceFixture.expectOneLineError(try CommandLineRun.circuitry(["graphs", "delete", "tex", "--store", store]), containing: store)
     }
 
     @Test func badInputGetsOneLineErrors() throws {

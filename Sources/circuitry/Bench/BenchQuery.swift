@@ -63,7 +63,7 @@ struct BenchQuery: ParsableCommand {
         var nodes = 0, edges = 0
         var first = ""
         if real {
-            let from = try GraphStore(path: source ?? StoreOptions().resolvedPath, readOnly: true)
+            let from = try GraphStore(path: source ?? ProcessInfo.processInfo.environment["CIRCUITRY_STORE"] ?? Paths.defaultStore, readOnly: true)
             let originals = try from.list()
             guard !originals.isEmpty else { throw CommandError("\(from.path): no graphs to copy (run `make demo` first)") }
             let files = try originals.map { summary -> InterchangeGraph in
