@@ -114,3 +114,22 @@ enum Functions {
     static let scalar: Set<String> = ["abs", "round", "tolower", "toupper", "coalesce", "size", "sign"]
     static var all: [String] { (aggregates.union(path).union(scalar)).sorted() }
 }
+
+extension Query {
+    /// Every top-level expression: WHERE, the RETURN items, ORDER BY.
+    var expressions: [Expression] { (whereClause.map { [$0] } ?? []) + items.map(\.expression) + orderBy.map(\.expression) }
+}
+
+extension Expression {
+    /// The expressions directly inside this one.
+    var children: [Expression] {
+        switch self {
+        case let .call(_, arguments, _, _): arguments
+        case let .unary(_, a, _), let .isNull(a, _): [a]
+        case let .binary(_, a, b, _): [a, b]
+        case let .list(items): items
+        case let .quantifier(_, _, list, predicate, _): [list, predicate]
+        default: []
+        }
+    }
+}

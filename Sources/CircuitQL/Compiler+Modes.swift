@@ -48,15 +48,8 @@ extension Compiler {
 
     /// Whether every aggregate in `e` gives the same answer on rows weighted by multiplicity.
     static func weighable(_ e: Expression) -> Bool {
-        switch e {
-        case let .call(name, arguments, distinct, _):
-            if name.lowercased() == "collect" && !distinct { return false }
-            return arguments.allSatisfy(weighable)
-        case let .unary(_, a, _), let .isNull(a, _): return weighable(a)
-        case let .binary(_, a, b, _): return weighable(a) && weighable(b)
-        case let .list(items): return items.allSatisfy(weighable)
-        default: return true
-        }
+        if case let .call(name, _, distinct, _) = e, name.lowercased() == "collect" && !distinct { return false }
+        return e.children.allSatisfy(weighable)
     }
 
     /// For each path name, the functions applied to it outside quantifier lists ("" for the bare path).
@@ -74,15 +67,11 @@ extension Compiler {
             case let .quantifier(_, _, list, predicate, _):
                 if pathListArgument(list) == nil { visit(list) }
                 visit(predicate)
-            case let .unary(_, a, _), let .isNull(a, _): visit(a)
-            case let .binary(_, a, b, _): visit(a); visit(b)
-            case let .list(items): items.forEach(visit)
-            default: break
+            default:
+                e.children.forEach(visit)
             }
         }
-        query.whereClause.map(visit)
-        query.items.forEach { visit($0.expression) }
-        query.orderBy.forEach { visit($0.expression) }
+        query.expressions.forEach(visit)
         return uses
     }
 }

@@ -146,18 +146,10 @@ struct Compiler {
     static func quantifiers(in query: Query) -> [Expression] {
         var found = [Expression]()
         func visit(_ e: Expression) {
-            switch e {
-            case let .quantifier(_, _, list, predicate, _): found.append(e); visit(list); visit(predicate)
-            case let .call(_, arguments, _, _): arguments.forEach(visit)
-            case let .unary(_, a, _), let .isNull(a, _): visit(a)
-            case let .binary(_, a, b, _): visit(a); visit(b)
-            case let .list(items): items.forEach(visit)
-            default: break
-            }
+            if case .quantifier = e { found.append(e) }
+            e.children.forEach(visit)
         }
-        query.whereClause.map(visit)
-        query.items.forEach { visit($0.expression) }
-        query.orderBy.forEach { visit($0.expression) }
+        query.expressions.forEach(visit)
         return found
     }
 

@@ -49,12 +49,12 @@ extension CircuitQL {
         for g in starts.keys.sorted() where ends == nil || ends![g] != nil {
             try deadline.check()
             var edges = [(source: Int64, target: Int64, weight: Double, share: Double, flags: UInt32)]()
-            for row in try store.select(sql: plan.edgeSQL, arguments: plan.edgeArguments + [.integer(g)], timeLimit: remaining()) {
-                guard integer(row[4]) == 1, let s = integer(row[0]), let t = integer(row[1]) else { continue }
+            let (width, values) = try store.selectNumbers(sql: plan.edgeSQL, arguments: plan.edgeArguments + [.integer(g)], timeLimit: remaining())
+            for r in stride(from: 0, to: values.count, by: max(width, 1)) where values[r + 4] == 1 {
                 var flags: UInt32 = 0
-                for f in plan.flagCombinesWithAnd.indices where integer(row[5 + f]) == 1 { flags |= 1 << UInt32(f) }
-                let share = double(row[3])
-                edges.append((s, t, double(row[2]), share.isFinite ? share : 0, flags))
+                for f in plan.flagCombinesWithAnd.indices where values[r + 5 + f] == 1 { flags |= 1 << UInt32(f) }
+                let share = values[r + 3]
+                edges.append((Int64(values[r]), Int64(values[r + 1]), values[r + 2], share.isFinite ? share : 0, flags))
             }
             let endNodes = ends?[g] ?? []
             let graph = WalkGraph(edges: edges, nodes: starts[g]! + endNodes)

@@ -3,6 +3,7 @@
 
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// A value passed to or read from SQL.
 public enum StoreValue: Sendable, Hashable {
@@ -17,27 +18,56 @@ extension GraphStore {
     /// time limit the statement is interrupted when it runs out, and `GraphStoreError.interrupted`
     /// is thrown.
     public func select(sql: String, arguments: [StoreValue], timeLimit: Double? = nil) throws -> [[StoreValue]] {
-        guard let timeLimit else { return try selectRows(sql: sql, arguments: arguments) }
+        let timer = timeLimit.map(interruptTimer)
+        defer { timer?.cancel() }
+        return try selectRows(sql: sql, arguments: arguments)
+    }
+
+    /// Runs one SELECT whose columns are all numbers (NULL reads as 0) and returns them flat, row
+    /// after row: for walks over a graph's edges, hundreds of thousands of rows without a value
+    /// object each.
+    public func selectNumbers(sql: String, arguments: [StoreValue], timeLimit: Double? = nil) throws -> (columns: Int, values: [Double]) {
+        let timer = timeLimit.map(interruptTimer)
+        defer { timer?.cancel() }
+        return try read { db in
+            let statement = try db.makeStatement(sql: sql)
+            guard statement.isReadonly else { throw GraphStoreError.invalidRequest("only queries that read the store can be run") }
+            statement.arguments = GraphStore.statementArguments(arguments)
+            let columns = Int(sqlite3_column_count(statement.sqliteStatement))
+            var values = [Double]()
+            let cursor = try Row.fetchCursor(statement)
+            while try cursor.next() != nil {
+                for c in 0..<columns { values.append(sqlite3_column_double(statement.sqliteStatement, Int32(c))) }
+            }
+            return (columns, values)
+        }
+    }
+
+    /// A timer that interrupts the running statement after `limit` seconds (cancel it when done).
+    func interruptTimer(_ limit: Double) -> DispatchSourceTimer {
         let timer = DispatchSource.makeTimerSource(queue: .global())
-        timer.schedule(deadline: .now() + max(timeLimit, 0))
+        timer.schedule(deadline: .now() + max(limit, 0))
         timer.setEventHandler { [database] in database.interrupt() }
         timer.resume()
-        defer { timer.cancel() }
-        return try selectRows(sql: sql, arguments: arguments)
+        return timer
+    }
+
+    static func statementArguments(_ arguments: [StoreValue]) -> StatementArguments {
+        StatementArguments(arguments.map { value -> DatabaseValueConvertible? in
+            switch value {
+            case let .integer(i): i
+            case let .double(d): d
+            case let .text(s): s
+            case .null: nil
+            }
+        })
     }
 
     func selectRows(sql: String, arguments: [StoreValue]) throws -> [[StoreValue]] {
         try read { db in
             let statement = try db.makeStatement(sql: sql)
             guard statement.isReadonly else { throw GraphStoreError.invalidRequest("only queries that read the store can be run") }
-            statement.arguments = StatementArguments(arguments.map { value -> DatabaseValueConvertible? in
-                switch value {
-                case let .integer(i): i
-                case let .double(d): d
-                case let .text(s): s
-                case .null: nil
-                }
-            })
+            statement.arguments = GraphStore.statementArguments(arguments)
             var rows = [[StoreValue]]()
             let cursor = try Row.fetchCursor(statement)
             while let row = try cursor.next() {

@@ -9,8 +9,10 @@
 //   the previous run, length), all as LEB128 varints. Rows of error and token nodes are empty and
 //   feature rows are nonzero in a few runs (their causal cone), so this is a few bytes per row.
 //   values: the nonzero Float32s in row-major order, split into four byte planes (every first
-//   byte, then every second, …), which deflate far better than interleaved floats because the
-//   sign and exponent bytes repeat.
+//   byte, then every second, …), which deflate better than interleaved floats because the sign
+//   and exponent bytes repeat. Attribution weights are otherwise close to noise: on the default
+//   graph this is 13.2 MB against version 1's 16.8 MB (level 1: nearly level 6's size, in 0.4 s
+//   instead of 0.9 s).
 // Version 1 (read only): "CADJ" · 1 · N · an N×ceil(N/8) bitmap of nonzero columns · the nonzero
 // Float32s.
 
@@ -137,7 +139,7 @@ enum SparseAdjacency {
         var size = compressBound(uLong(input.count))
         var out = [UInt8](repeating: 0, count: Int(size))
         let status = input.withUnsafeBufferPointer { i in
-            out.withUnsafeMutableBufferPointer { o in compress2(o.baseAddress, &size, i.baseAddress, uLong(input.count), 6) }
+            out.withUnsafeMutableBufferPointer { o in compress2(o.baseAddress, &size, i.baseAddress, uLong(input.count), 1) }
         }
         guard status == Z_OK else { throw GraphStoreError.invalidRequest("compressing the adjacency failed (zlib status \(status))") }
         return Array(out.prefix(Int(size)))
