@@ -47,7 +47,7 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "CircuitQL", dependencies: ["GraphStore"], swiftSettings: numericSettings),
         .target(name: "CircuitCompare", dependencies: ["GraphStore", "CircuitQL"], swiftSettings: numericSettings),
-        .target(name: "GraphExport", dependencies: ["TensorCore", "Attribution", "GraphStore", "CircuitCompare", "CGraphviz"],
+        .target(name: "GraphExport", dependencies: ["TensorCore", "ModelIO", "Attribution", "GraphStore", "CircuitCompare", "CGraphviz"],
                 swiftSettings: numericSettings),
         .target(name: "Transcoders",
                 dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", .product(name: "Yams", package: "Yams")],

@@ -42,6 +42,18 @@ public enum Attribution {
         provenance: GraphProvenance, progress: (AttributionProgress) -> Void = { _ in }
     ) throws -> AttributionGraph {
         try options.validate()
+        // Refuse at once what would not fit in memory, with the estimate and what would.
+        let estimate = MemoryEstimate.of(tokens: tokens.count, configuration: model.configuration, options: options)
+        let available = options.memoryLimit ?? MemoryEstimate.available
+        if estimate.total > available {
+            var fits: Int?
+            for budget in [16384, 8192, 4096, 2048, 1024, 512, 256] where budget < estimate.activeFeatures {
+                var bounded = options
+                bounded.maxFeatureNodes = budget
+                if MemoryEstimate.of(tokens: tokens.count, configuration: model.configuration, options: bounded).total <= available { fits = budget; break }
+            }
+            throw AttributionError.tooLarge(tokens: tokens.count, estimate: estimate, available: available, budgetThatFits: fits)
+        }
         var timings = AttributionTimings()
         var clock = Date()
         func lap() -> Double { defer { clock = Date() }; return Date().timeIntervalSince(clock) }

@@ -16,8 +16,12 @@ public struct AttributionOptions: Codable, Sendable, Equatable {
     public var edgeThreshold = 0.98
     /// What the graph explains instead of the most likely tokens (nil: those).
     public var targets: [AttributionTarget]? = nil
+    /// The memory a run may use, in bytes (nil: 80% of the machine's).
+    public var memoryLimit: Double? = nil
 
     public init() {}
+
+    public init(memoryLimit: Double?) { self.memoryLimit = memoryLimit }
 
     public func validate() throws {
         guard maxLogits >= 1 else { throw AttributionError.invalidOption("--max-logits must be at least 1") }

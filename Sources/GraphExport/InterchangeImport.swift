@@ -5,6 +5,7 @@
 import Attribution
 import Foundation
 import GraphStore
+import ModelIO
 import TensorCore
 
 public enum InterchangeImport {
@@ -18,7 +19,10 @@ public enum InterchangeImport {
     /// Parses a graph file and saves it. Returns the stored graph's summary.
     @discardableResult
     public static func load(file: String, into store: GraphStore, slug: String? = nil) throws -> GraphSummary {
-        guard let data = FileManager.default.contents(atPath: file) else { throw ImportError.invalid(file: file, reason: "cannot read it") }
+        guard let bytes = try? MappedFile.contents(of: file, limit: 2 << 30) else {
+            throw ImportError.invalid(file: file, reason: "cannot read it as a regular file of at most 2 GB")
+        }
+        let data = Data(bytes)
         let parsed: InterchangeGraph
         do { parsed = try JSONDecoder().decode(InterchangeGraph.self, from: data) } catch {
             throw ImportError.invalid(file: file, reason: String(describing: error).split(separator: "\n").first.map(String.init) ?? "invalid JSON")
@@ -135,6 +139,10 @@ public enum InterchangeImport {
             ? try Influence.nodeInfluence(adjacency: adjacency, logitWeights: Influence.logitWeights(layout, probabilities))
             : (0..<n).map { given[$0] ?? 0 }
         let c = g.metadata.circuitry
+        if let factsText = c?.unpruned_facts, let adjacencyText = c?.unpruned_adjacency {
+            return try restore(g, file: file, facts: factsText, adjacency: adjacencyText, into: store, slug: slug,
+                               kept: kept, edges: edges, layout: layout, features: features.map(\.0))
+        }
         var options = AttributionOptions()
         options.nodeThreshold = g.metadata.node_threshold ?? 0.8
         options.edgeThreshold = c?.edge_threshold ?? 0.98
@@ -150,6 +158,57 @@ public enum InterchangeImport {
         return try store.saveImported(graph, slug: slug, defaultSlug: g.metadata.slug, context: GraphContext(architecture: "imported", layers: layers, width: 0,
                                       transcoderName: g.metadata.scan, transcoderFeatures: 0),
                                       tokenTexts: g.metadata.prompt_tokens, logitTexts: logitTexts, shares: shares, labels: labels)
+    }
+
+    /// A file from `export --with-unpruned`: the graph is rebuilt on the original's node facts and
+    /// unpruned adjacency, with the file's nodes and links as its pruned graph.
+    static func restore(_ g: InterchangeGraph, file: String, facts factsText: String, adjacency adjacencyText: String, into store: GraphStore,
+                        slug: String?, kept: [Bool], edges: [Bool], layout: NodeLayout, features: [ActiveFeature]) throws -> GraphSummary {
+        func invalid(_ reason: String) -> ImportError { .invalid(file: file, reason: reason) }
+        guard let factsData = Data(base64Encoded: factsText), let adjacencyData = Data(base64Encoded: adjacencyText) else {
+            throw invalid("its unpruned graph is not base64")
+        }
+        let original: (layout: NodeLayout, features: [ActiveFeature], activeFeatureCount: Int, logits: [LogitNode], influence: [Float], adjacency: Tensor)
+        do { original = try GraphStore.decodeUnpruned(facts: factsData, adjacency: adjacencyData, graph: g.metadata.slug) } catch {
+            throw invalid("its unpruned graph: \(error)")
+        }
+        let full = original.layout
+        guard full.layers == layout.layers, full.positions == layout.positions, full.logits == layout.logits else {
+            throw invalid("its unpruned graph does not match its nodes")
+        }
+        // This file's node numbers → the original's.
+        var position = [String: Int]()
+        for (j, f) in original.features.enumerated() { position["\(f.layer)/\(f.position)/\(f.feature)"] = j }
+        func map(_ i: Int) throws -> Int {
+            switch layout.kind(of: i) {
+            case .feature:
+                let f = features[i]
+                guard let j = position["\(f.layer)/\(f.position)/\(f.feature)"] else { throw invalid("feature L\(f.layer)/F\(f.feature)@\(f.position) is not in its unpruned graph") }
+                return full.feature(j)
+            case .error: let (l, p) = layout.errorSite(i); return full.error(layer: l, position: p)
+            case .token: return full.token(position: i - layout.token(position: 0))
+            case .logit: return full.logit(i - layout.logitStart)
+            }
+        }
+        let n = layout.count, m = full.count
+        var nodes = [Bool](repeating: false, count: m), links = [Bool](repeating: false, count: m * m)
+        for i in 0..<n where kept[i] { nodes[try map(i)] = true }
+        for t in 0..<n { for s in 0..<n where edges[t * n + s] { links[try map(t) * m + (try map(s))] = true } }
+        let c = g.metadata.circuitry!
+        var options = AttributionOptions()
+        options.nodeThreshold = g.metadata.node_threshold ?? 0.8
+        options.edgeThreshold = c.edge_threshold
+        let provenance = GraphProvenance(modelPath: "imported from \((file as NSString).lastPathComponent)", modelFingerprint: c.model_fingerprint,
+                                         transcoderSet: g.metadata.scan, transcoderFingerprint: c.transcoder_fingerprint,
+                                         prompt: g.metadata.prompt, tokens: c.token_ids, options: options, engineVersion: c.engine_version)
+        let graph = AttributionGraph(layout: full, features: original.features, activeFeatureCount: original.activeFeatureCount,
+                                     logits: original.logits, adjacency: original.adjacency, influence: original.influence,
+                                     pruning: Influence.Pruning(nodes: nodes, edges: links, nodeInfluence: original.influence),
+                                     replacementScore: c.replacement_score ?? .nan, completenessScore: c.completeness_score ?? .nan,
+                                     provenance: provenance, timings: AttributionTimings())
+        return try store.saveRestored(graph, facts: factsData, slug: slug, defaultSlug: g.metadata.slug,
+                                      context: GraphContext(architecture: "imported", layers: full.layers, width: 0,
+                                                            transcoderName: g.metadata.scan, transcoderFeatures: 0))
     }
 
     /// The token text inside a logit node's clerp: Output "tok" (p=0.123).

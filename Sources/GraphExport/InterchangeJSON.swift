@@ -39,6 +39,10 @@ public struct InterchangeGraph: Codable, Sendable, Equatable {
         public var model_fingerprint: String
         public var transcoder_fingerprint: String
         public var engine_version: String
+        /// With `export --with-unpruned`: the store's unpruned adjacency and node facts (base64 of
+        /// their versioned blobs), so an import re-prunes exactly as the original.
+        public var unpruned_facts: String? = nil
+        public var unpruned_adjacency: String? = nil
     }
 
     public struct QParams: Codable, Sendable, Equatable {
@@ -104,7 +108,7 @@ public enum InterchangeExport {
                 let (l, f) = (n.layer ?? 0, n.feature ?? 0)
                 return .init(node_id: ids[n.index]!, feature: cantor(l, f), layer: String(l), ctx_idx: n.position,
                              feature_type: "cross layer transcoder", token_prob: 0, is_target_logit: false, run_idx: 0, reverse_ctx_idx: 0,
-                             jsNodeId: "\(l)_\(f)-0", clerp: labels[LayerFeature(layer: l, feature: f)] ?? "", influence: share,
+                             jsNodeId: "\(l)_\(f)-0", clerp: g.label(of: n, labels: labels) ?? "", influence: share,
                              activation: n.activation.map(Double.init))
             case .error:
                 let l = n.layer ?? 0

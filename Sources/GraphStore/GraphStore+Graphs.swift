@@ -227,8 +227,9 @@ extension GraphStore {
     /// A slug from the prompt's words ("the-capital-of-texas-is").
     public static func slug(for prompt: String) -> String {
         let words = prompt.lowercased().split { !$0.isLetter && !$0.isNumber }.prefix(8)
-        let base = words.joined(separator: "-")
-        return base.isEmpty ? "graph" : String(base.prefix(60))
+        let base = String(words.joined(separator: "-").prefix(60))
+        // A slug that reads as a number would be taken for a graph id ("graphs delete 1").
+        return base.isEmpty ? "graph" : base.allSatisfy(\.isNumber) ? "graph-" + base : base
     }
 
     /// Throws unless `slug` may name a new graph (checked again when the graph is saved).
@@ -333,6 +334,39 @@ extension GraphStore {
                 provenance: try decoder.decode(GraphProvenance.self, from: Data((row["provenance"] as String).utf8)),
                 timings: try decoder.decode(AttributionTimings.self, from: Data((row["timings"] as String).utf8)))
         }
+    }
+
+    /// A graph's unpruned adjacency and node facts as stored (versioned blobs), to carry in a file.
+    public func unprunedBlobs(_ key: String) throws -> (facts: Data, adjacency: Data) {
+        try read { db in
+            let id = try GraphStore.resolve(key, db)
+            let row = try Row.fetchOne(db, sql: "SELECT nodes_blob, adjacency FROM graph WHERE id = ?", arguments: [id])!
+            return (row["nodes_blob"], row["adjacency"])
+        }
+    }
+
+    /// What unpruned blobs hold: the node layout, features, logits, influence and adjacency.
+    public static func decodeUnpruned(facts: Data, adjacency: Data, graph: String) throws
+        -> (layout: NodeLayout, features: [ActiveFeature], activeFeatureCount: Int, logits: [LogitNode], influence: [Float], adjacency: Tensor) {
+        let decoded: NodeFacts
+        do { decoded = try JSONDecoder().decode(NodeFacts.self, from: facts) } catch {
+            throw GraphStoreError.invalidBlob(graph: graph, reason: "its node facts do not decode")
+        }
+        let a = try SparseAdjacency.decode(adjacency, graph: graph)
+        guard a.shape == [decoded.layout.count, decoded.layout.count], decoded.features.count == decoded.layout.features,
+              decoded.influence.count == decoded.layout.count, decoded.logits.count == decoded.layout.logits else {
+            throw GraphStoreError.invalidBlob(graph: graph, reason: "the node facts and the adjacency do not agree")
+        }
+        return (decoded.layout, decoded.features, decoded.activeFeatureCount, decoded.logits, decoded.influence, a)
+    }
+
+    /// Saves a graph restored from a file that carried its unpruned blobs: the node facts are the
+    /// original's, so nodes, influence and every later re-pruning are as the original's.
+    @discardableResult
+    public func saveRestored(_ graph: AttributionGraph, facts: Data, slug requested: String?, defaultSlug: String,
+                             context: GraphContext) throws -> GraphSummary {
+        let decoded = try JSONDecoder().decode(NodeFacts.self, from: facts)
+        return try save(graph, facts: decoded, slug: requested, defaultSlug: defaultSlug, context: context)
     }
 
     /// Token texts saved with a graph (prompt tokens, then logit tokens).

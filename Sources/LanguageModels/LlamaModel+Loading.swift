@@ -76,8 +76,8 @@ extension LlamaModel {
     /// model.safetensors.index.json). Hugging Face checkpoints rotate in the half-split layout.
     public convenience init(huggingFaceFolder folder: String) throws {
         let configPath = (folder as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: configPath),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let bytes = try? MappedFile.contents(of: configPath, limit: 1 << 20),
+              let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw LanguageModelError.invalidConfiguration(source: configPath, reason: "cannot read a JSON object")
         }
         let weights = try SafetensorsSet(folder: folder)

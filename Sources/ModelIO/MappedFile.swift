@@ -15,7 +15,9 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before the
+        // regular-file check below could refuse it (it changes nothing for regular files).
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             throw ModelIOError.cannotOpen(file: path, reason: String(cString: strerror(errno)))
         }
@@ -80,5 +82,19 @@ struct ByteReader {
         let p = try file.bytes(at: offset, count: Int(length), what: what())
         offset += Int(length)
         return String(decoding: UnsafeRawBufferPointer(start: p, count: Int(length)), as: UTF8.self)
+    }
+}
+
+extension MappedFile {
+    /// The whole of a small file a user names (a configuration, a tokenizer, a graph file): it must
+    /// be a regular file (a FIFO or device is refused at once instead of blocking) of at most
+    /// `limit` bytes.
+    public static func contents(of path: String, limit: Int) throws -> [UInt8] {
+        let file = try MappedFile(path: path)
+        guard file.size <= limit else {
+            throw ModelIOError.cannotOpen(file: path, reason: "\(file.size) bytes is more than the \(limit) this file may have")
+        }
+        guard let base = file.base else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: base, count: file.size))
     }
 }

@@ -39,9 +39,10 @@ extension Tokenizer {
     /// preceded by Digits with individual_digits). BOS/EOS come from the added tokens named
     /// `bosToken`/`eosToken` when given.
     public convenience init(huggingFaceJSON path: String, bosToken: String? = nil, eosToken: String? = nil) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenizerError.invalidFile(source: path, reason: "cannot read the file")
+        guard let bytes = try? MappedFile.contents(of: path, limit: 256 << 20) else {
+            throw TokenizerError.invalidFile(source: path, reason: "cannot read it as a regular file of at most 256 MB")
         }
+        let data = Data(bytes)
         guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let model = root["model"] as? [String: Any] else {
             throw TokenizerError.invalidFile(source: path, reason: "not a tokenizer.json (no model object)")

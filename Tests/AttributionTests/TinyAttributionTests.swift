@@ -110,6 +110,25 @@ struct TinyCase {
         #expect(throws: AttributionError.self) { try tiny.attribute(bad) }
     }
 
+    @Test func aRunThatWouldNotFitIsRefusedAtOnce() throws {
+        let tiny = try TinyCase()
+        var options = AttributionOptions()
+        options.memoryLimit = 50_000
+        let started = Date()
+        let error = #expect(throws: AttributionError.self) { try tiny.attribute(options) }
+        #expect(Date().timeIntervalSince(started) < 1)
+        guard case let .tooLarge(tokens, estimate, _, _)? = error else { Issue.record("not tooLarge: \(String(describing: error))"); return }
+        #expect(tokens == tiny.tokens.count && estimate.total > 50_000)
+        #expect("\(error!)".contains("would need about"))
+        // A long prompt on a real model's shape: refused by the estimate alone, a budget shrinks the rows.
+        var real = tiny.model.configuration
+        (real.layers, real.heads) = (30, 9)
+        let full = MemoryEstimate.of(tokens: 2500, configuration: real, options: AttributionOptions())
+        var budgeted = AttributionOptions()
+        budgeted.maxFeatureNodes = 1024
+        #expect(full.total > 24e9 && MemoryEstimate.of(tokens: 2500, configuration: real, options: budgeted).rows < full.rows / 100)
+    }
+
     @Test(arguments: [false, true])
     func edgesMatchInterventions(_ skip: Bool) throws {
         let tiny = try TinyCase(skip: skip)

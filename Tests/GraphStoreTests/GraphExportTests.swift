@@ -52,6 +52,37 @@ final class XMLText: NSObject, XMLParserDelegate {
         #expect(throws: GraphStoreError.self) { try InterchangeImport.load(file: file, into: other, slug: saved.slug) }
     }
 
+    @Test func aFileWithItsUnprunedGraphRePrunesLikeTheOriginal() throws {
+        let store = try StoreFixture.store()
+        let saved = try StoreFixture.save(into: store)
+        var file = InterchangeExport.graph(try store.graph(saved.slug), promptTokens: try store.tokenTexts(saved.slug).prompt)
+        let (facts, adjacency) = try store.unprunedBlobs(saved.slug)
+        file.metadata.circuitry?.unpruned_facts = facts.base64EncodedString()
+        file.metadata.circuitry?.unpruned_adjacency = adjacency.base64EncodedString()
+        let path = temporaryPath(".json")
+        try file.encoded().write(to: URL(fileURLWithPath: path))
+        let other = try StoreFixture.store()
+        let imported = try InterchangeImport.load(file: path, into: other)
+        func same(_ a: StoredGraph, _ b: StoredGraph) -> Bool {
+            a.nodes.map(\.index) == b.nodes.map(\.index) && a.nodes.map(\.influence) == b.nodes.map(\.influence)
+                && a.edges.map { [$0.source, $0.target] } == b.edges.map { [$0.source, $0.target] } && a.edges.map(\.weight) == b.edges.map(\.weight)
+        }
+        #expect(same(try store.graph(saved.slug), try other.graph(imported.slug)))
+        var changed = false
+        for (node, edge) in [(0.5, 0.9), (0.95, 0.99), (0.3, 0.6)] {
+            let a = try store.reprune(saved.slug, nodeThreshold: node, edgeThreshold: edge)
+            let b = try other.reprune(imported.slug, nodeThreshold: node, edgeThreshold: edge)
+            #expect(a.nodesKept == b.nodesKept && a.edgesKept == b.edgesKept, "at \(node)/\(edge)")
+            #expect(same(try store.graph(saved.slug), try other.graph(imported.slug)), "at \(node)/\(edge)")
+            changed = changed || a.edgesKept != saved.edgesKept
+        }
+        #expect(changed, "the thresholds must change the pruned graph for this to test anything")
+        // A damaged payload is refused, not trusted.
+        file.metadata.circuitry?.unpruned_adjacency = "AAAA"
+        try file.encoded().write(to: URL(fileURLWithPath: path))
+        #expect(throws: InterchangeImport.ImportError.self) { try InterchangeImport.load(file: path, into: other) }
+    }
+
     @Test func badGraphFilesAreRefusedWithoutWritingAnything() throws {
         let store = try StoreFixture.store()
         let saved = try StoreFixture.save(into: store)
@@ -190,6 +221,14 @@ final class XMLText: NSObject, XMLParserDelegate {
         #expect(influence(imported) == influence(original))
         #expect(influence(original).values.contains { $0 > 0 })
         #expect(InterchangeExport.graph(imported, promptTokens: exported.metadata.prompt_tokens) == exported)
+        // Labels that came with a file survive a re-export from a store that has no feature pages.
+        var labelled = exported
+        labelled.nodes = labelled.nodes.map { var n = $0; if n.feature_type == "cross layer transcoder" { n.clerp = "label \(n.node_id)" }; return n }
+        let labelledFile = temporaryPath(".json")
+        try labelled.encoded().write(to: URL(fileURLWithPath: labelledFile))
+        let third = try GraphStore(path: temporaryPath(".sqlite"))
+        let relabelled = try third.graph(try InterchangeImport.load(file: labelledFile, into: third).slug)
+        #expect(InterchangeExport.graph(relabelled, promptTokens: exported.metadata.prompt_tokens) == labelled)
     }
 
     @Test func oldCollidingIdsImportWhereCausalityTellsThemApart() throws {

@@ -24,8 +24,13 @@ extension TranscoderSet {
         let configPath = (folder as NSString).appendingPathComponent("config.yaml")
         var config = [String: Any]()
         if FileManager.default.fileExists(atPath: configPath) {
-            guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else {
-                throw TranscoderError.invalidConfig(file: configPath, reason: "cannot read the file")
+            guard let bytes = try? MappedFile.contents(of: configPath, limit: 1 << 20), let text = String(bytes: bytes, encoding: .utf8) else {
+                throw TranscoderError.invalidConfig(file: configPath, reason: "cannot read it as a text file of at most 1 MB")
+            }
+            // YAML anchors and aliases can expand a short file into gigabytes ("billion laughs");
+            // a transcoder configuration never needs them.
+            if text.range(of: #"(^|[\s\[{,:-])[&*][A-Za-z0-9_.-]+"#, options: .regularExpression) != nil {
+                throw TranscoderError.invalidConfig(file: configPath, reason: "YAML anchors and aliases (&name, *name) are not accepted")
             }
             do {
                 guard let parsed = try Yams.load(yaml: text) as? [String: Any] else {

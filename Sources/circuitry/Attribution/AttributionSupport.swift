@@ -24,6 +24,16 @@ struct AttributionFlags: ParsableArguments {
     @Option(name: .long, help: "Edge pruning keeps this share of total edge score.")
     var edgeThreshold = 0.98
 
+    func validate() throws {
+        if let m = maxFeatureNodes, m < 1 { throw ValidationError("--max-feature-nodes must be at least 1 (got \(m))") }
+        guard maxLogits >= 1 else { throw ValidationError("--max-logits must be at least 1 (got \(maxLogits))") }
+        guard logitProb > 0 && logitProb <= 1 else { throw ValidationError("--logit-prob must be in (0, 1] (got \(logitProb))") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+        for (name, value) in [("--node-threshold", nodeThreshold), ("--edge-threshold", edgeThreshold)] where !(value >= 0 && value <= 1) {
+            throw ValidationError("\(name) must be between 0 and 1 (got \(value))")
+        }
+    }
+
     var options: AttributionOptions {
         var o = AttributionOptions()
         o.maxFeatureNodes = maxFeatureNodes

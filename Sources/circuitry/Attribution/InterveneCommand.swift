@@ -83,6 +83,17 @@ struct InterveneCommand: ParsableCommand {
         let set = try transcoderOptions.load(for: loaded.configuration)
         let tokens = try loaded.tokenize(prompt, bos: !noBos)
         let interventions = try sets.map { try Self.parse($0, additive: false) } + adds.map { try Self.parse($0, additive: true) }
+        // Sites the model or the transcoders do not have are refused, not silently ignored.
+        let c = loaded.configuration
+        for i in interventions {
+            guard i.layer < c.layers, i.position < tokens.count, i.feature < set.features else {
+                throw ValidationError("L\(i.layer)/F\(i.feature)@\(i.position) is outside the model: layers 0–\(c.layers - 1), "
+                                      + "positions 0–\(tokens.count - 1) of this prompt, features 0–\(set.features - 1)")
+            }
+        }
+        for l in ablateErrors where !(0..<c.layers).contains(l) {
+            throw ValidationError("--ablate-errors \(l): the model has layers 0–\(c.layers - 1)")
+        }
         var options = InterventionOptions()
         options.freezeAttention = freezeAttention || direct
         options.directOnly = direct

@@ -57,10 +57,6 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .long, help: "With --verify: save the graph even when the check fails.")
     var keepUnverified = false
 
-    func validate() throws {
-        if let m = flags.maxFeatureNodes, m < 1 { throw ValidationError("--max-feature-nodes must be at least 1") }
-    }
-
     func run() throws {
         let loaded = try modelOptions.load()
         let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
@@ -122,15 +118,20 @@ struct TraceCommand: ParsableCommand {
         }
     }
 
+    /// Writes the requested files; the graph is saved already, so a failure says so.
     func write(_ stored: StoredGraph, labels: [LayerFeature: String], store: GraphStore) throws {
-        if dot != nil || svg != nil {
-            let text = DOTWriter.dot(stored, labels: labels, rule: drawing.rule)
-            if let dot { try text.write(toFile: dot, atomically: true, encoding: .utf8) }
-            if let svg { try SVGRenderer.svg(fromDOT: text).write(toFile: svg, atomically: true, encoding: .utf8) }
-        }
-        if let json = jsonOut {
-            let texts = try store.tokenTexts(String(stored.summary.id)).prompt
-            try InterchangeExport.graph(stored, promptTokens: texts, labels: labels).encoded().write(to: URL(fileURLWithPath: json))
+        do {
+            if dot != nil || svg != nil {
+                let text = DOTWriter.dot(stored, labels: labels, rule: drawing.rule)
+                if let dot { try Output.write(Data(text.utf8), to: dot) }
+                if let svg { try Output.write(Data(try SVGRenderer.svg(fromDOT: text).utf8), to: svg) }
+            }
+            if let json = jsonOut {
+                let texts = try store.tokenTexts(String(stored.summary.id)).prompt
+                try Output.write(try InterchangeExport.graph(stored, promptTokens: texts, labels: labels).encoded(), to: json)
+            }
+        } catch {
+            throw CommandError("graph \(stored.summary.id) \"\(stored.summary.slug)\" was saved, but \(error)")
         }
     }
 

@@ -12,6 +12,7 @@ struct ExportCommand: ParsableCommand {
               circuitry export texas --format svg --out Graphs/texas.svg
               circuitry export texas --format svg --draw-nodes 120 --draw-edges 600 --out Graphs/texas-more.svg
               circuitry export texas --format json > texas.json
+              circuitry export texas --format json --with-unpruned --out texas-full.json   # re-prunable after import
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case dot, svg, json }
@@ -22,6 +23,8 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write here instead of standard output.", valueName: "file")) var out: String?
     @Option(name: .long, help: "Graphviz layout for SVG: nop (the pinned viewer layout, fast) or dot.") var layout = "nop"
     @OptionGroup var drawing: DrawingOptions
+    @Flag(name: .long, help: "With --format json: carry the unpruned graph too (a larger file), so an import re-prunes exactly as here.")
+    var withUnpruned = false
 
     func run() throws {
         let store = try storeOptions.openForReading()
@@ -31,8 +34,15 @@ struct ExportCommand: ParsableCommand {
         switch format {
         case .dot: data = Data(DOTWriter.dot(g, labels: labels, rule: drawing.rule).utf8)
         case .svg: data = Data(try SVGRenderer.svg(fromDOT: DOTWriter.dot(g, labels: labels, rule: drawing.rule), layout: layout).utf8)
-        case .json: data = try InterchangeExport.graph(g, promptTokens: store.tokenTexts(graph).prompt, labels: labels).encoded()
+        case .json:
+            var file = InterchangeExport.graph(g, promptTokens: try store.tokenTexts(graph).prompt, labels: labels)
+            if withUnpruned {
+                let (facts, adjacency) = try store.unprunedBlobs(graph)
+                file.metadata.circuitry?.unpruned_facts = facts.base64EncodedString()
+                file.metadata.circuitry?.unpruned_adjacency = adjacency.base64EncodedString()
+            }
+            data = try file.encoded()
         }
-        if let out { try data.write(to: URL(fileURLWithPath: out)) } else { FileHandle.standardOutput.write(data) }
+        if let out { try Output.write(data, to: out) } else { FileHandle.standardOutput.write(data) }
     }
 }

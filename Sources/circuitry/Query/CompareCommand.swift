@@ -39,8 +39,8 @@ struct CompareCommand: ParsableCommand {
         let labels = try store.labels(for: try store.graph(graphs[0]))
         if dot != nil || svg != nil {
             let text = DifferenceDOT.dot(comparison, labels: labels, rule: drawing.rule)
-            if let dot { try text.write(toFile: dot, atomically: true, encoding: .utf8) }
-            if let svg { try SVGRenderer.svg(fromDOT: text).write(toFile: svg, atomically: true, encoding: .utf8) }
+            if let dot { try Output.write(Data(text.utf8), to: dot) }
+            if let svg { try Output.write(Data(try SVGRenderer.svg(fromDOT: text).utf8), to: svg) }
         }
         if output.json { try Output.json(comparison.report); return }
         print(summary(comparison, labels: labels))

@@ -11,6 +11,25 @@ enum Output {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
+    /// Writes a file the user named: a regular file is replaced atomically (nothing half-written is
+    /// left on failure), a symbolic link is written through to its target, and a device, FIFO or
+    /// folder is refused rather than replaced by a regular file.
+    static func write(_ data: Data, to path: String) throws {
+        var target = path
+        var info = stat()
+        if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK {
+            guard let resolved = realpath(path, nil) else { throw CommandError("\(path): a symbolic link to nowhere") }
+            target = String(cString: resolved)
+            free(resolved)
+        }
+        if stat(target, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+            throw CommandError("\(path): not a regular file (a device, FIFO or folder); give the path of a file to write")
+        }
+        do { try data.write(to: URL(fileURLWithPath: target), options: .atomic) } catch {
+            throw CommandError("\(path): cannot write it (\((error as NSError).localizedFailureReason ?? error.localizedDescription))")
+        }
+    }
+
     static func note(_ message: String) {
         fflush(nil)    // so notes follow what was printed before them when both streams go to one place
         FileHandle.standardError.write(Data((message + "\n").utf8))
