@@ -279,7 +279,15 @@ struct Compiler {
             select.append("\(sql) AS c\(i)")
             columns.append(item.alias ?? item.text)
             if isList(item.expression) { lists.insert(i) }
-            if aggregated && !item.expression.hasAggregate { groups.append(sql) }
+            if aggregated && !item.expression.hasAggregate {
+                // n.graph groups by the graph's id (one slug per id), so the slug is looked up once
+                // per group instead of once per row.
+                if case let .property(v, "graph", _) = item.expression, case let .node(a)? = bindings[v] {
+                    groups.append("\(a).graph_id")
+                } else {
+                    groups.append(sql)
+                }
+            }
         }
         var order = [String]()
         for (e, descending) in query.orderBy {

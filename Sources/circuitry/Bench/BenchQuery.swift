@@ -70,7 +70,8 @@ struct BenchQuery: ParsableCommand {
                 let g = try from.graph(String(summary.id))
                 return InterchangeExport.graph(g, promptTokens: try from.tokenTexts(String(summary.id)).prompt, labels: try from.labels(for: g))
             }
-            first = originals[0].slug
+            // The example queries ask about " Texas" and " Austin": USE a Texas graph when there is one.
+            first = (originals.first { $0.slug.contains("texas") } ?? originals[0]).slug
             for i in 0..<graphs {
                 let original = files[i % files.count]
                 let slug = i < files.count ? original.metadata.slug : "\(original.metadata.slug)-copy-\(i)"

@@ -22,6 +22,9 @@ struct TrainTranscoders: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var corpusOptions: CorpusOptions
+    @OptionGroup var output: JSONOption
+
+    struct Trained: Encodable { var folder: String; var layers: Int; var features: Int; var quality: TranscoderQuality? }
 
     @Option(name: .long, help: ArgumentHelp("Where to write the set.", valueName: "dir"))
     var out: String?
@@ -93,6 +96,7 @@ struct TrainTranscoders: ParsableCommand {
         set.notes["forward_seconds"] = String(format: "%.0f", progress.forwardSeconds)
         set.notes["transcoder_step_seconds"] = String(format: "%.0f", progress.trainSeconds)
         set.notes["corpus"] = corpus.description
+        var evaluation: TranscoderQuality?
         if evaluate > 0 {
             let evalBar = ProgressBar("evaluate", total: evaluate)
             let quality = try TranscoderEvaluation.evaluate(set: set, model: loaded.model, corpus: corpus, sequences: evaluate) { done, _ in evalBar.update(done) }
@@ -100,10 +104,12 @@ struct TrainTranscoders: ParsableCommand {
             set.notes.merge(quality.notes) { $1 }
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             try JSONEncoder.pretty.encode(quality).write(to: URL(fileURLWithPath: "\(folder)/quality.json"))
-            print(quality.summary)
+            evaluation = quality
+            if !output.json { print(quality.summary) }
         }
         try set.save(to: folder)
         try? FileManager.default.removeItem(atPath: checkpoint)
+        if output.json { return try Output.json(Trained(folder: folder, layers: set.layers, features: set.features, quality: evaluation)) }
         print("saved \(set.layers) transcoders to \(folder)")
     }
 }
