@@ -62,7 +62,7 @@ DEMO_PROMPT := The capital of Texas is
 DEMO_SLUG := the-capital-of-texas-is
 demo: build transcoders features
 	@mkdir -p Graphs
-	@.build/release/circuitry graphs delete $(DEMO_SLUG) >/dev/null 2>&1 || true
+	@.build/release/circuitry graphs delete $(DEMO_SLUG) --keep-space >/dev/null 2>&1 || true
 	@.build/release/circuitry trace "$(DEMO_PROMPT)" --slug $(DEMO_SLUG) --svg Graphs/$(DEMO_SLUG).svg
 	@echo "picture: Graphs/$(DEMO_SLUG).svg; store: Graphs/circuits.sqlite (try: .build/release/circuitry graphs list)"
 
