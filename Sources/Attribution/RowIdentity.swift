@@ -56,7 +56,7 @@ extension Attribution {
         }
         for (i, logit) in graph.logits.enumerated() {
             let u = try r.readVector(logit)
-            values.append(try r.value(logit) ?? dot(u, full!))
+            values.append(r.value(logit) ?? dot(u, full!))
             constants.append(dot(u, zeroed))
             sums.append(rowSum(graph.layout.logit(i)))
         }

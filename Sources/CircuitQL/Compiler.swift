@@ -46,8 +46,6 @@ struct Compiler {
     var aliasCounter = 0
     /// The graph every node must be in (from USE), by id.
     let graphId: Int64?
-    /// Whether walks track path strength (only when strength(p) is asked for).
-    var needsStrength = false
     /// ALL conditions checked inside walks (by the quantifier's offset in the source).
     var pushedQuantifiers = Set<Int>()
     /// Set while compiling inside a walk's step, where only the quantifier's element is in scope.
@@ -116,8 +114,6 @@ struct Compiler {
             return nil
         })
         c.pushedQuantifiers = pushed
-        c.needsStrength = query.items.contains { Compiler.calls($0.expression, "strength") }
-            || query.orderBy.contains { Compiler.calls($0.expression, "strength") } || conjuncts.contains { Compiler.calls($0, "strength") }
         let quantifiers = Compiler.quantifiers(in: query)
         for pattern in query.patterns {
             try c.addPattern(pattern, singleConditions: single, quantifiers: quantifiers, pushed: pushed)
@@ -202,20 +198,7 @@ struct Compiler {
     static func hasQuantifier(_ e: Expression) -> Bool {
         switch e {
         case .quantifier: true
-        case let .call(_, arguments, _, _): arguments.contains(where: hasQuantifier)
-        case let .unary(_, a, _), let .isNull(a, _): hasQuantifier(a)
-        case let .binary(_, a, b, _): hasQuantifier(a) || hasQuantifier(b)
-        default: false
-        }
-    }
-
-    static func calls(_ e: Expression, _ function: String) -> Bool {
-        switch e {
-        case let .call(name, arguments, _, _): name.lowercased() == function || arguments.contains { calls($0, function) }
-        case let .unary(_, a, _), let .isNull(a, _): calls(a, function)
-        case let .binary(_, a, b, _): calls(a, function) || calls(b, function)
-        case let .quantifier(_, _, list, predicate, _): calls(list, function) || calls(predicate, function)
-        default: false
+        default: e.children.contains(where: hasQuantifier)
         }
     }
 

@@ -25,13 +25,6 @@ extension CircuitQL {
 
     static func load(_ plan: WalkPlan, from store: GraphStore, deadline: Deadline) throws -> LoadedWalk {
         func integer(_ v: StoreValue) -> Int64? { if case let .integer(i) = v { i } else { nil } }
-        func double(_ v: StoreValue) -> Double {
-            switch v {
-            case let .double(d): d
-            case let .integer(i): Double(i)
-            default: 0
-            }
-        }
         let remaining = { deadline.end.map { max($0 - Deadline.now(), 0) } }
         var starts = [Int64: [Int64]]()
         for row in try store.select(sql: plan.startSQL, arguments: plan.startArguments, timeLimit: remaining()) {
