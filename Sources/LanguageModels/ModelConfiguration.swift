@@ -124,6 +124,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
             throw fail("RoPE dimension \(rope.dimension) must be even and at most the head dimension \(headDimension)")
         }
         guard rope.base > 1 else { throw fail("RoPE base \(rope.base) must be greater than 1") }
+        guard rmsEpsilon.isFinite, rmsEpsilon > 0 else { throw fail("the norm epsilon \(rmsEpsilon) must be a positive number") }
     }
 
     /// Width of the fused query/key/value projection output.

@@ -20,6 +20,8 @@ public enum ModelIOError: Error, Equatable, Sendable {
     case tensorShape(file: String, tensor: String, expected: [Int], found: [Int])
     case invalidHeader(file: String, reason: String)
     case cannotWrite(file: String, reason: String)
+    /// A weight that is NaN or infinite: it would turn every logit into nan.
+    case nonFinite(file: String, tensor: String, element: Int)
 }
 
 extension ModelIOError: CustomStringConvertible {
@@ -27,6 +29,8 @@ extension ModelIOError: CustomStringConvertible {
         switch self {
         case let .cannotOpen(file, reason):
             return "\(file): cannot open: \(reason)"
+        case let .nonFinite(file, tensor, element):
+            return "\(file): tensor \(tensor) holds a value that is not a finite number (element \(element))"
         case let .truncated(file, what, offset, needed, size):
             return "\(file): truncated: \(what) needs \(needed) bytes at offset \(offset) but the file has \(size) bytes"
         case let .badMagic(file, found):
@@ -56,5 +60,14 @@ extension ModelIOError: CustomStringConvertible {
         case let .cannotWrite(file, reason):
             return "\(file): cannot write: \(reason)"
         }
+    }
+}
+
+import TensorCore
+
+extension Tensor {
+    /// Throws when any element is NaN or infinite, naming the file and tensor.
+    public func requireFinite(file: String, tensor: String) throws {
+        if let bad = scalars.firstIndex(where: { !$0.isFinite }) { throw ModelIOError.nonFinite(file: file, tensor: tensor, element: bad) }
     }
 }

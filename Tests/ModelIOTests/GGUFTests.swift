@@ -54,6 +54,28 @@ import TestSupport
         }
     }
 
+    @Test func ambiguousOrPoisonedFilesAreRefused() throws {
+        func reason(_ b: GGUFBuilder) throws -> String {
+            let path = try b.write(to: temporaryPath(".gguf"))
+            do { _ = try GGUFFile(path: path).tensor("weight"); return "accepted" } catch { return "\(error)" }
+        }
+        var repeated = validFile()
+        repeated.metadata.append(("u8", .uint(3, bits: 8)))           // a second block_count-like key
+        #expect(try reason(repeated).contains("metadata key u8 appears twice"))
+        var twice = validFile()
+        twice.addF32("weight", try Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6]))
+        #expect(try reason(twice).contains("tensor weight appears twice"))
+        var overlapping = validFile()
+        overlapping.addF32("other", try Tensor(shape: [2, 3], scalars: [6, 5, 4, 3, 2, 1]))
+        overlapping.tensors[0].offset = 0
+        overlapping.tensors[1].offset = 0
+        #expect(try reason(overlapping).contains("overlap"))
+        var poisoned = validFile()
+        poisoned.tensors[0].data = [Float(1), .nan, 3, 4, 5, 6].withUnsafeBytes { Array($0) }
+        #expect(try reason(poisoned).contains("not a finite number (element 1)"))
+        #expect(try reason(validFile()) == "accepted")
+    }
+
     @Test func wrongMagicAndVersion() throws {
         var b = validFile()
         b.magic = Array("GGML".utf8)

@@ -82,6 +82,8 @@ public final class GGUFFile: @unchecked Sendable {
         for i in 0..<Int(keyCount) {
             let key = try reader.readString("metadata key \(i)")
             let type = Int(try reader.read(UInt32.self, "type of \(key)"))
+            // A repeated key would make the file mean two things (which block_count wins?).
+            guard values[key] == nil else { throw ModelIOError.invalidHeader(file: path, reason: "metadata key \(key) appears twice") }
             values[key] = try GGUFFile.readValue(type: type, key: key, depth: 0, reader: &reader)
             keys.append(key)
         }
@@ -145,9 +147,15 @@ public final class GGUFFile: @unchecked Sendable {
             guard start <= file.size, byteCount <= file.size - start else {
                 throw ModelIOError.tensorOutOfBounds(file: path, tensor: info.name, end: start + byteCount, fileSize: file.size)
             }
+            guard index[info.name] == nil else { throw ModelIOError.invalidHeader(file: path, reason: "tensor \(info.name) appears twice") }
             index[info.name] = tensors.count
             tensors.append(GGUFTensorInfo(name: info.name, dimensions: info.dims, type: info.type,
                                           fileOffset: start, byteCount: byteCount, elementCount: count))
+        }
+        // Two tensors whose data overlap would share weights by accident (or by tampering).
+        let ordered = tensors.filter { $0.byteCount > 0 }.sorted { $0.fileOffset < $1.fileOffset }
+        for (a, b) in zip(ordered, ordered.dropFirst()) where a.fileOffset + a.byteCount > b.fileOffset {
+            throw ModelIOError.invalidHeader(file: path, reason: "the data of tensors \(a.name) and \(b.name) overlap")
         }
         self.tensors = tensors
         self.index = index
@@ -212,10 +220,12 @@ public final class GGUFFile: @unchecked Sendable {
             throw ModelIOError.unsupportedTensorType(file: path, tensor: name, type: info.type.name)
         }
         let bytes = try rawBytes(info)
-        return try Tensor(shape: info.shape) { out in
+        let t = try Tensor(shape: info.shape) { out in
             if out.isEmpty { return }
             Dequantize.run(info.type, bytes.baseAddress!, count: info.elementCount, into: out.baseAddress!)
         }
+        try t.requireFinite(file: path, tensor: name)
+        return t
     }
 
     /// A tensor dequantised and checked against an expected row-major shape.

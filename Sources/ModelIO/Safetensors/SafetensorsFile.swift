@@ -144,6 +144,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// A tensor checked against an expected shape.
     public func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
         let t = try tensor(name)
+        try t.requireFinite(file: path, tensor: name)
         guard t.shape == expected else {
             throw ModelIOError.tensorShape(file: path, tensor: name, expected: expected, found: t.shape)
         }
