@@ -9,9 +9,16 @@ struct BenchOps: ParsableCommand {
         discussion: """
             Example:
               circuitry bench ops
+              circuitry bench ops --json
             """)
 
+    @OptionGroup var output: JSONOption
+
+    struct Timing: Encodable { var kernel: String; var milliseconds: Double; var million_elements_per_second: Double }
+
     func run() throws {
+        var timings = [Timing]()
+        defer { if output.json { try? Output.json(timings) } }
         var random = SeededGenerator(seed: 2)
         let count = 1 << 22
         let x = try Tensor.randomNormal([count], using: &random)
@@ -19,6 +26,8 @@ struct BenchOps: ParsableCommand {
         let w = try Tensor.randomNormal([1024], using: &random)
         let rows = try x.reshaped([count / 1024, 1024])
         func report(_ name: String, _ seconds: Double) {
+            timings.append(Timing(kernel: name, milliseconds: seconds * 1e3, million_elements_per_second: Double(count) / seconds / 1e6))
+            if output.json { return }
             print(String(format: "%@ %8.2f ms   %7.0f M elements/s", Output.padded(name, 34) as NSString, seconds * 1e3, Double(count) / seconds / 1e6))
         }
         report("add (same shape)", try Stopwatch.median { _ = try x + y })

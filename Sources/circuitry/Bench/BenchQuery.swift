@@ -29,6 +29,10 @@ struct BenchQuery: ParsableCommand {
     var source: String?
     @Flag(name: .long, help: "Synthetic graphs of about 94 nodes and 660 edges instead of a real trace's size.") var small = false
     @Option(name: .long, help: ArgumentHelp("Folder of example queries to time too.", valueName: "dir")) var queries = "Queries"
+    @OptionGroup var output: JSONOption
+
+    struct Timing: Encodable { var query: String; var milliseconds: Double?; var rows: Int?; var error: String?; var indexes: [String] }
+    struct Report: Encodable { var graphs: Int; var kind: String; var nodes_per_graph: Double; var edges_per_graph: Double; var megabytes: Double; var queries: [Timing] }
 
     func validate() throws {
         guard graphs >= 1 else { throw ValidationError("--graphs must be at least 1") }
@@ -92,9 +96,13 @@ struct BenchQuery: ParsableCommand {
         }
         try graphStore.checkpoint()
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        print(String(format: "store: %d %@ graphs, %.0f nodes and %.0f edges per graph on average, built in %.1f s, %.0f MB (%@)", graphs,
-                     (real ? "real" : small ? "small synthetic" : "synthetic") as NSString, Double(nodes) / Double(graphs),
-                     Double(edges) / Double(graphs), Stopwatch.now() - t0, Double(size) / 1e6, path as NSString))
+        let kind = real ? "real" : small ? "small synthetic" : "synthetic"
+        var report = Report(graphs: graphs, kind: kind, nodes_per_graph: Double(nodes) / Double(graphs), edges_per_graph: Double(edges) / Double(graphs),
+                            megabytes: Double(size) / 1e6, queries: [])
+        defer { if output.json { try? Output.json(report) } }
+        let say = { (line: String) in if !output.json { print(line) } }
+        say(String(format: "store: %d %@ graphs, %.0f nodes and %.0f edges per graph on average, built in %.1f s, %.0f MB (%@)", graphs,
+                   kind as NSString, Double(nodes) / Double(graphs), Double(edges) / Double(graphs), Stopwatch.now() - t0, Double(size) / 1e6, path as NSString))
         var timed = Self.builtIn(first)
         let folder = URL(fileURLWithPath: queries)
         for file in ((try? FileManager.default.contentsOfDirectory(atPath: queries)) ?? []).sorted() where file.hasSuffix(".cql") {
@@ -103,12 +111,13 @@ struct BenchQuery: ParsableCommand {
             timed.append(("\(queries)/\(file)", used))
         }
         for (name, text) in timed {
-            var rows = 0
+            var rows = 0, seconds = 0.0
             do {
-                let seconds = try Stopwatch.median(seconds: 1) { rows = try CircuitQL.run(text, on: graphStore, maxRows: 1_000_000, timeout: 60).rows.count }
-                print(String(format: "%9.1f ms  %@ (%d rows)", seconds * 1000, name as NSString, rows))
+                seconds = try Stopwatch.median(seconds: 1) { rows = try CircuitQL.run(text, on: graphStore, maxRows: 1_000_000, timeout: 60).rows.count }
+                say(String(format: "%9.1f ms  %@ (%d rows)", seconds * 1000, name as NSString, rows))
             } catch {
-                print("   failed    \(name): \(error)")
+                say("   failed    \(name): \(error)")
+                report.queries.append(Timing(query: name, milliseconds: nil, rows: nil, error: "\(error)", indexes: []))
                 continue
             }
             let compiled = try CircuitQL.compile(text, for: graphStore)
@@ -116,7 +125,8 @@ struct BenchQuery: ParsableCommand {
                 if case let .text(detail)? = row.last, detail.contains("INDEX") || detail.contains("PRIMARY KEY") { return detail }
                 return nil
             }
-            for line in Set(plan).sorted() { print("             uses: \(line)") }
+            for line in Set(plan).sorted() { say("             uses: \(line)") }
+            report.queries.append(Timing(query: name, milliseconds: seconds * 1000, rows: rows, error: nil, indexes: Set(plan).sorted()))
         }
     }
 
