@@ -50,12 +50,8 @@ public final class GraphStore: @unchecked Sendable {
                     }
                     _ = try GraphStore(path: path)
                 }
-            } catch let error as GraphStoreError {
-                throw error
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
-                throw GraphStoreError.corrupt(path: path, reason: error.message ?? "not a database")
             } catch {
-                throw GraphStoreError.cannotOpen(path: path, reason: String(describing: error))
+                throw GraphStoreError.opening(error, path: path, otherwise: { .cannotOpen(path: path, reason: $0) })
             }
             return
         }
@@ -97,12 +93,8 @@ public final class GraphStore: @unchecked Sendable {
             let migrator = GraphStore.migrator
             if try database.read({ try migrator.hasBeenSuperseded($0) }) { throw GraphStoreError.newerSchema(path: path) }
             try migrator.migrate(database)
-        } catch let error as GraphStoreError {
-            throw error
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
-            throw GraphStoreError.corrupt(path: path, reason: error.message ?? "not a database")
         } catch {
-            throw GraphStoreError.corrupt(path: path, reason: String(describing: error))
+            throw GraphStoreError.opening(error, path: path, otherwise: { .corrupt(path: path, reason: $0) })
         }
     }
 

@@ -1,3 +1,5 @@
+import GRDB
+
 /// Errors from the graph store.
 public enum GraphStoreError: Error, Equatable, Sendable {
     case cannotOpen(path: String, reason: String)
@@ -9,6 +11,18 @@ public enum GraphStoreError: Error, Equatable, Sendable {
     case database(path: String, message: String)
     /// A statement ran past its time limit and was stopped.
     case interrupted
+}
+
+extension GraphStoreError {
+    /// An error met while opening a store: ours as it is, SQLite's "not a database" as a corrupt
+    /// store, anything else as `otherwise` says.
+    static func opening(_ error: Error, path: String, otherwise: (String) -> GraphStoreError) -> GraphStoreError {
+        if let error = error as? GraphStoreError { return error }
+        if let error = error as? DatabaseError, error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            return .corrupt(path: path, reason: error.message ?? "not a database")
+        }
+        return otherwise(String(describing: error))
+    }
 }
 
 extension GraphStoreError: CustomStringConvertible {
