@@ -89,5 +89,17 @@ import TestSupport
             return reason.contains("cross_layer_transcoder")
         }
         #expect(throws: TranscoderError.self) { try TranscoderSet.load(folder: temporaryPath("-empty")) }
+        // Layer lists that repeat a file or put a layer's file in another layer's place.
+        let listed = temporaryPath("-list")
+        try TinyTranscoders.random(layers: 2, width: 4, features: 3).save(to: listed)
+        for (list, message) in [("[layer_0.safetensors, layer_0.safetensors]", "twice"), ("[layer_1.safetensors, layer_0.safetensors]", "the file of layer 1")] {
+            try "model_kind: transcoder_set\ntranscoders: \(list)\n".write(toFile: listed + "/config.yaml", atomically: true, encoding: .utf8)
+            #expect { try TranscoderSet.load(folder: listed) } throws: { error in
+                guard case .invalidConfig(_, let reason) = error as? TranscoderError else { return false }
+                return reason.contains(message)
+            }
+        }
+        try "model_kind: transcoder_set\ntranscoders: [layer_0.safetensors, layer_1.safetensors]\n".write(toFile: listed + "/config.yaml", atomically: true, encoding: .utf8)
+        #expect(try TranscoderSet.load(folder: listed).layers == 2)
     }
 }

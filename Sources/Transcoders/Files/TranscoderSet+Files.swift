@@ -49,6 +49,19 @@ extension TranscoderSet {
         var paths = [String]()
         if let listed = config["transcoders"] as? [Any] {
             paths = listed.map { "\($0)" }.map { $0.hasPrefix("/") ? $0 : (folder as NSString).appendingPathComponent($0) }
+            // Each layer once, in order: a repeated file or a layer_N name out of its place would
+            // attach one layer's transcoder to another layer without a word.
+            let resolved = paths.map { ($0 as NSString).standardizingPath }
+            if let repeated = resolved.enumerated().first(where: { resolved[..<$0.offset].contains($0.element) }) {
+                throw TranscoderError.invalidConfig(file: configPath, reason: "the transcoders list names \(listed[repeated.offset]) twice")
+            }
+            for (l, path) in paths.enumerated() {
+                let name = (path as NSString).lastPathComponent
+                if let range = name.range(of: #"^layer_(\d+)\."#, options: .regularExpression),
+                   let n = Int(name[range].dropFirst(6).dropLast()), n != l {
+                    throw TranscoderError.invalidConfig(file: configPath, reason: "entry \(l) of the transcoders list is \(name), the file of layer \(n)")
+                }
+            }
         } else {
             var l = 0
             while true {
