@@ -28,6 +28,28 @@ public struct DrawingRule: Sendable, Equatable {
 
     /// Everything: for small graphs and tests.
     public static let everything = DrawingRule(maxNodes: .max, perTarget: .max, maxEdges: .max)
+
+    /// The edges a picture draws: each target's `perTarget` strongest inputs, then the strongest
+    /// output of every chosen node that is no target's strong input, then the `maxEdges` strongest
+    /// of those. `candidates` are the edges among drawable nodes, in a fixed order (ties go to the
+    /// earlier edge, so a picture is the same on every run).
+    func edges<Node: Hashable, Edge>(from candidates: [Edge], chosen: Set<Node>, source: (Edge) -> Node, target: (Edge) -> Node,
+                                     size: (Edge) -> Float) -> [Edge] {
+        var byTarget = [Node: [Edge]](), targets = [Node]()
+        for e in candidates {
+            if byTarget[target(e)] == nil { targets.append(target(e)) }
+            byTarget[target(e), default: []].append(e)
+        }
+        var picked = targets.flatMap { byTarget[$0]!.sorted { size($0) > size($1) }.prefix(perTarget) }
+        let sources = Set(picked.map(source))
+        var strongestOut = [Node: Edge](), order = [Node]()
+        for e in candidates where chosen.contains(source(e)) && !sources.contains(source(e)) && size(e) > (strongestOut[source(e)].map(size) ?? 0) {
+            if strongestOut[source(e)] == nil { order.append(source(e)) }
+            strongestOut[source(e)] = e
+        }
+        picked += order.map { strongestOut[$0]! }
+        return picked.count > maxEdges ? Array(picked.sorted { size($0) > size($1) }.prefix(maxEdges)) : picked
+    }
 }
 
 public enum DOTWriter {
@@ -62,18 +84,8 @@ public enum DOTWriter {
         let chosen = Set(inner.prefix(rule.maxNodes).map(\.index))
         let kinds = Dictionary(uniqueKeysWithValues: g.nodes.map { ($0.index, $0.kind) })
         func allowed(_ i: Int) -> Bool { chosen.contains(i) || kinds[i] == .token || kinds[i] == .logit }
-        var byTarget = [Int: [StoredEdge]]()
-        for e in g.edges where allowed(e.source) && allowed(e.target) { byTarget[e.target, default: []].append(e) }
-        var edges = [StoredEdge]()
-        for (_, inputs) in byTarget { edges += inputs.sorted { abs($0.weight) > abs($1.weight) }.prefix(rule.perTarget) }
-        // A chosen node that is no target's strong input still shows, with its strongest output.
-        var sources = Set(edges.map(\.source))
-        var strongestOut = [Int: StoredEdge]()
-        for (_, inputs) in byTarget {
-            for e in inputs where !sources.contains(e.source) && abs(e.weight) > abs(strongestOut[e.source]?.weight ?? 0) { strongestOut[e.source] = e }
-        }
-        for (source, e) in strongestOut where chosen.contains(source) { edges.append(e); sources.insert(source) }
-        if edges.count > rule.maxEdges { edges = Array(edges.sorted { abs($0.weight) > abs($1.weight) }.prefix(rule.maxEdges)) }
+        var edges = rule.edges(from: g.edges.filter { allowed($0.source) && allowed($0.target) }, chosen: chosen,
+                               source: \.source, target: \.target, size: { abs($0.weight) })
         edges.sort { ($0.target, $0.source) < ($1.target, $1.source) }
         let touched = Set(edges.flatMap { [$0.source, $0.target] })
         let nodes = g.nodes.filter { touched.contains($0.index) || $0.kind == .logit }

@@ -40,17 +40,8 @@ public enum DifferenceDOT {
         for g in graphs {
             for (e, w) in g.edges where allowed(e.source) && allowed(e.target) && abs(w) > abs(weights[e] ?? 0) { weights[e] = w }
         }
-        var byTarget = [AlignedNode: [AlignedEdge]]()
-        for e in weights.keys { byTarget[e.target, default: []].append(e) }
-        var edges = [AlignedEdge]()
-        for (_, inputs) in byTarget { edges += inputs.sorted { abs(weights[$0]!) > abs(weights[$1]!) }.prefix(rule.perTarget) }
-        // A chosen node that is no target's strong input still shows, with its strongest output.
-        var sources = Set(edges.map(\.source)), strongestOut = [AlignedNode: AlignedEdge]()
-        for e in weights.keys where chosen.contains(e.source) && !sources.contains(e.source) {
-            if abs(weights[e]!) > abs(strongestOut[e.source].map { weights[$0]! } ?? 0) { strongestOut[e.source] = e }
-        }
-        for (source, e) in strongestOut { edges.append(e); sources.insert(source) }
-        if edges.count > rule.maxEdges { edges = Array(edges.sorted { abs(weights[$0]!) > abs(weights[$1]!) }.prefix(rule.maxEdges)) }
+        let candidates = weights.keys.sorted { ($0.target, $0.source) < ($1.target, $1.source) }
+        let edges = rule.edges(from: candidates, chosen: chosen, source: \.source, target: \.target, size: { abs(weights[$0]!) })
         let touched = Set(edges.flatMap { [$0.source, $0.target] })
         let nodes = all.filter { touched.contains($0) || { if case .logit = $0 { true } else { false } }($0) }.sorted()
         var ids = [AlignedNode: String]()

@@ -143,13 +143,7 @@ public enum InterchangeImport {
             return try restore(g, file: file, facts: factsText, adjacency: adjacencyText, into: store, slug: slug,
                                kept: kept, edges: edges, layout: layout, features: features.map(\.0))
         }
-        var options = AttributionOptions()
-        options.nodeThreshold = g.metadata.node_threshold ?? 0.8
-        options.edgeThreshold = c?.edge_threshold ?? 0.98
-        let provenance = GraphProvenance(modelPath: "imported from \((file as NSString).lastPathComponent)", modelFingerprint: c?.model_fingerprint ?? "unknown",
-                                         transcoderSet: g.metadata.scan, transcoderFingerprint: c?.transcoder_fingerprint ?? g.metadata.scan,
-                                         prompt: g.metadata.prompt, tokens: tokens, options: options,
-                                         engineVersion: c?.engine_version ?? "imported")
+        let provenance = Self.provenance(g, file: file, tokens: tokens)
         let graph = AttributionGraph(layout: layout, features: features.map(\.0), activeFeatureCount: features.count, logits: logits,
                                      adjacency: adjacency, influence: influence,
                                      pruning: Influence.Pruning(nodes: kept, edges: edges, nodeInfluence: influence),
@@ -195,12 +189,7 @@ public enum InterchangeImport {
         for i in 0..<n where kept[i] { nodes[try map(i)] = true }
         for t in 0..<n { for s in 0..<n where edges[t * n + s] { links[try map(t) * m + (try map(s))] = true } }
         let c = g.metadata.circuitry!
-        var options = AttributionOptions()
-        options.nodeThreshold = g.metadata.node_threshold ?? 0.8
-        options.edgeThreshold = c.edge_threshold
-        let provenance = GraphProvenance(modelPath: "imported from \((file as NSString).lastPathComponent)", modelFingerprint: c.model_fingerprint,
-                                         transcoderSet: g.metadata.scan, transcoderFingerprint: c.transcoder_fingerprint,
-                                         prompt: g.metadata.prompt, tokens: c.token_ids, options: options, engineVersion: c.engine_version)
+        let provenance = Self.provenance(g, file: file, tokens: c.token_ids)
         let graph = AttributionGraph(layout: full, features: original.features, activeFeatureCount: original.activeFeatureCount,
                                      logits: original.logits, adjacency: original.adjacency, influence: original.influence,
                                      pruning: Influence.Pruning(nodes: nodes, edges: links, nodeInfluence: original.influence),
@@ -209,6 +198,17 @@ public enum InterchangeImport {
         return try store.saveRestored(graph, facts: factsData, slug: slug, defaultSlug: g.metadata.slug,
                                       context: GraphContext(architecture: "imported", layers: full.layers, width: 0,
                                                             transcoderName: g.metadata.scan, transcoderFeatures: 0))
+    }
+
+    /// Where an imported graph came from: the file, and what its metadata says of model, set and options.
+    static func provenance(_ g: InterchangeGraph, file: String, tokens: [Int]) -> GraphProvenance {
+        let c = g.metadata.circuitry
+        var options = AttributionOptions()
+        options.nodeThreshold = g.metadata.node_threshold ?? 0.8
+        options.edgeThreshold = c?.edge_threshold ?? 0.98
+        return GraphProvenance(modelPath: "imported from \((file as NSString).lastPathComponent)", modelFingerprint: c?.model_fingerprint ?? "unknown",
+                               transcoderSet: g.metadata.scan, transcoderFingerprint: c?.transcoder_fingerprint ?? g.metadata.scan,
+                               prompt: g.metadata.prompt, tokens: tokens, options: options, engineVersion: c?.engine_version ?? "imported")
     }
 
     /// The token text inside a logit node's clerp: Output "tok" (p=0.123).

@@ -156,13 +156,10 @@ struct TraceCommand: ParsableCommand {
         lines.append("nodes \(summary.nodesTotal) → \(summary.nodesKept) after pruning, edges \(summary.edgesTotal) → \(summary.edgesKept)  "
                      + "(\(graph.features.count) of \(graph.activeFeatureCount) active features computed)")
         lines.append(String(format: "replacement score %.3f, completeness score %.3f", graph.replacementScore, graph.completenessScore))
-        if let top = stored.nodes.filter({ $0.kind == .logit }).min(by: { $0.index < $1.index }) {
-            let names = Dictionary(uniqueKeysWithValues: stored.nodes.map { ($0.index, Self.name($0, labels: labels)) })
+        if let (target, paths) = Self.strongestPaths(stored, labels: labels) {
             lines.append("")
-            lines.append("strongest paths to \(names[top.index]!):")
-            for path in stored.strongestPaths(to: top.index, k: 3) {
-                lines.append(String(format: "  %.3g  ", path.strength) + path.nodes.map { names[$0]! }.joined(separator: " → "))
-            }
+            lines.append("strongest paths to \(target):")
+            for path in paths { lines.append(String(format: "  %.3g  ", path.strength) + path.nodes.joined(separator: " → ")) }
         }
         let t = graph.timings
         lines.append("")
@@ -184,11 +181,7 @@ struct TraceCommand: ParsableCommand {
     func jsonReport(_ graph: AttributionGraph, stored: StoredGraph, summary: GraphSummary, loaded: LoadedModel, saveSeconds: Double,
                     labels: [LayerFeature: String], verification: String?) -> JSONReport {
         let text = { (id: Int) in (try? loaded.tokenizer.text(of: id)) ?? "?" }
-        var paths = [Path]()
-        if let top = stored.nodes.filter({ $0.kind == .logit }).min(by: { $0.index < $1.index }) {
-            let names = Dictionary(uniqueKeysWithValues: stored.nodes.map { ($0.index, Self.name($0, labels: labels)) })
-            paths = stored.strongestPaths(to: top.index, k: 3).map { Path(strength: $0.strength, nodes: $0.nodes.map { names[$0]! }) }
-        }
+        let paths = Self.strongestPaths(stored, labels: labels)?.paths ?? []
         return JSONReport(
             id: summary.id, slug: summary.slug, store: storeOptions.resolvedPath,
             targets: graph.logits.map { Target(token_id: $0.token, text: $0.label(tokenText: text), minus_token_id: $0.minus,
@@ -197,6 +190,13 @@ struct TraceCommand: ParsableCommand {
             features_computed: graph.features.count, active_features: graph.activeFeatureCount,
             replacement_score: graph.replacementScore, completeness_score: graph.completenessScore,
             strongest_paths: paths, timings: graph.timings, save_seconds: saveSeconds, verification: verification)
+    }
+
+    /// The first target node's name and its three strongest paths from a token, named.
+    static func strongestPaths(_ stored: StoredGraph, labels: [LayerFeature: String]) -> (target: String, paths: [Path])? {
+        guard let top = stored.nodes.filter({ $0.kind == .logit }).min(by: { $0.index < $1.index }) else { return nil }
+        let names = Dictionary(uniqueKeysWithValues: stored.nodes.map { ($0.index, name($0, labels: labels)) })
+        return (names[top.index]!, stored.strongestPaths(to: top.index, k: 3).map { Path(strength: $0.strength, nodes: $0.nodes.map { names[$0]! }) })
     }
 
     static func name(_ n: StoredNode, labels: [LayerFeature: String] = [:]) -> String {
