@@ -76,6 +76,7 @@ let package = Package(
                                                       .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "CircuitQLTests", dependencies: ["CircuitQL", "GraphStore", "Attribution", "TestSupport"]),
         .testTarget(name: "CircuitCompareTests", dependencies: ["CircuitCompare", "GraphStore", "GraphExport", "TestSupport"]),
-        .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "GraphStore", "TestSupport"]),
+        .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "GraphStore", "TestSupport",
+                                                         .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

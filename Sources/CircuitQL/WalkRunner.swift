@@ -44,6 +44,10 @@ extension CircuitQL {
             var edges = [(source: Int64, target: Int64, weight: Double, share: Double, flags: UInt32)]()
             let (width, values) = try store.selectNumbers(sql: plan.edgeSQL, arguments: plan.edgeArguments + [.integer(g)], timeLimit: remaining())
             for r in stride(from: 0, to: values.count, by: max(width, 1)) where values[r + 4] == 1 {
+                guard abs(values[r]) < 0x1p52, abs(values[r + 1]) < 0x1p52, values[r] == values[r].rounded(),
+                      values[r + 1] == values[r + 1].rounded() else {
+                    throw GraphStoreError.damagedRow(graph: String(g), reason: "an edge joins node \(values[r]) to \(values[r + 1])")
+                }
                 var flags: UInt32 = 0
                 for f in plan.flagCombinesWithAnd.indices where values[r + 5 + f] == 1 { flags |= 1 << UInt32(f) }
                 let share = values[r + 3]

@@ -139,13 +139,13 @@ extension GraphStore {
     /// What the pages of a set (by fingerprint) were built from, or nil when they were not.
     public func featureScan(setFingerprint: String) throws -> FeatureScanSummary? {
         try read { db in
-            try Row.fetchOne(db, sql: GraphStore.scanSQL + " WHERE t.fingerprint = ?", arguments: [setFingerprint]).map(GraphStore.scanSummary)
+            try Row.fetchOne(db, sql: GraphStore.scanSQL + " WHERE t.fingerprint = ?", arguments: [setFingerprint]).map { try GraphStore.scanSummary($0) }
         }
     }
 
     /// Every set with feature pages in the store.
     public func featureScans() throws -> [FeatureScanSummary] {
-        try read { db in try Row.fetchAll(db, sql: GraphStore.scanSQL + " ORDER BY t.name").map(GraphStore.scanSummary) }
+        try read { db in try Row.fetchAll(db, sql: GraphStore.scanSQL + " ORDER BY t.name").map { try GraphStore.scanSummary($0) } }
     }
 
     static let scanSQL = """
@@ -153,9 +153,9 @@ extension GraphStore {
         JOIN transcoder_set t ON t.id = s.transcoder_set_id
         """
 
-    static func scanSummary(_ row: Row) -> FeatureScanSummary {
-        FeatureScanSummary(setName: row["name"], setFingerprint: row["fingerprint"], createdAt: row["created_at"], tokens: row["tokens"],
-                           seconds: row["seconds"], corpus: row["corpus"])
+    static func scanSummary(_ row: Row) throws -> FeatureScanSummary {
+        FeatureScanSummary(setName: try row.value("name"), setFingerprint: try row.value("fingerprint"), createdAt: try row.value("created_at"), tokens: try row.value("tokens"),
+                           seconds: try row.value("seconds"), corpus: try row.value("corpus"))
     }
 
     /// The page of feature `index` of layer `layer` in the set with this fingerprint.
@@ -165,32 +165,32 @@ extension GraphStore {
                 SELECT s.*, t.id AS set_id, t.name, t.fingerprint, t.features, t.model_id, m.layers FROM feature_scan s
                 JOIN transcoder_set t ON t.id = s.transcoder_set_id JOIN model m ON m.id = t.model_id WHERE t.fingerprint = ?
                 """, arguments: [setFingerprint]) else {
-                let others = try Row.fetchAll(db, sql: GraphStore.scanSQL).map { "\"\($0["name"] as String)\" (\($0["fingerprint"] as String))" }
+                let others = try Row.fetchAll(db, sql: GraphStore.scanSQL).map { "\"\(try $0.value("name") as String)\" (\(try $0.value("fingerprint") as String))" }
                 throw GraphStoreError.invalidRequest("no feature pages for transcoder set \"\(setName)\" (\(setFingerprint)) in \(path)"
                     + (others.isEmpty ? "" : "; pages exist for \(others.joined(separator: ", "))")
                     + "; build them with `circuitry features build`")
             }
-            let layers: Int = scanRow["layers"], features: Int = scanRow["features"]
+            let layers: Int = try scanRow.value("layers"), features: Int = try scanRow.value("features")
             guard (0..<layers).contains(layer) else {
                 throw GraphStoreError.invalidRequest("layer \(layer) is out of range: the model has layers 0–\(layers - 1)")
             }
             guard (0..<features).contains(index) else {
                 throw GraphStoreError.invalidRequest("feature \(index) is out of range: the set has features 0–\(features - 1) in each layer")
             }
-            let setId: Int64 = scanRow["set_id"]
-            let length: Int = scanRow["sequence_length"]
-            let vocabulary = try String.fetchOne(db, sql: "SELECT texts FROM vocabulary WHERE model_id = ?", arguments: [scanRow["model_id"] as Int64])
+            let setId: Int64 = try scanRow.value("set_id")
+            let length: Int = try scanRow.value("sequence_length")
+            let vocabulary = try String.fetchOne(db, sql: "SELECT texts FROM vocabulary WHERE model_id = ?", arguments: [try scanRow.value("model_id") as Int64])
                 .map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
             func text(_ id: Int) -> String { GraphStore.tokenText(id, in: vocabulary) }
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM feature WHERE transcoder_set_id = ? AND layer = ? AND idx = ?",
-                                             arguments: [setId, layer, index]), let contextBlob = row["contexts"] as Data?,
-                  let lensBlob = row["logit_lens"] as Data? else {
+                                             arguments: [setId, layer, index]), let contextBlob = try row.value("contexts") as Data?,
+                  let lensBlob = try row.value("logit_lens") as Data? else {
                 throw GraphStoreError.invalidRequest("the pages of set \"\(setName)\" have no entry for feature \(layer)/\(index): rebuild them")
             }
             let corrupt = GraphStoreError.invalidRequest("the stored page of feature \(layer)/\(index) is damaged: rebuild the pages")
             let sequences: [[Int]], stored: [FeatureContext], lens: (promoted: [TokenScore], suppressed: [TokenScore])
             do {
-                sequences = try FeaturePageBlobs.decodeSequences(scanRow["sequences"] as Data, length: length)
+                sequences = try FeaturePageBlobs.decodeSequences(try scanRow.value("sequences") as Data, length: length)
                 stored = try FeaturePageBlobs.decodeContexts(contextBlob)
                 lens = try FeaturePageBlobs.decodeLogitLens(lensBlob)
             } catch { throw corrupt }
@@ -205,13 +205,13 @@ extension GraphStore {
                 WHERE n.kind = 'feature' AND n.layer = ? AND n.feature = ? AND g.transcoder_set_id = ?
                 ORDER BY n.influence DESC, g.id
                 """, arguments: [layer, index, setId]).map { r in
-                FeaturePage.Appearance(graphId: r["id"], slug: r["slug"], prompt: r["prompt"], position: r["position"], token: r["token_text"],
-                                       activation: (r["activation"] as Double?).map(Float.init), influence: Float(r["influence"] as Double))
+                FeaturePage.Appearance(graphId: try r.value("id"), slug: try r.value("slug"), prompt: try r.value("prompt"), position: try r.value("position"), token: try r.value("token_text"),
+                                       activation: (try r.value("activation") as Double?).map(Float.init), influence: Float(try r.value("influence") as Double))
             }
-            let automatic: String? = row["label"], user: String? = row["user_label"]
-            return FeaturePage(layer: layer, index: index, set: GraphStore.scanSummary(scanRow), label: user ?? automatic,
-                               automaticLabel: automatic, userLabel: user, firings: row["firings"] ?? 0, frequency: row["frequency"] ?? 0,
-                               meanActivation: row["mean_activation"] ?? 0, maxActivation: row["max_activation"] ?? 0, contexts: contexts,
+            let automatic: String? = try row.value("label"), user: String? = try row.value("user_label")
+            return FeaturePage(layer: layer, index: index, set: try GraphStore.scanSummary(scanRow), label: user ?? automatic,
+                               automaticLabel: automatic, userLabel: user, firings: try row.value("firings") ?? 0, frequency: try row.value("frequency") ?? 0,
+                               meanActivation: try row.value("mean_activation") ?? 0, maxActivation: try row.value("max_activation") ?? 0, contexts: contexts,
                                promoted: lens.promoted.map { .init(id: $0.token, text: text($0.token), score: $0.score) },
                                suppressed: lens.suppressed.map { .init(id: $0.token, text: text($0.token), score: $0.score) },
                                graphs: graphs)

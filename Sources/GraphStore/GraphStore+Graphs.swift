@@ -255,7 +255,7 @@ extension GraphStore {
     // MARK: Reading
 
     func summary(_ id: Int64, _ db: Database) throws -> GraphSummary? {
-        try Row.fetchOne(db, sql: GraphStore.summarySQL + " WHERE g.id = ?", arguments: [id]).map(GraphStore.summary)
+        try Row.fetchOne(db, sql: GraphStore.summarySQL + " WHERE g.id = ?", arguments: [id]).map { try GraphStore.summary($0) }
     }
 
     static let summarySQL = """
@@ -263,17 +263,17 @@ extension GraphStore {
         JOIN prompt p ON p.id = g.prompt_id JOIN transcoder_set t ON t.id = g.transcoder_set_id
         """
 
-    static func summary(_ row: Row) -> GraphSummary {
-        GraphSummary(id: row["id"], slug: row["slug"], prompt: row["prompt_text"], createdAt: row["created_at"], positions: row["positions"],
-                     activeFeatures: row["active_features"], featureNodes: row["feature_nodes"], logitNodes: row["logit_nodes"],
-                     nodeThreshold: row["node_threshold"], edgeThreshold: row["edge_threshold"], replacementScore: row["replacement_score"],
-                     completenessScore: row["completeness_score"], nodesTotal: row["nodes_total"], edgesTotal: row["edges_total"],
-                     nodesKept: row["nodes_kept"], edgesKept: row["edges_kept"], transcoderSet: row["set_name"])
+    static func summary(_ row: Row) throws -> GraphSummary {
+        GraphSummary(id: try row.value("id"), slug: try row.value("slug"), prompt: try row.value("prompt_text"), createdAt: try row.value("created_at"), positions: try row.value("positions"),
+                     activeFeatures: try row.value("active_features"), featureNodes: try row.value("feature_nodes"), logitNodes: try row.value("logit_nodes"),
+                     nodeThreshold: try row.value("node_threshold"), edgeThreshold: try row.value("edge_threshold"), replacementScore: try row.value("replacement_score"),
+                     completenessScore: try row.value("completeness_score"), nodesTotal: try row.value("nodes_total"), edgesTotal: try row.value("edges_total"),
+                     nodesKept: try row.value("nodes_kept"), edgesKept: try row.value("edges_kept"), transcoderSet: try row.value("set_name"))
     }
 
     /// Every graph, newest first.
     public func list() throws -> [GraphSummary] {
-        try read { db in try Row.fetchAll(db, sql: GraphStore.summarySQL + " ORDER BY g.id DESC").map(GraphStore.summary) }
+        try read { db in try Row.fetchAll(db, sql: GraphStore.summarySQL + " ORDER BY g.id DESC").map { try GraphStore.summary($0) } }
     }
 
     /// The id of the graph named by an id or a slug.
@@ -287,27 +287,38 @@ extension GraphStore {
         throw GraphStoreError.unknownGraph(key)
     }
 
-    /// The pruned graph as stored.
+    /// The pruned graph as stored. Rows that contradict each other (a node index past the layout,
+    /// an edge to a node that was not kept, text where a number belongs) are refused, naming the graph.
     public func graph(_ key: String) throws -> StoredGraph {
         try read { db in
             let id = try GraphStore.resolve(key, db)
             let row = try Row.fetchOne(db, sql: GraphStore.summarySQL + " WHERE g.id = ?", arguments: [id])!
             let nodes = try Row.fetchAll(db, sql: "SELECT * FROM node WHERE graph_id = ? ORDER BY idx", arguments: [id]).map { r in
-                StoredNode(index: r["idx"], kind: NodeLayout.Kind(rawValue: r["kind"]) ?? .feature, layer: r["layer"], position: r["position"],
-                           feature: r["feature"], tokenId: r["token_id"], tokenText: r["token_text"],
-                           activation: (r["activation"] as Double?).map(Float.init), influence: Float(r["influence"] as Double),
-                           probability: (r["probability"] as Double?).map(Float.init))
+                StoredNode(index: try r.value("idx", graph: key), kind: NodeLayout.Kind(rawValue: try r.value("kind", graph: key)) ?? .feature,
+                           layer: try r.value("layer", graph: key), position: try r.value("position", graph: key),
+                           feature: try r.value("feature", graph: key), tokenId: try r.value("token_id", graph: key),
+                           tokenText: try r.value("token_text", graph: key),
+                           activation: (try r.value("activation", graph: key) as Double?).map(Float.init),
+                           influence: Float(try r.value("influence", graph: key) as Double),
+                           probability: (try r.value("probability", graph: key) as Double?).map(Float.init))
             }
             let edges = try Row.fetchAll(db, sql: "SELECT source, target, weight FROM edge WHERE graph_id = ? ORDER BY target, source",
-                                         arguments: [id]).map { StoredEdge(source: $0["source"], target: $0["target"], weight: Float($0["weight"] as Double)) }
+                                         arguments: [id]).map {
+                StoredEdge(source: try $0.value("source", graph: key), target: try $0.value("target", graph: key),
+                           weight: Float(try $0.value("weight", graph: key) as Double))
+            }
+            let (facts, _) = try GraphStore.facts(row, graph: key, adjacency: false)
+            try GraphStore.checkRows(nodes: nodes.map(\.index), edges: edges.map { ($0.source, $0.target) }, count: facts.layout.count, graph: key)
+            for e in edges where !e.weight.isFinite {
+                throw GraphStoreError.damagedRow(graph: key, reason: "edge \(e.source) → \(e.target) has weight \(e.weight)")
+            }
             let decoder = JSONDecoder()
-            let provenance = try decoder.decode(GraphProvenance.self, from: Data((row["provenance"] as String).utf8))
-            let timings = try decoder.decode(AttributionTimings.self, from: Data((row["timings"] as String).utf8))
-            let facts = try decoder.decode(NodeFacts.self, from: row["nodes_blob"] as Data)
+            let provenance = try decoder.decode(GraphProvenance.self, from: Data((try row.value("provenance", graph: key) as String).utf8))
+            let timings = try decoder.decode(AttributionTimings.self, from: Data((try row.value("timings", graph: key) as String).utf8))
             let shares = facts.cumulativeShares
             var kept = [Int: Float]()
             for node in nodes { kept[node.index] = shares[node.index] ?? 0 }
-            return StoredGraph(summary: GraphStore.summary(row), nodes: nodes, edges: edges, provenance: provenance, timings: timings,
+            return StoredGraph(summary: try GraphStore.summary(row), nodes: nodes, edges: edges, provenance: provenance, timings: timings,
                                layout: facts.layout, cumulativeInfluence: kept, importedLabels: facts.importedLabels ?? [:])
         }
     }
@@ -318,21 +329,63 @@ extension GraphStore {
             let id = try GraphStore.resolve(key, db)
             let row = try Row.fetchOne(db, sql: "SELECT * FROM graph WHERE id = ?", arguments: [id])!
             let decoder = JSONDecoder()
-            let facts = try decoder.decode(NodeFacts.self, from: row["nodes_blob"] as Data)
-            let adjacency = try SparseAdjacency.decode(row["adjacency"] as Data, graph: key)
+            let (facts, stored) = try GraphStore.facts(row, graph: key, adjacency: true)
+            let adjacency = stored!
             let n = facts.layout.count
-            var nodes = [Bool](repeating: false, count: n), edges = [Bool](repeating: false, count: n * n)
-            for i in try Int.fetchAll(db, sql: "SELECT idx FROM node WHERE graph_id = ?", arguments: [id]) { nodes[i] = true }
-            for r in try Row.fetchAll(db, sql: "SELECT source, target FROM edge WHERE graph_id = ?", arguments: [id]) {
-                edges[(r["target"] as Int) * n + (r["source"] as Int)] = true
+            let kept = try Int.fetchAll(db, sql: "SELECT idx FROM node WHERE graph_id = ?", arguments: [id])
+            let links = try Row.fetchAll(db, sql: "SELECT source, target FROM edge WHERE graph_id = ?", arguments: [id]).map {
+                (try $0.value("source", graph: key) as Int, try $0.value("target", graph: key) as Int)
             }
+            try GraphStore.checkRows(nodes: kept, edges: links, count: n, graph: key)
+            var nodes = [Bool](repeating: false, count: n), edges = [Bool](repeating: false, count: n * n)
+            for i in kept { nodes[i] = true }
+            for (source, target) in links { edges[target * n + source] = true }
             return AttributionGraph(
                 layout: facts.layout, features: facts.features, activeFeatureCount: facts.activeFeatureCount, logits: facts.logits,
                 adjacency: adjacency, influence: facts.influence,
                 pruning: Influence.Pruning(nodes: nodes, edges: edges, nodeInfluence: facts.influence),
-                replacementScore: row["replacement_score"] ?? .nan, completenessScore: row["completeness_score"] ?? .nan,
-                provenance: try decoder.decode(GraphProvenance.self, from: Data((row["provenance"] as String).utf8)),
-                timings: try decoder.decode(AttributionTimings.self, from: Data((row["timings"] as String).utf8)))
+                replacementScore: try row.value("replacement_score", graph: key) ?? .nan,
+                completenessScore: try row.value("completeness_score", graph: key) ?? .nan,
+                provenance: try decoder.decode(GraphProvenance.self, from: Data((try row.value("provenance", graph: key) as String).utf8)),
+                timings: try decoder.decode(AttributionTimings.self, from: Data((try row.value("timings", graph: key) as String).utf8)))
+        }
+    }
+
+    /// A graph row's node facts (and its adjacency when asked), checked against each other.
+    static func facts(_ row: Row, graph key: String, adjacency: Bool) throws -> (NodeFacts, Tensor?) {
+        let facts: NodeFacts
+        do { facts = try JSONDecoder().decode(NodeFacts.self, from: try row.value("nodes_blob", graph: key) as Data) } catch let error as GraphStoreError {
+            throw error
+        } catch { throw GraphStoreError.invalidBlob(graph: key, reason: "its node facts do not decode") }
+        let layout = facts.layout
+        let limit = 1 << 24
+        guard [layout.features, layout.layers, layout.positions, layout.logits].allSatisfy({ (0...limit).contains($0) }) else {
+            throw GraphStoreError.invalidBlob(graph: key, reason: "its node layout has a count outside 0–\(limit)")
+        }
+        guard facts.features.count == layout.features, facts.influence.count == layout.count,
+              facts.logits.count == layout.logits else {
+            throw GraphStoreError.invalidBlob(graph: key, reason: "its node facts do not agree with its node layout")
+        }
+        guard adjacency else { return (facts, nil) }
+        let a = try SparseAdjacency.decode(try row.value("adjacency", graph: key) as Data, graph: key)
+        guard a.shape == [layout.count, layout.count] else {
+            throw GraphStoreError.invalidBlob(graph: key, reason: "the node facts and the adjacency do not agree")
+        }
+        return (facts, a)
+    }
+
+    /// Kept nodes must be distinct indices of the layout, kept edges must join kept nodes.
+    static func checkRows(nodes: [Int], edges: [(Int, Int)], count n: Int, graph key: String) throws {
+        var present = [Bool](repeating: false, count: n)
+        for i in nodes {
+            guard (0..<n).contains(i) else { throw GraphStoreError.damagedRow(graph: key, reason: "node \(i) is outside the graph's \(n) nodes") }
+            guard !present[i] else { throw GraphStoreError.damagedRow(graph: key, reason: "node \(i) is stored twice") }
+            present[i] = true
+        }
+        for (source, target) in edges {
+            guard (0..<n).contains(source), (0..<n).contains(target), present[source], present[target] else {
+                throw GraphStoreError.damagedRow(graph: key, reason: "edge \(source) → \(target) joins nodes the graph does not keep")
+            }
         }
     }
 
@@ -341,7 +394,7 @@ extension GraphStore {
         try read { db in
             let id = try GraphStore.resolve(key, db)
             let row = try Row.fetchOne(db, sql: "SELECT nodes_blob, adjacency FROM graph WHERE id = ?", arguments: [id])!
-            return (row["nodes_blob"], row["adjacency"])
+            return (try row.value("nodes_blob"), try row.value("adjacency"))
         }
     }
 
@@ -441,7 +494,7 @@ extension GraphStore {
                 JOIN transcoder_set t ON t.id = f.transcoder_set_id
                 WHERE t.fingerprint = ? AND COALESCE(f.user_label, f.label) IS NOT NULL
                 """, arguments: [transcoderFingerprint])
-            return Dictionary(rows.map { (LayerFeature(layer: $0["layer"], feature: $0["idx"]), $0["text"] as String) }, uniquingKeysWith: { a, _ in a })
+            return Dictionary(try rows.map { (LayerFeature(layer: try $0.value("layer"), feature: try $0.value("idx")), try $0.value("text") as String) }, uniquingKeysWith: { a, _ in a })
         }
     }
 }

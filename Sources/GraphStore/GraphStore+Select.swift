@@ -37,7 +37,14 @@ extension GraphStore {
             var values = [Double]()
             let cursor = try Row.fetchCursor(statement)
             while try cursor.next() != nil {
-                for c in 0..<columns { values.append(sqlite3_column_double(statement.sqliteStatement, Int32(c))) }
+                for c in 0..<columns {
+                    let type = sqlite3_column_type(statement.sqliteStatement, Int32(c))
+                    guard type != SQLITE_TEXT && type != SQLITE_BLOB else {
+                        let name = String(cString: sqlite3_column_name(statement.sqliteStatement, Int32(c)))
+                        throw GraphStoreError.damagedRow(graph: nil, reason: "column \(name) holds text where a number belongs")
+                    }
+                    values.append(sqlite3_column_double(statement.sqliteStatement, Int32(c)))
+                }
             }
             return (columns, values)
         }

@@ -7,6 +7,8 @@ public enum GraphStoreError: Error, Equatable, Sendable {
     case newerSchema(path: String)
     case unknownGraph(String)
     case invalidBlob(graph: String, reason: String)
+    /// A stored row holds what its column cannot (text where a number belongs, an index past the end).
+    case damagedRow(graph: String?, reason: String)
     case invalidRequest(String)
     case database(path: String, message: String)
     /// A statement ran past its time limit and was stopped.
@@ -33,9 +35,22 @@ extension GraphStoreError: CustomStringConvertible {
         case let .newerSchema(path): return "\(path): the store was written by a newer version of Circuitry; upgrade to read it"
         case let .unknownGraph(key): return "no graph with id or slug \"\(key)\" in the store (list them with `circuitry graphs list`)"
         case let .invalidBlob(graph, reason): return "graph \(graph): its stored adjacency is damaged (\(reason))"
+        case let .damagedRow(graph?, reason): return "graph \(graph): the store holds a damaged row (\(reason)); delete the graph and trace or import it again"
+        case let .damagedRow(nil, reason): return "the store holds a damaged row (\(reason))"
         case let .invalidRequest(reason): return reason
         case let .database(path, message): return "\(path): \(message)"
         case .interrupted: return "the statement ran past its time limit and was stopped"
+        }
+    }
+}
+
+extension Row {
+    /// The value of `column`, or `GraphStoreError.damagedRow` naming the column when the stored
+    /// value cannot be read as `T` (GRDB's subscript would stop the process instead).
+    func value<T: DatabaseValueConvertible>(_ column: String, graph: String? = nil) throws -> T {
+        do { return try decode(T.self, forColumn: column) } catch {
+            let stored = (self[column] as DatabaseValue?).map { String($0.description.prefix(40)) } ?? "nothing"
+            throw GraphStoreError.damagedRow(graph: graph, reason: "column \(column) holds \(stored), not a \(T.self)")
         }
     }
 }

@@ -81,15 +81,29 @@ extension LlamaModel {
             throw LanguageModelError.invalidConfiguration(source: configPath, reason: "cannot read a JSON object")
         }
         let weights = try SafetensorsSet(folder: folder)
+        /// A whole number from config.json, checked before conversion (`1e20` must not wrap around).
+        func optionalInt(_ k: String) throws -> Int? {
+            guard var raw = json[k], !(raw is NSNull) else { return nil }
+            if let list = raw as? [Any], k.hasSuffix("token_id") {      // several end tokens: the first one
+                guard let first = list.first else { return nil }
+                raw = first
+            }
+            guard let number = raw as? NSNumber,
+                  number.doubleValue.isFinite, number.doubleValue == number.doubleValue.rounded(),
+                  abs(number.doubleValue) <= Double(Int32.max) else {
+                throw LanguageModelError.invalidConfiguration(source: configPath, reason: "\(k) is \(raw), not a whole number below 2^31")
+            }
+            return number.intValue
+        }
         func int(_ k: String) throws -> Int {
-            guard let v = (json[k] as? NSNumber)?.intValue else {
+            guard let v = try optionalInt(k) else {
                 throw LanguageModelError.invalidConfiguration(source: configPath, reason: "missing integer \(k)")
             }
             return v
         }
         let width = try int("hidden_size"), heads = try int("num_attention_heads")
         guard heads > 0 else { throw LanguageModelError.invalidConfiguration(source: configPath, reason: "num_attention_heads is 0") }
-        let headDimension = (json["head_dim"] as? NSNumber)?.intValue ?? width / heads
+        let headDimension = try optionalInt("head_dim") ?? width / heads
         var scaling: Llama3RopeScaling? = nil
         if let s = json["rope_scaling"] as? [String: Any], (s["rope_type"] ?? s["type"]) as? String == "llama3" {
             scaling = Llama3RopeScaling(
@@ -102,17 +116,17 @@ extension LlamaModel {
         let configuration = ModelConfiguration(
             architecture: json["model_type"] as? String ?? "llama", vocabularySize: try int("vocab_size"), width: width,
             layers: try int("num_hidden_layers"), heads: heads,
-            keyValueHeads: (json["num_key_value_heads"] as? NSNumber)?.intValue ?? heads,
+            keyValueHeads: try optionalInt("num_key_value_heads") ?? heads,
             headDimension: headDimension, mlpWidth: try int("intermediate_size"),
-            contextLength: (json["max_position_embeddings"] as? NSNumber)?.intValue ?? 2048,
+            contextLength: try optionalInt("max_position_embeddings") ?? 2048,
             rmsEpsilon: (json["rms_norm_eps"] as? NSNumber)?.floatValue ?? 1e-6,
             rope: RopeConfiguration(base: (json["rope_theta"] as? NSNumber)?.doubleValue ?? 10_000,
                                     dimension: headDimension, style: .halfSplit, llama3Scaling: scaling),
             attentionBias: weights.contains("model.layers.0.self_attn.q_proj.bias"),
             queryKeyNorm: weights.contains("model.layers.0.self_attn.q_norm.weight"),
             tiedEmbeddings: tied,
-            bosTokenId: (json["bos_token_id"] as? NSNumber)?.intValue,
-            eosTokenId: (json["eos_token_id"] as? NSNumber)?.intValue)
+            bosTokenId: try optionalInt("bos_token_id"),
+            eosTokenId: try optionalInt("eos_token_id"))
         try configuration.validate(source: configPath)
         let c = configuration
         let (d, e, m) = (c.width, c.headDimension, c.mlpWidth)

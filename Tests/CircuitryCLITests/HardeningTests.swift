@@ -1,6 +1,7 @@
 // Hostile input on the command line: each case crashed, hung or answered wrongly before.
 
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 
@@ -84,5 +85,41 @@ import TestSupport
         Self.expectUsageError(try CommandLineRun.circuitry(base + ["--set", "L7/F0@1=0"]), containing: "outside the model")
         Self.expectUsageError(try CommandLineRun.circuitry(base + ["--set", "0:1:999=0"]), containing: "outside the model")
         #expect(try CommandLineRun.circuitry(base + ["--set", "L1/F3@1=0"]).status == 0)
+    }
+
+    /// A store whose rows were altered behind Circuitry's back: each read names the damage.
+    @Test(arguments: [
+        ("UPDATE edge SET target = target + 100000 WHERE graph_id = 1 AND source = (SELECT min(source) FROM edge WHERE graph_id = 1)",
+         "joins nodes the graph does not keep"),
+        ("UPDATE edge SET weight = 'heavy' WHERE graph_id = 1 AND source = (SELECT min(source) FROM edge WHERE graph_id = 1)",
+         "column weight holds"),
+        ("UPDATE node SET idx = 99999 WHERE graph_id = 1 AND idx = (SELECT max(idx) FROM node WHERE graph_id = 1)",
+         "outside the graph's"),
+        ("UPDATE node SET influence = 'x' WHERE graph_id = 1", "column influence holds"),
+        ("UPDATE graph SET nodes_kept = 'many' WHERE id = 1", "column nodes_kept holds"),
+    ] as [(String, String)])
+    func damagedStoreRowsAreNamed(_ damage: String, _ message: String) throws {
+        let store = temporaryPath(".sqlite")
+        #expect(try TraceFixture.trace("Hi there, Tex!", store: store, ["--slug", "tex"]).status == 0)
+        try DatabaseQueue(path: store).write { db in
+            try db.execute(sql: damage)
+            #expect(db.changesCount > 0)
+        }
+        // Re-pruning rebuilds the kept rows from the graph's blobs, so only damage it reads stops it.
+        let prune = ["graphs", "prune", "tex", "--node-threshold", "0.5"]
+        let reads: [[String]] = damage.contains("nodes_kept") ? [["graphs", "show", "tex"], ["graphs", "list"]]
+            : [["graphs", "show", "tex"], ["export", "tex", "--format", "dot", "--out", temporaryPath(".dot")]]
+            + (damage.contains("'") ? [] : [prune])
+        for read in reads {
+            TraceFixture.expectOneLineError(try CommandLineRun.circuitry(read + ["--store", store]), containing: message)
+        }
+    }
+
+    @Test func aQueryOverATextWeightIsRefused() throws {
+        let store = temporaryPath(".sqlite")
+        #expect(try TraceFixture.trace("Hi there, Tex!", store: store, ["--slug", "tex"]).status == 0)
+        try DatabaseQueue(path: store).write { db in try db.execute(sql: "UPDATE edge SET weight = 'heavy' WHERE graph_id = 1") }
+        let run = try CommandLineRun.circuitry(["query", "MATCH p = (t:Token)-[*1..2]->(l:Logit) RETURN count(p)", "--store", store])
+        TraceFixture.expectOneLineError(run, containing: "holds text where a number belongs")
     }
 }

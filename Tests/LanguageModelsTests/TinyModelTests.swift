@@ -86,6 +86,24 @@ private func specs() -> [TinyModelSpec] {
             try model.forward([[1, 2, 3]], hooks: [.attnOut(layer: 0): shrink])
         }
     }
+
+    /// config.json values that are not whole numbers of a sane size are named, not wrapped around.
+    @Test(arguments: [("hidden_size", "1e20", "hidden_size is 1e+20"), ("num_hidden_layers", "2.5", "num_hidden_layers is 2.5"),
+                      ("vocab_size", "\"many\"", "vocab_size is many")])
+    func configNumbersAreChecked(_ key: String, _ literal: String, _ message: String) throws {
+        let value = try JSONSerialization.jsonObject(with: Data(literal.utf8), options: .fragmentsAllowed)
+        let folder = try TinyModel(TinyModelSpec()).writeHuggingFace()
+        let path = folder + "/config.json"
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        config[key] = value
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try LoadedModel.load(path: folder)
+            Issue.record("loaded a config with \(key) = \(value)")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+        }
+    }
 }
 
 @Suite struct GenerationTests {
