@@ -20,7 +20,7 @@ SWIFT_FLAGS := $(CPU_FLAGS)
 # where the CPU is newer than the pinned family.
 unexport OPENBLAS_CORETYPE
 
-.PHONY: setup system-packages model build test demo bench clean corpus transcoders features
+.PHONY: setup system-packages model build test demo bench fuzz clean corpus transcoders features
 CORPUS_PACKAGES := python3.11-doc debian-reference-en fortunes wordnet-base
 TRANSCODERS := $(MODELS_DIR)/transcoders/smollm2-default
 
@@ -70,6 +70,13 @@ bench: build
 	.build/release/circuitry bench blas
 	.build/release/circuitry bench ops
 	.build/release/circuitry bench query
+
+# Fuzzing: every parser a user feeds (GGUF, safetensors, tokenizer.json, transcoder config.yaml,
+# CircuitQL, interchange JSON, store blobs) under libFuzzer and the address sanitizer, from the
+# seed corpus in Fuzz/corpus (docs/FUZZING.md). FUZZ_SECONDS per target (default 60); name
+# targets with FUZZ_TARGETS="gguf circuitql".
+fuzz: system-packages
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} scripts/fuzz.sh $(FUZZ_TARGETS)
 
 clean:
 	rm -rf .build

@@ -80,3 +80,19 @@ let package = Package(
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )
+
+// MARK: Fuzzing (`make fuzz`; docs/FUZZING.md)
+// Built only when CIRCUITRY_FUZZ is set, so ordinary builds and tests never see them: the harness
+// is compiled with libFuzzer and the address sanitizer (the flags come from the make target, for
+// every module, so the parsers themselves are instrumented); the seed writer reuses the test
+// fixtures.
+if Context.environment["CIRCUITRY_FUZZ"] != nil {
+    package.targets += [
+        .executableTarget(
+            name: "circuitry-fuzz",
+            dependencies: ["ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "GraphStore", "GraphExport", "CircuitQL"],
+            path: "Fuzz/Harness", swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "fuzz-seeds", dependencies: ["TestSupport"], path: "Fuzz/Seeds"),
+    ]
+}
+

@@ -99,6 +99,17 @@ import TestSupport
                 return reason.contains(message)
             }
         }
+        // YAML a transcoder configuration never needs: found by fuzzing (`? - a` stopped Yams's
+        // conversion with a force unwrap), and keys given twice (the second used to win silently).
+        for (yaml, message) in [("? - layec", "not plain text"), ("? {a: 1}\n: x\n", "not plain text"),
+                                ("model_kind: transcoder_set\nmodel_kind: transcoder_set\n", "duplicated key"),
+                                (String(repeating: "[", count: 40) + String(repeating: "]", count: 40), "nested more than 32")] {
+            try yaml.write(toFile: listed + "/config.yaml", atomically: true, encoding: .utf8)
+            #expect { try TranscoderSet.load(folder: listed) } throws: { error in
+                guard case .invalidConfig(_, let reason) = error as? TranscoderError else { return false }
+                return reason.contains(message)
+            }
+        }
         try "model_kind: transcoder_set\ntranscoders: [layer_0.safetensors, layer_1.safetensors]\n".write(toFile: listed + "/config.yaml", atomically: true, encoding: .utf8)
         #expect(try TranscoderSet.load(folder: listed).layers == 2)
     }

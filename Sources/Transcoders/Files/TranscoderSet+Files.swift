@@ -16,6 +16,33 @@ import ModelIO
 import TensorCore
 import Yams
 
+/// A YAML document as plain values: mappings with text keys (each once), sequences, scalars, at
+/// most 32 levels deep. Yams's own conversion to `Any` stops the process on a mapping key that is
+/// itself a sequence or a mapping (`? - a`), so the tree is walked here instead.
+func plainYAML(_ node: Node, file: String, depth: Int = 0) throws -> Any {
+    guard depth < 32 else { throw TranscoderError.invalidConfig(file: file, reason: "YAML nested more than 32 levels deep") }
+    switch node {
+    case .scalar:
+        return node.any
+    case let .mapping(mapping):
+        var values = [String: Any]()
+        for (key, value) in mapping {
+            guard case let .scalar(scalar) = key else {
+                throw TranscoderError.invalidConfig(file: file, reason: "a mapping key is not plain text")
+            }
+            guard values[scalar.string] == nil else {
+                throw TranscoderError.invalidConfig(file: file, reason: "the key \(scalar.string) appears twice")
+            }
+            values[scalar.string] = try plainYAML(value, file: file, depth: depth + 1)
+        }
+        return values
+    case let .sequence(sequence):
+        return try sequence.map { try plainYAML($0, file: file, depth: depth + 1) }
+    case .alias:
+        throw TranscoderError.invalidConfig(file: file, reason: "YAML anchors and aliases (&name, *name) are not accepted")
+    }
+}
+
 extension TranscoderSet {
     /// Loads a folder written by circuit-tracer, by Circuitry, or holding GemmaScope 2 files.
     /// A `lazy` set keeps only file locations and shapes (from the headers) and reads a layer
@@ -33,7 +60,7 @@ extension TranscoderSet {
                 throw TranscoderError.invalidConfig(file: configPath, reason: "YAML anchors and aliases (&name, *name) are not accepted")
             }
             do {
-                guard let parsed = try Yams.load(yaml: text) as? [String: Any] else {
+                guard let node = try Yams.compose(yaml: text), let parsed = try plainYAML(node, file: configPath) as? [String: Any] else {
                     throw TranscoderError.invalidConfig(file: configPath, reason: "not a YAML mapping")
                 }
                 config = parsed
