@@ -35,6 +35,16 @@ public enum Dequantize {
             for b in 0..<blocks { q4_0(p.loadUnaligned(fromByteOffset: b * 18, as: BlockQ4_0.self), y + b * 32) }
         case .q4_1:
             for b in 0..<blocks { q4_1(p.loadUnaligned(fromByteOffset: b * 20, as: BlockQ4_1.self), y + b * 32) }
+        case .q5_0:
+            for b in 0..<blocks { q5_0(p.loadUnaligned(fromByteOffset: b * 22, as: BlockQ5_0.self), y + b * 32) }
+        case .q5_1:
+            for b in 0..<blocks { q5_1(p.loadUnaligned(fromByteOffset: b * 24, as: BlockQ5_1.self), y + b * 32) }
+        case .q2_K:
+            for b in 0..<blocks { q2_K(p.loadUnaligned(fromByteOffset: b * 84, as: BlockQ2_K.self), y + b * 256) }
+        case .q3_K:
+            for b in 0..<blocks { q3_K(p.loadUnaligned(fromByteOffset: b * 110, as: BlockQ3_K.self), y + b * 256) }
+        case .q5_K:
+            for b in 0..<blocks { q5_K(p.loadUnaligned(fromByteOffset: b * 176, as: BlockQ5_K.self), y + b * 256) }
         case .q8_0:
             for b in 0..<blocks { q8_0(p.loadUnaligned(fromByteOffset: b * 34, as: BlockQ8_0.self), y + b * 32) }
         case .q4_K:
@@ -114,6 +124,107 @@ public enum Dequantize {
                 out[l + 32] = d * Float(block.scales[sc + scale + 2]) * Float(q2)
                 out[l + 64] = d * Float(block.scales[sc + scale + 4]) * Float(q3)
                 out[l + 96] = d * Float(block.scales[sc + scale + 6]) * Float(q4)
+            }
+        }
+    }
+
+    /// The fifth code bits of a Q5 block, one per weight, as a little-endian word.
+    @inline(__always)
+    static func highBits(_ qh: InlineArray<4, UInt8>) -> UInt32 {
+        UInt32(qh[0]) | UInt32(qh[1]) << 8 | UInt32(qh[2]) << 16 | UInt32(qh[3]) << 24
+    }
+
+    @inline(__always)
+    static func q5_0(_ block: BlockQ5_0, _ y: UnsafeMutablePointer<Float>) {
+        let d = floatFromHalfBits(block.d), high = highBits(block.qh)
+        for j in 0..<16 {
+            let q = block.qs[j]
+            let h0 = Int((high >> UInt32(j)) & 1) << 4, h1 = Int((high >> UInt32(j + 16)) & 1) << 4
+            y[j] = d * Float((Int(q & 0x0F) | h0) - 16)
+            y[j + 16] = d * Float((Int(q >> 4) | h1) - 16)
+        }
+    }
+
+    @inline(__always)
+    static func q5_1(_ block: BlockQ5_1, _ y: UnsafeMutablePointer<Float>) {
+        let d = floatFromHalfBits(block.d), m = floatFromHalfBits(block.m), high = highBits(block.qh)
+        for j in 0..<16 {
+            let q = block.qs[j]
+            let h0 = Int((high >> UInt32(j)) & 1) << 4, h1 = Int((high >> UInt32(j + 16)) & 1) << 4
+            y[j] = d * Float(Int(q & 0x0F) | h0) + m
+            y[j + 16] = d * Float(Int(q >> 4) | h1) + m
+        }
+    }
+
+    @inline(__always)
+    static func q2_K(_ block: BlockQ2_K, _ y: UnsafeMutablePointer<Float>) {
+        let d = floatFromHalfBits(block.d), dmin = floatFromHalfBits(block.dmin)
+        // Two halves of 128 weights, each reading 32 code bytes four times (2 bits at a time);
+        // every 16 weights take the next scale byte.
+        var sub = 0
+        for half in 0..<2 {
+            for step in 0..<4 {
+                let shift = UInt8(2 * step)
+                for part in 0..<2 {
+                    let sc = block.scales[sub]
+                    let (dl, ml) = (d * Float(sc & 0x0F), dmin * Float(sc >> 4))
+                    let out = y + sub * 16
+                    for l in 0..<16 { out[l] = dl * Float((block.qs[half * 32 + part * 16 + l] >> shift) & 3) - ml }
+                    sub += 1
+                }
+            }
+        }
+    }
+
+    /// The sixteen 6-bit scales of a Q3_K block (each still offset by 32).
+    @inline(__always)
+    static func scalesK3(_ s: InlineArray<12, UInt8>) -> InlineArray<16, Int> {
+        var out = InlineArray<16, Int>(repeating: 0)
+        for j in 0..<16 {
+            let low = j < 8 ? s[j] & 0x0F : s[j - 8] >> 4
+            let high = (s[8 + j % 4] >> UInt8(2 * (j / 4))) & 3
+            out[j] = Int(low | high << 4)
+        }
+        return out
+    }
+
+    @inline(__always)
+    static func q3_K(_ block: BlockQ3_K, _ y: UnsafeMutablePointer<Float>) {
+        let d = floatFromHalfBits(block.d)
+        let scales = scalesK3(block.scales)
+        var sub = 0, mask: UInt8 = 1
+        for half in 0..<2 {
+            for step in 0..<4 {
+                let shift = UInt8(2 * step)
+                for part in 0..<2 {
+                    let dl = d * Float(scales[sub] - 32)
+                    let out = y + sub * 16
+                    for l in 0..<16 {
+                        let i = part * 16 + l
+                        let q = Int((block.qs[half * 32 + i] >> shift) & 3) - (block.hmask[i] & mask != 0 ? 0 : 4)
+                        out[l] = dl * Float(q)
+                    }
+                    sub += 1
+                }
+                mask <<= 1
+            }
+        }
+    }
+
+    @inline(__always)
+    static func q5_K(_ block: BlockQ5_K, _ y: UnsafeMutablePointer<Float>) {
+        let d = floatFromHalfBits(block.d), dmin = floatFromHalfBits(block.dmin)
+        for group in 0..<4 {
+            let (s1, m1) = scaleMinK4(2 * group, block.scales)
+            let (s2, m2) = scaleMinK4(2 * group + 1, block.scales)
+            let (d1, o1) = (d * Float(s1), dmin * Float(m1))
+            let (d2, o2) = (d * Float(s2), dmin * Float(m2))
+            let (bit1, bit2) = (UInt8(1) << UInt8(2 * group), UInt8(2) << UInt8(2 * group))
+            let out = y + group * 64
+            for l in 0..<32 {
+                let q = block.qs[group * 32 + l], h = block.qh[l]
+                out[l] = d1 * Float(Int(q & 0x0F) + (h & bit1 != 0 ? 16 : 0)) - o1
+                out[l + 32] = d2 * Float(Int(q >> 4) + (h & bit2 != 0 ? 16 : 0)) - o2
             }
         }
     }
