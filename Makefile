@@ -8,7 +8,6 @@ SHELL := /bin/bash
 
 MODELS_DIR   := models
 MODEL_FILE   := $(MODELS_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
-MODEL_SHA256 := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 APT_PACKAGES := libopenblas-dev libsqlite3-dev libgraphviz-dev graphviz pkg-config zlib1g-dev
 
 # Vector code generation: on CPUs with AVX2, FMA and F16C (checked here, not assumed) Swift
@@ -20,7 +19,7 @@ SWIFT_FLAGS := $(CPU_FLAGS)
 # where the CPU is newer than the pinned family.
 unexport OPENBLAS_CORETYPE
 
-.PHONY: setup system-packages model build test demo bench fuzz clean corpus transcoders features
+.PHONY: setup system-packages model models-qwen models-gemma build test demo bench fuzz clean corpus transcoders features
 CORPUS_PACKAGES := python3.11-doc debian-reference-en fortunes wordnet-base
 TRANSCODERS := $(MODELS_DIR)/transcoders/smollm2-default
 
@@ -32,7 +31,13 @@ system-packages:
 model: $(MODEL_FILE)
 
 $(MODEL_FILE):
-	@scripts/fetch-model.sh "$(MODEL_FILE)" "$(MODEL_SHA256)"
+	@scripts/fetch-model.sh smollm2-135m >/dev/null
+
+# The other real models, fetched on first use (or ahead of time with these targets).
+models-qwen:
+	@scripts/fetch-model.sh qwen2.5-0.5b
+models-gemma:
+	@scripts/fetch-model.sh gemma-3-270m
 
 build: setup
 	@swift build -c release $(SWIFT_FLAGS)

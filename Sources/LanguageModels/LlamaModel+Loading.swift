@@ -10,6 +10,13 @@ extension LlamaModel {
     /// GGUF architectures this loader reads, and the RoPE layout llama.cpp writes for each.
     static let ggufRopeStyles: [String: RotaryStyle] = ["llama": .interleaved, "qwen2": .halfSplit, "qwen3": .halfSplit]
 
+    /// Whether prompts start with the BOS token, by architecture (GGUF `general.architecture`,
+    /// Hugging Face `model_type`). Qwen has no beginning-of-sequence token: the id its files give
+    /// as BOS is <|endoftext|>, and a prompt that starts with it is answered worse (" the" rather
+    /// than " Paris" for "The capital of France is"). SmolLM2's traces have always started with
+    /// its BOS, as circuit-tracer's do, whatever the file's add_bos_token says.
+    public static let startsWithBOS: [String: Bool] = ["llama": true, "qwen2": false, "qwen3": false]
+
     /// Loads from a GGUF file (tensor names as llama.cpp writes them).
     public convenience init(gguf: GGUFFile) throws {
         let meta = gguf.metadata

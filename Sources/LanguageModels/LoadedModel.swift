@@ -42,8 +42,12 @@ public struct LoadedModel: @unchecked Sendable {
                            metadata: shown.map { ($0, gguf.metadata[$0]!.summary) }, fileSize: gguf.fileSize)
     }
 
-    /// Token ids for a prompt, with the BOS token first unless `bos` is false.
+    /// Whether prompts of this model start with its BOS token (by architecture).
+    public var startsWithBOS: Bool { LlamaModel.startsWithBOS[configuration.architecture] ?? true }
+
+    /// Token ids for a prompt, with the BOS token first when the model's prompts start with one
+    /// and `bos` is not false.
     public func tokenize(_ text: String, bos: Bool = true) throws -> [Int] {
-        try tokenizer.encode(text, addBOS: bos)
+        try tokenizer.encode(text, addBOS: bos && startsWithBOS)
     }
 }

@@ -54,15 +54,27 @@ extension Tokenizer {
         var tokens = [String](repeating: "", count: vocab.count)
         var special = [String: Int]()
         var added = [(String, Int)]()
-        for entry in root["added_tokens"] as? [[String: Any]] ?? [] {
-            if let content = entry["content"] as? String, let id = (entry["id"] as? NSNumber)?.intValue {
-                added.append((content, id))
+        /// A token id: a whole number, checked before conversion (5e14 or 1e20 must not size an array).
+        func wholeNumber(_ value: Any?) -> Int? {
+            guard let n = value as? NSNumber, n.doubleValue.isFinite, n.doubleValue == n.doubleValue.rounded(),
+                  (0...Double(1 << 30)).contains(n.doubleValue) else { return nil }
+            return n.intValue
+        }
+        let entries = root["added_tokens"] as? [[String: Any]] ?? []
+        // Added tokens follow the vocabulary: their ids may leave gaps, but not more ids than there are tokens.
+        let limit = vocab.count + entries.count + 1024
+        for entry in entries {
+            guard let content = entry["content"] as? String else { continue }
+            guard let id = wholeNumber(entry["id"]), id < limit else {
+                throw TokenizerError.invalidFile(source: path, reason: "added token \(content.debugDescription) has id \(entry["id"] ?? "nil"), "
+                    + "not a whole number below \(limit)")
             }
+            added.append((content, id))
         }
         let size = max(vocab.count, (added.map(\.1).max() ?? -1) + 1)
         tokens = [String](repeating: "", count: size)
         for (token, value) in vocab {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0, id < size else {
+            guard let id = wholeNumber(value), id < size else {
                 throw TokenizerError.invalidFile(source: path, reason: "vocabulary entry \(token) has a bad id")
             }
             tokens[id] = token
@@ -86,10 +98,17 @@ extension Tokenizer {
 }
 
 extension PreTokenizer {
+    /// Qwen 2's pattern as its tokenizer.json writes it (and as transformers' GGUF conversion does).
+    static let qwen2Patterns: Set<String> = [
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
+        #"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
+    ]
+
     init?(ggufName: String) {
         switch ggufName {
         case "gpt2", "default": self = .gpt2
         case "smollm", "starcoder", "refact", "codeshell": self = .smollm
+        case "qwen2", "deepseek-r1-qwen": self = .qwen2
         default: return nil
         }
     }
@@ -104,6 +123,11 @@ extension PreTokenizer {
                 return
             }
             if kinds == ["ByteLevel"] { self = .gpt2; return }
+            if kinds == ["Split", "ByteLevel"], let pattern = (parts[0]["pattern"] as? [String: Any])?["Regex"] as? String,
+               PreTokenizer.qwen2Patterns.contains(pattern), parts[1]["use_regex"] as? Bool == false {
+                self = .qwen2
+                return
+            }
             throw TokenizerError.unsupportedPreTokenizer(source: source, name: "Sequence" + kinds.description)
         }
         throw TokenizerError.unsupportedPreTokenizer(source: source, name: type)

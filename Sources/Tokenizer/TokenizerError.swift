@@ -16,7 +16,7 @@ extension TokenizerError: CustomStringConvertible {
         case let .unsupportedModel(source, model):
             return "\(source): tokenizer model \(model) is not supported (byte-level BPE is)"
         case let .unsupportedPreTokenizer(source, name):
-            return "\(source): pre-tokenizer \(name) is not supported (gpt2 and smollm are)"
+            return "\(source): pre-tokenizer \(name) is not supported (gpt2, smollm and qwen2 are)"
         case let .missingByteToken(source, byte):
             return "\(source): the vocabulary has no token for byte 0x\(String(byte, radix: 16))"
         case let .invalidFile(source, reason):

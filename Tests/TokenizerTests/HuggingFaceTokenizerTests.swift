@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import ModelIO
-import Tokenizer
+@testable import Tokenizer
 import TestSupport
 
 @Suite struct HuggingFaceTokenizerTests {
@@ -45,6 +45,46 @@ import TestSupport
         }
         let bad = try write(vocab: ["a": 0], merges: ["a z"], added: [], pre: ["type": "ByteLevel"])
         #expect(throws: TokenizerError.self) { try Tokenizer(huggingFaceJSON: bad) }
+    }
+
+    /// Found by fuzzing: an added token's id sized the token table (5e14 asked for 8 PB).
+    @Test(arguments: ["5e14", "500000000000000", "2.5", "-1", "\"7\""])
+    func addedTokenIdsMustBeSmallWholeNumbers(_ id: String) throws {
+        let json = #"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []}, "added_tokens": [{"id": "# + id
+            + #", "content": "<s>", "special": true}], "pre_tokenizer": {"type": "ByteLevel"}}"#
+        let path = NSTemporaryDirectory() + "tokenizer-\(UUID().uuidString).json"
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect { try Tokenizer(huggingFaceJSON: path) } throws: { error in
+            "\(error)".contains("added token \"<s>\" has id")
+        }
+    }
+
+    /// Qwen 2's pattern, by hand: letters take one leading non-letter, numbers go one by one,
+    /// punctuation keeps its line breaks, whitespace ends at its last line break.
+    @Test func qwen2PiecesFollowItsPattern() throws {
+        for (text, expected) in [
+            ("Hello  world", ["Hello", " ", " world"]), ("IT'S it's", ["IT", "'S", " it", "'s"]), ("x123", ["x", "1", "2", "3"]),
+            ("!abc", ["!abc"]), ("\tab", ["\tab"]), (" !!\n\nx", [" !!\n\n", "x"]), ("a  \n  \n  b", ["a", "  \n  \n", " ", " b"]),
+            ("end   ", ["end", "   "]), ("\n Hi", ["\n", " Hi"]),
+        ] {
+            let scalars = Array(text.unicodeScalars)
+            let pieces = PreTokenizer.qwen2.split(scalars).map { range in
+                var view = String.UnicodeScalarView()
+                view.append(contentsOf: scalars[range])
+                return String(view)
+            }
+            #expect(pieces == expected, "\(text.debugDescription)")
+        }
+        // Qwen's tokenizer.json names the pattern in a Split before a regex-free ByteLevel.
+        let json: [String: Any] = [
+            "model": ["type": "BPE", "vocab": ["a": 0], "merges": [String]()],
+            "pre_tokenizer": ["type": "Sequence", "pretokenizers": [
+                ["type": "Split", "pattern": ["Regex": PreTokenizer.qwen2Patterns.sorted().first!], "behavior": "Isolated", "invert": false],
+                ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false]]],
+        ]
+        let path = NSTemporaryDirectory() + "tokenizer-\(UUID().uuidString).json"
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+        #expect(try Tokenizer(huggingFaceJSON: path).preTokenizer == .qwen2)
     }
 
     @Test func theDefaultVocabularyAsTokenizerJSONEncodesLikeTheGGUF() throws {

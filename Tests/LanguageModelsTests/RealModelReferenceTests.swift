@@ -1,0 +1,74 @@
+// The other real models against Hugging Face transformers (logits) and llama.cpp (token ids).
+// Opt-in, since the models are large downloads kept out of CI:
+//   scripts/fetch-model.sh qwen2.5-0.5b && CIRCUITRY_MODELS=qwen2.5-0.5b make test
+// References: Tests/Fixtures/<name>-reference.json and <name>-last-logits.f32, made by
+// scripts/make-model-reference.py (docs/MODELS.md says how).
+
+import Foundation
+import Testing
+import TensorCore
+import LanguageModels
+import TestSupport
+
+enum RealModels {
+    static let files = ["qwen2.5-0.5b": "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "gemma-3-270m": "gemma-3-270m-q4_k_m.gguf"]
+
+    static func requested(_ name: String) -> Bool {
+        (ProcessInfo.processInfo.environment["CIRCUITRY_MODELS"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " })
+            .contains { $0 == name }
+    }
+
+    struct Reference: Decodable {
+        struct Record: Decodable { let prompt: String; let token_ids: [Int]; let top20_last: [[Double]]; let nll_of_next_tokens: [Double] }
+        struct Text: Decodable { let text: String; let ids: [Int] }
+        let vocabulary: Int
+        let records: [Record]
+        let strings: [Text]
+    }
+
+    /// Checks one model: every reference string's ids, every prompt's ids, logits and NLLs.
+    static func check(_ name: String) throws {
+        let path = Fixtures.packageRoot.appendingPathComponent("models").appendingPathComponent(files[name]!).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            Issue.record("\(name) is not in models/: run scripts/fetch-model.sh \(name)")
+            return
+        }
+        let loaded = try LoadedModel.load(path: path)
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Fixtures.url("\(name)-reference.json")))
+        let blob = try Data(contentsOf: Fixtures.url("\(name)-last-logits.f32"))
+        let v = reference.vocabulary
+        #expect(loaded.configuration.vocabularySize == v)
+        var wrongStrings = 0
+        for s in reference.strings {
+            let ids = try loaded.tokenizer.encode(s.text)
+            if ids != s.ids { wrongStrings += 1 }
+            #expect(ids == s.ids, "\(name): \(s.text.debugDescription) → \(ids), llama.cpp \(s.ids)")
+        }
+        var worst: Float = 0, worstNLL = 0.0
+        for (i, record) in reference.records.enumerated() {
+            #expect(try loaded.tokenize(record.prompt) == record.token_ids, "\(name): ids of \(record.prompt.debugDescription)")
+            let n = record.token_ids.count
+            let logits = try loaded.model.forward([record.token_ids], logits: .all).logits
+            let last = Array(logits.scalars[((n - 1) * v)..<(n * v)])
+            let expected = blob.withUnsafeBytes { raw in (0..<v).map { raw.loadUnaligned(fromByteOffset: (i * v + $0) * 4, as: Float.self) } }
+            let difference = zip(last, expected).map { abs($0 - $1) }.max()!
+            worst = max(worst, difference)
+            #expect(difference <= 2e-3, "\(name) \(record.prompt.debugDescription): largest logit difference \(difference)")
+            let top = try Tensor(last).reshaped([1, v]).topK(20).indices
+            #expect(top == record.top20_last.map { Int($0[0]) }, "\(name) \(record.prompt.debugDescription): top-20 order")
+            let logProbabilities = try logits.reshaped([n, v]).logSoftmax()
+            for (p, nllExpected) in record.nll_of_next_tokens.enumerated() {
+                let nll = -Double(logProbabilities.scalars[p * v + record.token_ids[p + 1]])
+                worstNLL = max(worstNLL, abs(nll - nllExpected))
+            }
+            #expect(worstNLL <= 1e-3, "\(name) \(record.prompt.debugDescription): NLL difference \(worstNLL)")
+        }
+        print("\(name): \(reference.strings.count - wrongStrings)/\(reference.strings.count) strings tokenised as llama.cpp does; "
+              + "\(reference.records.count) prompts, worst |logit difference| \(worst) over all \(v) last-position logits, worst |NLL difference| \(worstNLL)")
+    }
+}
+
+@Suite struct RealModelReferenceTests {
+    @Test(.enabled(if: RealModels.requested("qwen2.5-0.5b"), "set CIRCUITRY_MODELS=qwen2.5-0.5b"))
+    func qwen() throws { try RealModels.check("qwen2.5-0.5b") }
+}
