@@ -22,8 +22,8 @@ import Yams
 func plainYAML(_ node: Node, file: String, depth: Int = 0) throws -> Any {
     guard depth < 32 else { throw TranscoderError.invalidConfig(file: file, reason: "YAML nested more than 32 levels deep") }
     switch node {
-    case .scalar:
-        return node.any
+    case let .scalar(scalar):
+        return plainScalar(scalar)
     case let .mapping(mapping):
         var values = [String: Any]()
         for (key, value) in mapping {
@@ -41,6 +41,30 @@ func plainYAML(_ node: Node, file: String, depth: Int = 0) throws -> Any {
     case .alias:
         throw TranscoderError.invalidConfig(file: file, reason: "YAML anchors and aliases (&name, *name) are not accepted")
     }
+}
+
+/// A scalar by YAML 1.2's core schema: quoted text stays text; plain `null`/`~`/empty, `true`/`false`,
+/// whole numbers (decimal, 0x, 0o) that fit an Int, and decimal or `.inf`/`.nan` floats; anything else
+/// is text. (Yams's own resolver also reads YAML 1.1 forms such as base-60 `1:30`, and traps when
+/// one overflows.)
+func plainScalar(_ scalar: Node.Scalar) -> Any {
+    let text = scalar.string
+    guard scalar.style == .plain || scalar.style == .any else { return text }
+    switch text {
+    case "", "~", "null", "Null", "NULL": return NSNull()
+    case "true", "True", "TRUE": return true
+    case "false", "False", "FALSE": return false
+    case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return Double.infinity
+    case "-.inf", "-.Inf", "-.INF": return -Double.infinity
+    case ".nan", ".NaN", ".NAN": return Double.nan
+    default: break
+    }
+    if text.hasPrefix("0x"), let value = Int(text.dropFirst(2), radix: 16) { return value }
+    if text.hasPrefix("0o"), let value = Int(text.dropFirst(2), radix: 8) { return value }
+    if text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }), let value = Int(text) { return value }
+    if text.range(of: #"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"#, options: .regularExpression) != nil,
+       let value = Double(text) { return value }
+    return text
 }
 
 extension TranscoderSet {
