@@ -79,6 +79,11 @@ extension LlamaModel {
                       unembedding: c.tiedEmbeddings ? nil : try gguf.tensor("output.weight", shape: [c.vocabularySize, d]))
     }
 
+    /// The files a Hugging Face folder's model comes from: config.json and every safetensors shard.
+    public static func weightFiles(huggingFaceFolder folder: String) throws -> [String] {
+        [(folder as NSString).appendingPathComponent("config.json")] + (try SafetensorsSet(folder: folder).paths)
+    }
+
     /// Loads from a Hugging Face folder: config.json and model.safetensors (or shards listed in
     /// model.safetensors.index.json). Hugging Face checkpoints rotate in the half-split layout.
     public convenience init(huggingFaceFolder folder: String) throws {
@@ -86,6 +91,10 @@ extension LlamaModel {
         guard let bytes = try? MappedFile.contents(of: configPath, limit: 1 << 20),
               let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw LanguageModelError.invalidConfiguration(source: configPath, reason: "cannot read a JSON object")
+        }
+        let modelType = json["model_type"] as? String ?? "(none)"
+        guard LlamaModel.startsWithBOS[modelType] != nil else {
+            throw LanguageModelError.unsupportedArchitecture(source: configPath + " model_type", architecture: modelType)
         }
         let weights = try SafetensorsSet(folder: folder)
         /// A whole number from config.json, checked before conversion (`1e20` must not wrap around).
@@ -121,7 +130,7 @@ extension LlamaModel {
         }
         let tied = (json["tie_word_embeddings"] as? Bool) ?? !weights.contains("lm_head.weight")
         let configuration = ModelConfiguration(
-            architecture: json["model_type"] as? String ?? "llama", vocabularySize: try int("vocab_size"), width: width,
+            architecture: modelType, vocabularySize: try int("vocab_size"), width: width,
             layers: try int("num_hidden_layers"), heads: heads,
             keyValueHeads: try optionalInt("num_key_value_heads") ?? heads,
             headDimension: headDimension, mlpWidth: try int("intermediate_size"),
@@ -175,14 +184,31 @@ struct SafetensorsSet {
         let index = (folder as NSString).appendingPathComponent("model.safetensors.index.json")
         if FileManager.default.fileExists(atPath: single) {
             files = [try SafetensorsFile(path: single)]
-        } else if let data = FileManager.default.contents(atPath: index),
-                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let map = json["weight_map"] as? [String: String] {
-            files = try Set(map.values).sorted().map { try SafetensorsFile(path: (folder as NSString).appendingPathComponent($0)) }
+        } else if FileManager.default.fileExists(atPath: index) {
+            guard let bytes = try? MappedFile.contents(of: index, limit: 64 << 20),
+                  let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+                  let map = json["weight_map"] as? [String: String], !map.isEmpty else {
+                throw ModelIOError.cannotOpen(file: index, reason: "not a shard index (a JSON object with a weight_map of tensor names to files)")
+            }
+            // Shards are files in this folder, each named once; a missing one is named.
+            let names = Set(map.values).sorted()
+            for name in names where name.contains("/") || name.hasPrefix(".") {
+                throw ModelIOError.cannotOpen(file: index, reason: "weight_map names \(name), which is not a file in the folder")
+            }
+            files = try names.map { name in
+                let path = (folder as NSString).appendingPathComponent(name)
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw ModelIOError.cannotOpen(file: path, reason: "a shard that model.safetensors.index.json lists is missing")
+                }
+                return try SafetensorsFile(path: path)
+            }
         } else {
             throw ModelIOError.cannotOpen(file: single, reason: "no model.safetensors or model.safetensors.index.json in \(folder)")
         }
     }
+
+    /// Every file the weights come from, in a fixed order (for fingerprints).
+    var paths: [String] { files.map(\.path) }
 
     func contains(_ name: String) -> Bool { files.contains { $0.contains(name) } }
 

@@ -4,6 +4,7 @@
 import Foundation
 import Testing
 import TensorCore
+import ModelIO
 import LanguageModels
 import TestSupport
 
@@ -87,6 +88,44 @@ private func specs() -> [TinyModelSpec] {
         #expect(throws: LanguageModelError.hookShape(hook: "blocks.0.hook_attn_out", expected: [1, 3, 16], found: [1, 1, 16])) {
             try model.forward([[1, 2, 3]], hooks: [.attnOut(layer: 0): shrink])
         }
+    }
+
+    /// A sharded Hugging Face folder loads as one model (and lists every shard for its
+    /// fingerprint); a missing shard, an unknown model_type and a broken index are named.
+    @Test func shardedFoldersAndUnknownModelTypes() throws {
+        let tiny = TinyModel(TinyModelSpec())
+        let folder = try tiny.writeHuggingFace()
+        let whole = try LoadedModel.load(path: folder).model.forward([tokens], logits: .all).logits
+        try FileManager.default.removeItem(atPath: folder + "/model.safetensors")
+        let names = tiny.weights.keys.sorted()
+        let halves = [Array(names.prefix(names.count / 2)), Array(names.dropFirst(names.count / 2))]
+        var map = [String: String]()
+        for (i, half) in halves.enumerated() {
+            let file = "model-0000\(i + 1)-of-00002.safetensors"
+            try SafetensorsFile.write(Dictionary(uniqueKeysWithValues: half.map { ($0, tiny.weights[$0]!) }), to: folder + "/" + file)
+            for name in half { map[name] = file }
+        }
+        let index = folder + "/model.safetensors.index.json"
+        try JSONSerialization.data(withJSONObject: ["metadata": [String: Any](), "weight_map": map]).write(to: URL(fileURLWithPath: index))
+        let sharded = try LoadedModel.load(path: folder).model.forward([tokens], logits: .all).logits
+        #expect(sharded.scalars == whole.scalars)
+        #expect(try LlamaModel.weightFiles(huggingFaceFolder: folder).map { ($0 as NSString).lastPathComponent }
+                == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"])
+        func expectError(_ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            do {
+                _ = try LoadedModel.load(path: folder)
+                Issue.record("loaded", sourceLocation: sourceLocation)
+            } catch { #expect("\(error)".contains(message), "\(error)", sourceLocation: sourceLocation) }
+        }
+        try FileManager.default.moveItem(atPath: folder + "/model-00002-of-00002.safetensors", toPath: folder + "/moved")
+        expectError("model-00002-of-00002.safetensors: cannot open: a shard that model.safetensors.index.json lists is missing")
+        try "{\"weight_map\": 3}".write(toFile: index, atomically: true, encoding: .utf8)
+        expectError("not a shard index")
+        let configPath = folder + "/config.json"
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any])
+        config["model_type"] = "mamba"
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        expectError("architecture mamba is not supported")
     }
 
     /// config.json values that are not whole numbers of a sane size are named, not wrapped around.
