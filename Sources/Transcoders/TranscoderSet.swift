@@ -9,6 +9,10 @@ public struct TranscoderSet: Sendable {
     public var name: String
     /// The model the set was made for (informational; shapes are what is checked).
     public var modelName: String
+    /// The input and output sites a set may name (TransformerLens names, without `blocks.L.`).
+    public static let supportedInputHooks: Set<String> = ["mlp.hook_in"]
+    public static let supportedOutputHooks: Set<String> = ["mlp.hook_out", "hook_mlp_out"]
+
     public var inputHook = "mlp.hook_in"
     public var outputHook = "mlp.hook_out"
     /// The transcoders, when loaded into memory (empty for a lazily loaded set).
