@@ -17,6 +17,8 @@ public enum PreTokenizer: String, Sendable {
     case gpt2
     case smollm
     case qwen2
+    /// SentencePiece vocabularies do not split text before merging (spaces become "▁").
+    case sentencePiece
 
     /// Pieces of `text` as ranges of its scalars.
     func split(_ scalars: [Unicode.Scalar]) -> [Range<Int>] {
@@ -34,6 +36,8 @@ public enum PreTokenizer: String, Sendable {
             if start < scalars.count { gpt2Split(scalars, start..<scalars.count, into: &pieces) }
         case .qwen2:
             qwen2Split(scalars, into: &pieces)
+        case .sentencePiece:
+            if !scalars.isEmpty { pieces.append(0..<scalars.count) }
         }
         return pieces
     }

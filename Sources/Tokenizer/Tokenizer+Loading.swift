@@ -9,6 +9,10 @@ extension Tokenizer {
     public convenience init(gguf: GGUFFile) throws {
         let meta = gguf.metadata
         let model = try meta.string("tokenizer.ggml.model")
+        if model == "llama" {
+            try self.init(sentencePieceGGUF: gguf)
+            return
+        }
         guard model == "gpt2" else { throw TokenizerError.unsupportedModel(source: gguf.path, model: model) }
         let pre = (try? meta.string("tokenizer.ggml.pre")) ?? "gpt2"
         guard let preTokenizer = PreTokenizer(ggufName: pre) else {
@@ -33,6 +37,29 @@ extension Tokenizer {
         }
         try self.init(source: gguf.path, tokens: tokens, merges: merges, preTokenizer: preTokenizer,
                       specialTokens: special, bos: bos, eos: eos)
+    }
+
+    /// From a SentencePiece-style GGUF vocabulary: `.tokens`, `.scores`, `.token_type` (1 normal,
+    /// 3 control, 4 user-defined — both cut out of text —, 6 byte), `.add_space_prefix`.
+    convenience init(sentencePieceGGUF gguf: GGUFFile) throws {
+        let meta = gguf.metadata
+        let tokens = try meta.strings("tokenizer.ggml.tokens")
+        let scores = (meta["tokenizer.ggml.scores"]?.arrayValue ?? []).map { Float($0.doubleValue ?? 0) }
+        let types = (try? meta.ints("tokenizer.ggml.token_type")) ?? []
+        guard scores.count == tokens.count, types.count == tokens.count else {
+            throw TokenizerError.invalidFile(source: gguf.path, reason: "tokenizer.ggml.scores and .token_type must have one entry per token (\(tokens.count))")
+        }
+        var special = [String: Int]()
+        for (id, type) in types.enumerated() where type == 3 || type == 4 { special[tokens[id]] = id }
+        let bos = meta["tokenizer.ggml.bos_token_id"]?.intValue
+        let eos = meta["tokenizer.ggml.eos_token_id"]?.intValue
+        for id in [bos, eos].compactMap({ $0 }) where id < 0 || id >= tokens.count {
+            throw TokenizerError.invalidFile(source: gguf.path, reason: "special token id \(id) is outside the vocabulary")
+        }
+        let spm = SentencePieceModel(tokens: tokens, scores: scores, types: types,
+                                     addSpacePrefix: meta["tokenizer.ggml.add_space_prefix"]?.boolValue ?? true)
+        try self.init(source: gguf.path, tokens: tokens, merges: [], preTokenizer: .sentencePiece, specialTokens: special,
+                      bos: bos, eos: eos, sentencePiece: spm, tokenTypes: types)
     }
 
     /// From a Hugging Face `tokenizer.json` (BPE model, ByteLevel pre-tokenizer, optionally

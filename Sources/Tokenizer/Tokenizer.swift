@@ -19,15 +19,19 @@ public final class Tokenizer: @unchecked Sendable {
 
     private let ids: [String: Int]
     private let merges: [(String, String)]
+    private let tokenTypes: [Int]
     private let bpe: BPEModel
     /// Bytes of each token when decoded.
     private let tokenBytes: [[UInt8]]
     private let cache = PieceCache()
+    /// Set for SentencePiece-style vocabularies (GGUF `tokenizer.ggml.model = llama`).
+    let sentencePiece: SentencePieceModel?
 
     public var vocabularySize: Int { tokens.count }
 
     init(source: String, tokens: [String], merges: [(String, String)], preTokenizer: PreTokenizer,
-         specialTokens: [String: Int], bos: Int?, eos: Int?) throws {
+         specialTokens: [String: Int], bos: Int?, eos: Int?, sentencePiece: SentencePieceModel? = nil, tokenTypes: [Int] = []) throws {
+        self.sentencePiece = sentencePiece
         self.source = source
         self.tokens = tokens
         self.preTokenizer = preTokenizer
@@ -35,13 +39,23 @@ public final class Tokenizer: @unchecked Sendable {
         self.bosTokenId = bos
         self.eosTokenId = eos
         self.merges = merges
+        self.tokenTypes = tokenTypes
         var ids = [String: Int](minimumCapacity: tokens.count)
         for (id, token) in tokens.enumerated() where ids[token] == nil { ids[token] = id }
         self.ids = ids
         bpe = try BPEModel(tokens: tokens, ids: ids, merges: merges, source: source)
         let specialIds = Set(specialTokens.values)
-        tokenBytes = tokens.enumerated().map { id, token in
-            specialIds.contains(id) ? Array(token.utf8) : (ByteLevel.decode(token) ?? Array(token.utf8))
+        if let spm = sentencePiece {
+            // Entries write spaces as "▁"; byte entries stand for their byte; others for their text.
+            tokenBytes = tokens.enumerated().map { id, token in
+                if id < tokenTypes.count && tokenTypes[id] == 6, let byte = spm.byteTokens.firstIndex(of: Int32(id)) { return [UInt8(byte)] }
+                if specialIds.contains(id) || (id < tokenTypes.count && tokenTypes[id] != 1) { return Array(token.utf8) }
+                return Array(token.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
+            }
+        } else {
+            tokenBytes = tokens.enumerated().map { id, token in
+                specialIds.contains(id) ? Array(token.utf8) : (ByteLevel.decode(token) ?? Array(token.utf8))
+            }
         }
     }
 
@@ -51,6 +65,28 @@ public final class Tokenizer: @unchecked Sendable {
         var out = [Int]()
         if addBOS, let bos = bosTokenId { out.append(bos) }
         let scalars = Array(text.unicodeScalars)
+        if let spm = sentencePiece {
+            var afterSpecial = true
+            for fragment in fragments(scalars, parseSpecial: parseSpecial) {
+                switch fragment {
+                case .special(let id):
+                    out.append(id)
+                    afterSpecial = true
+                case .text(let range):
+                    var view = String.UnicodeScalarView()
+                    view.append(contentsOf: scalars[range])
+                    let piece = String(view)
+                    let key = (afterSpecial ? "1" : "0") + piece
+                    if let cached = cache.get(key) { out.append(contentsOf: cached) } else {
+                        let encoded = try spm.encode(piece, afterSpecial: afterSpecial, source: source)
+                        cache.set(key, encoded)
+                        out.append(contentsOf: encoded)
+                    }
+                    afterSpecial = false
+                }
+            }
+            return out
+        }
         for fragment in fragments(scalars, parseSpecial: parseSpecial) {
             switch fragment {
             case .special(let id):
@@ -98,7 +134,8 @@ public final class Tokenizer: @unchecked Sendable {
     /// The same vocabulary with BOS/EOS ids given by the model's configuration.
     public func withSpecialIds(bos: Int?, eos: Int?) throws -> Tokenizer {
         try Tokenizer(source: source, tokens: tokens, merges: merges, preTokenizer: preTokenizer,
-                      specialTokens: specialTokens, bos: bos ?? bosTokenId, eos: eos ?? eosTokenId)
+                      specialTokens: specialTokens, bos: bos ?? bosTokenId, eos: eos ?? eosTokenId,
+                      sentencePiece: sentencePiece, tokenTypes: tokenTypes)
     }
 
     /// The id of a token given in the vocabulary's alphabet, if it exists.

@@ -1,5 +1,8 @@
 import ArgumentParser
+import Foundation
 import LanguageModels
+import ModelIO
+import Tokenizer
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,9 +32,17 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load()
-        let ids = try loaded.tokenize(text, bos: bos)
-        let tokens = try ids.map { try loaded.tokenizer.text(of: $0) }
+        // A GGUF file's vocabulary is read alone (fast, and for models whose architecture is not run).
+        let path = try modelOptions.resolvedPath()
+        var isDirectory: ObjCBool = false
+        let tokenizer: Tokenizer
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            tokenizer = try Tokenizer(gguf: GGUFFile(path: path))
+        } else {
+            tokenizer = try modelOptions.load().tokenizer
+        }
+        let ids = try tokenizer.encode(text, addBOS: bos)
+        let tokens = try ids.map { try tokenizer.text(of: $0) }
         if output.json {
             try Output.json(Report(ids: ids, tokens: tokens))
             return
