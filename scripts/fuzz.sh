@@ -5,8 +5,8 @@
 # Seeds: Fuzz/corpus/<target>/ (committed). The growing corpus lives in .build/fuzz/corpus/<target>/,
 # crashes, hangs and leaks in .build/fuzz/findings/<target>/ (reproduce one with
 # `CIRCUITRY_FUZZ_TARGET=<target> .build/fuzz/debug/circuitry-fuzz <file>`). A summary line per
-# target goes to standard output and to .build/fuzz/summary.txt; the exit status is 1 if any
-# target found something.
+# target goes to standard output and to .build/fuzz/summary.txt (FUZZ_SUMMARY=file elsewhere, e.g.
+# for two runs at once on two cores); the exit status is 1 if any target found something.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
@@ -24,7 +24,8 @@ binary=.build/fuzz/debug/circuitry-fuzz
 [ -x "$binary" ] || { echo "error: the fuzz harness did not build" >&2; exit 1; }
 
 status=0
-: > .build/fuzz/summary.txt
+summary=${FUZZ_SUMMARY:-.build/fuzz/summary.txt}
+: > "$summary"
 for t in "${targets[@]}"; do
   [ -d "Fuzz/corpus/$t" ] || { echo "error: no seed corpus for target $t (Fuzz/corpus/$t)" >&2; exit 2; }
   corpus=.build/fuzz/corpus/$t findings=.build/fuzz/findings/$t log=.build/fuzz/$t.log
@@ -41,7 +42,7 @@ for t in "${targets[@]}"; do
   found=$(find "$findings" -type f | wc -l)
   cover=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
   line="$t: ${executions:-0} executions (${speed:-?}/s), $cover, corpus $(find "$corpus" -type f | wc -l) inputs, findings $found (exit $rc)"
-  echo "$line" | tee -a .build/fuzz/summary.txt
+  echo "$line" | tee -a "$summary"
   if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then status=1; grep -m3 -E "ERROR|SUMMARY|Fatal error|deadly" "$log" >&2; fi
 done
 exit $status

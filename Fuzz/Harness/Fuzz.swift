@@ -128,6 +128,8 @@ func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutab
 @_cdecl("circuitry_fuzz_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     _ = target      // refuse an unknown target before libFuzzer starts
+    // Within libFuzzer's 4 GB: a blob may claim a graph of up to 1 GB of dense adjacency.
+    GraphStore.adjacencyMemoryLimit = 1e9
     var count = argc
     var arguments = argv
     return LLVMFuzzerRunDriver(&count, &arguments, { data, size in fuzzOneInput(data, size) })

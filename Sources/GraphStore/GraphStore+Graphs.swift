@@ -398,6 +398,13 @@ extension GraphStore {
         }
     }
 
+    /// The most bytes a stored graph's adjacency may take once read (it is dense then); 80% of
+    /// physical memory unless set lower.
+    public static var adjacencyMemoryLimit: Double {
+        get { SparseAdjacency.memoryLimit }
+        set { SparseAdjacency.memoryLimit = newValue }
+    }
+
     /// What unpruned blobs hold: the node layout, features, logits, influence and adjacency.
     public static func decodeUnpruned(facts: Data, adjacency: Data, graph: String) throws
         -> (layout: NodeLayout, features: [ActiveFeature], activeFeatureCount: Int, logits: [LogitNode], influence: [Float], adjacency: Tensor) {

@@ -16,6 +16,7 @@
 // Version 1 (read only): "CADJ" · 1 · N · an N×ceil(N/8) bitmap of nonzero columns · the nonzero
 // Float32s.
 
+import Attribution
 import CZlib
 import Foundation
 import TensorCore
@@ -62,6 +63,9 @@ enum SparseAdjacency {
         return data
     }
 
+    /// The most bytes a decoded (dense) adjacency may take: 80% of physical memory, as for a trace.
+    nonisolated(unsafe) static var memoryLimit: Double = MemoryEstimate.available
+
     static func decode(_ data: Data, graph: String) throws -> Tensor {
         func bad(_ reason: String) -> GraphStoreError { .invalidBlob(graph: graph, reason: reason) }
         guard data.count >= 12, data.prefix(4) == Data("CADJ".utf8) else { throw bad("bad header") }
@@ -71,6 +75,12 @@ enum SparseAdjacency {
         }
         let version = u32(4), n = u32(8)
         guard n <= 1 << 16 else { throw bad("\(n) nodes is more than a graph can have") }
+        // The adjacency is dense once read: refuse before allocating one that cannot fit.
+        let dense = 4 * Double(n) * Double(n)
+        guard dense <= SparseAdjacency.memoryLimit else {
+            throw bad(String(format: "%d nodes need %.1f GB as a dense adjacency, more than the %.1f GB allowed", n, dense / 1e9,
+                             SparseAdjacency.memoryLimit / 1e9))
+        }
         switch version {
         case 1: return try decodeVersion1(bytes, n: n, bad: bad)
         case 2: break
@@ -78,7 +88,9 @@ enum SparseAdjacency {
         }
         guard bytes.count >= 32 else { throw bad("truncated header") }
         let (nonzeros, indexBytes, packedIndex, packedValues) = (u32(12), u32(16), u32(20), u32(24))
-        guard nonzeros <= n * n, 28 + packedIndex + packedValues == bytes.count, indexBytes <= 2 * 5 * (n * n + n) else {
+        // zlib expands at most about 1,032-fold, so declared sizes beyond that are not this blob's.
+        guard nonzeros <= n * n, 28 + packedIndex + packedValues == bytes.count, indexBytes <= 2 * 5 * (n * n + n),
+              indexBytes <= 1100 * packedIndex + 64, 4 * nonzeros <= 1100 * packedValues + 64 else {
             throw bad("sizes do not match the blob")
         }
         let index = try inflate(bytes[28..<(28 + packedIndex)], to: indexBytes, bad: bad)

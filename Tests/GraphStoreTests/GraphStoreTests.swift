@@ -96,6 +96,21 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
             }
         }
 
+        // Found by fuzzing: a header claiming 63,000 nodes asked for a 16 GB dense matrix, and
+        // declared sizes far beyond what zlib can expand asked for more. Both are refused first.
+        func header(_ fields: [UInt32]) -> Data {
+            var d = Data("CADJ".utf8)
+            for f in fields { withUnsafeBytes(of: f.littleEndian) { d.append(contentsOf: $0) } }
+            return d
+        }
+        let saved = GraphStore.adjacencyMemoryLimit
+        GraphStore.adjacencyMemoryLimit = 1e9
+        defer { GraphStore.adjacencyMemoryLimit = saved }
+        let huge = header([2, 63_000, 0, 0, 0, 0]) + Data([0])
+        #expect { try SparseAdjacency.decode(huge, graph: "g") } throws: { "\($0)".contains("63000 nodes need 15.9 GB") }
+        let inflated = header([2, 300, 10, 800_000, 4, 0]) + Data([0, 0, 0, 0])
+        #expect { try SparseAdjacency.decode(inflated, graph: "g") } throws: { "\($0)".contains("sizes do not match") }
+
         // Version 1 blobs (a bitmap and raw values) still read.
         var v1 = Data("CADJ".utf8)
         for field in [UInt32(1), 5] { withUnsafeBytes(of: field.littleEndian) { v1.append(contentsOf: $0) } }
