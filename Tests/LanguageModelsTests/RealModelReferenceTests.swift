@@ -37,7 +37,9 @@ enum RealModels {
         }
         let loaded = try LoadedModel.load(path: path)
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Fixtures.url("\(name)-reference.json")))
-        let blob = try Data(contentsOf: Fixtures.url("\(name)-last-logits.f32"))
+        // Every last-position logit (4.9 MB for Qwen) is generated, not committed: present after
+        // scripts/make-model-reference.py has run; without it the top 20 values and every NLL are checked.
+        let blob = try? Data(contentsOf: Fixtures.url("\(name)-last-logits.f32"))
         let v = reference.vocabulary
         #expect(loaded.configuration.vocabularySize == v)
         var wrongStrings = 0
@@ -52,8 +54,13 @@ enum RealModels {
             let n = record.token_ids.count
             let logits = try loaded.model.forward([record.token_ids], logits: .all).logits
             let last = Array(logits.scalars[((n - 1) * v)..<(n * v)])
-            let expected = blob.withUnsafeBytes { raw in (0..<v).map { raw.loadUnaligned(fromByteOffset: (i * v + $0) * 4, as: Float.self) } }
-            let difference = zip(last, expected).map { abs($0 - $1) }.max()!
+            let difference: Float
+            if let blob, blob.count == reference.records.count * v * 4 {
+                let expected = blob.withUnsafeBytes { raw in (0..<v).map { raw.loadUnaligned(fromByteOffset: (i * v + $0) * 4, as: Float.self) } }
+                difference = zip(last, expected).map { abs($0 - $1) }.max()!
+            } else {
+                difference = record.top20_last.map { abs(last[Int($0[0])] - Float($0[1])) }.max()!
+            }
             worst = max(worst, difference)
             #expect(difference <= 2e-3, "\(name) \(record.prompt.debugDescription): largest logit difference \(difference)")
             let top = try Tensor(last).reshaped([1, v]).topK(20).indices
@@ -66,7 +73,8 @@ enum RealModels {
             #expect(worstNLL <= 1e-3, "\(name) \(record.prompt.debugDescription): NLL difference \(worstNLL)")
         }
         print("\(name): \(reference.strings.count - wrongStrings)/\(reference.strings.count) strings tokenised as llama.cpp does; "
-              + "\(reference.records.count) prompts, worst |logit difference| \(worst) over all \(v) last-position logits, worst |NLL difference| \(worstNLL)")
+              + "\(reference.records.count) prompts, worst |logit difference| \(worst) over "
+            + (blob == nil ? "the top 20" : "all \(v)") + " last-position logits, worst |NLL difference| \(worstNLL)")
     }
 }
 

@@ -128,31 +128,32 @@ public enum Dequantize {
         }
     }
 
-    /// The fifth code bits of a Q5 block, one per weight, as a little-endian word.
+    /// The 5-bit codes of weights j and j + 16 of a Q5 block: 4 bits from `qs[j]`, the fifth from
+    /// bits j and j + 16 of the little-endian word `qh`.
     @inline(__always)
-    static func highBits(_ qh: InlineArray<4, UInt8>) -> UInt32 {
-        UInt32(qh[0]) | UInt32(qh[1]) << 8 | UInt32(qh[2]) << 16 | UInt32(qh[3]) << 24
+    static func q5Codes(_ qs: InlineArray<16, UInt8>, _ qh: InlineArray<4, UInt8>, _ j: Int) -> (Int, Int) {
+        let high = UInt32(qh[0]) | UInt32(qh[1]) << 8 | UInt32(qh[2]) << 16 | UInt32(qh[3]) << 24
+        let q = qs[j]
+        return (Int(q & 0x0F) | Int((high >> UInt32(j)) & 1) << 4, Int(q >> 4) | Int((high >> UInt32(j + 16)) & 1) << 4)
     }
 
     @inline(__always)
     static func q5_0(_ block: BlockQ5_0, _ y: UnsafeMutablePointer<Float>) {
-        let d = floatFromHalfBits(block.d), high = highBits(block.qh)
+        let d = floatFromHalfBits(block.d)
         for j in 0..<16 {
-            let q = block.qs[j]
-            let h0 = Int((high >> UInt32(j)) & 1) << 4, h1 = Int((high >> UInt32(j + 16)) & 1) << 4
-            y[j] = d * Float((Int(q & 0x0F) | h0) - 16)
-            y[j + 16] = d * Float((Int(q >> 4) | h1) - 16)
+            let (c0, c1) = q5Codes(block.qs, block.qh, j)
+            y[j] = d * Float(c0 - 16)
+            y[j + 16] = d * Float(c1 - 16)
         }
     }
 
     @inline(__always)
     static func q5_1(_ block: BlockQ5_1, _ y: UnsafeMutablePointer<Float>) {
-        let d = floatFromHalfBits(block.d), m = floatFromHalfBits(block.m), high = highBits(block.qh)
+        let d = floatFromHalfBits(block.d), m = floatFromHalfBits(block.m)
         for j in 0..<16 {
-            let q = block.qs[j]
-            let h0 = Int((high >> UInt32(j)) & 1) << 4, h1 = Int((high >> UInt32(j + 16)) & 1) << 4
-            y[j] = d * Float(Int(q & 0x0F) | h0) + m
-            y[j + 16] = d * Float(Int(q >> 4) | h1) + m
+            let (c0, c1) = q5Codes(block.qs, block.qh, j)
+            y[j] = d * Float(c0) + m
+            y[j + 16] = d * Float(c1) + m
         }
     }
 
