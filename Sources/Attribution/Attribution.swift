@@ -38,7 +38,7 @@ public enum Attribution {
 
     /// Builds the graph of `tokens`.
     public static func attribute(
-        model: LlamaModel, transcoders: TranscoderSet, tokens: [Int], options: AttributionOptions,
+        model: TransformerModel, transcoders: TranscoderSet, tokens: [Int], options: AttributionOptions,
         provenance: GraphProvenance, progress: (AttributionProgress) -> Void = { _ in }
     ) throws -> AttributionGraph {
         try options.validate()
@@ -142,18 +142,18 @@ public enum Attribution {
         let v = r.configuration.vocabularySize
         let probabilities = try r.lastLogits.reshaped([1, v]).softmax()
         if let targets = options.targets {
-            let mean = r.lastLogits.mean()
+            let mean = r.linearLogits.mean()
             let top = (0..<v).max { r.lastLogits.scalars[$0] < r.lastLogits.scalars[$1] } ?? 0
             return try targets.map { target in
                 switch target {
                 case let .token(t):
                     guard (0..<v).contains(t) else { throw AttributionError.invalidOption("target token id \(t) is outside the vocabulary") }
-                    return LogitNode(token: t, probability: probabilities.scalars[t], demeanedLogit: r.lastLogits.scalars[t] - mean)
+                    return LogitNode(token: t, probability: probabilities.scalars[t], demeanedLogit: r.linearLogits.scalars[t] - mean)
                 case let .difference(a, b):
                     guard (0..<v).contains(a), (0..<v).contains(b), a != b else {
                         throw AttributionError.invalidOption("a logit difference needs two different tokens of the vocabulary")
                     }
-                    return LogitNode(token: a, probability: 1, demeanedLogit: r.lastLogits.scalars[a] - r.lastLogits.scalars[b], minus: b)
+                    return LogitNode(token: a, probability: 1, demeanedLogit: r.linearLogits.scalars[a] - r.linearLogits.scalars[b], minus: b)
                 case let .direction(direction, label):
                     guard direction.count == r.configuration.width else {
                         throw AttributionError.invalidOption("the target direction \(label) has \(direction.count) values; the model's width is \(r.configuration.width)")
@@ -172,9 +172,9 @@ public enum Attribution {
             cumulative += p
             if cumulative >= Float(options.logitProbability) { count = i + 1; break }
         }
-        let mean = r.lastLogits.mean()
+        let mean = r.linearLogits.mean()
         return (0..<count).map { i in
-            LogitNode(token: indices[i], probability: top.scalars[i], demeanedLogit: r.lastLogits.scalars[indices[i]] - mean)
+            LogitNode(token: indices[i], probability: top.scalars[i], demeanedLogit: r.linearLogits.scalars[indices[i]] - mean)
         }
     }
 }

@@ -42,7 +42,7 @@ extension LocalReplacementModel {
     /// the final output itself).
     public func value(_ node: LogitNode) -> Float? {
         if node.direction != nil { return nil }
-        if let minus = node.minus { return lastLogits.scalars[node.token] - lastLogits.scalars[minus] }
-        return lastLogits.scalars[node.token] - lastLogits.mean()
+        if let minus = node.minus { return linearLogits.scalars[node.token] - linearLogits.scalars[minus] }
+        return linearLogits.scalars[node.token] - linearLogits.mean()
     }
 }

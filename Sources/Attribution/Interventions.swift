@@ -46,6 +46,8 @@ public struct InterventionResult: Sendable {
     public var logits: Tensor
     /// The clean run's logits at the last position [v].
     public var cleanLogits: Tensor
+    /// Both before any final soft-cap (linear in the final norm's output, as logit nodes are).
+    public var linearLogits: Tensor, cleanLinearLogits: Tensor
     /// Per layer, the MLP input of the intervened run [n, d].
     public var mlpInputs: [Tensor]
     /// Per layer, feature activations in the intervened run (positions ≥ 1; empty with `directOnly`).
@@ -53,10 +55,10 @@ public struct InterventionResult: Sendable {
 }
 
 public enum Interventions {
-    public static func run(model: LlamaModel, transcoders: TranscoderSet, tokens: [Int], interventions: [FeatureIntervention],
+    public static func run(model: TransformerModel, transcoders: TranscoderSet, tokens: [Int], interventions: [FeatureIntervention],
                            options: InterventionOptions) throws -> InterventionResult {
         let c = model.configuration
-        try transcoders.validate(for: c)
+        try transcoders.validate(for: model)
         guard tokens.count > 1 else { throw AttributionError.onlyBOS }
         let n = tokens.count
         for i in interventions {
@@ -64,31 +66,26 @@ public enum Interventions {
             guard (1..<n).contains(i.position) else { throw AttributionError.invalidOption("intervention position \(i.position) is outside 1..<\(n) (position 0 has no features)") }
             guard (0..<transcoders.features).contains(i.feature) else { throw AttributionError.invalidOption("feature \(i.feature) is outside 0..<\(transcoders.features)") }
         }
-        var frozen = Set<HookPoint>([.finalNormScale])
-        for l in 0..<c.layers { frozen.formUnion([.attnPattern(layer: l), .attnNormScale(layer: l), .mlpNormScale(layer: l), .mlpIn(layer: l), .mlpOut(layer: l)]) }
-        let clean = try model.forward([tokens], cache: .points(frozen))
+        let frozen = LocalReplacementModel.frozenPoints(of: model)
+        let inputPoints = (0..<c.layers).map(transcoders.inputPoint), outputPoints = (0..<c.layers).map(transcoders.outputPoint)
+        let clean = try model.forward([tokens], cache: .points(frozen.union(inputPoints).union(outputPoints).union([.finalNormalized])))
         let d = c.width
         let state = InterventionState(layers: c.layers)
         var hooks = [HookPoint: Hook]()
         if options.freezeAttention {
-            for l in 0..<c.layers {
-                hooks[.attnPattern(layer: l)] = Hooks.patch(from: clean.cache)
-                hooks[.attnNormScale(layer: l)] = Hooks.patch(from: clean.cache)
-                hooks[.mlpNormScale(layer: l)] = Hooks.patch(from: clean.cache)
-            }
-            hooks[.finalNormScale] = Hooks.patch(from: clean.cache)
+            for point in frozen { hooks[point] = Hooks.patch(from: clean.cache) }
         }
         for l in 0..<c.layers {
             let t = try transcoders[l]
-            let cleanX = try clean.cache[.mlpIn(layer: l)]!.reshaped([n, d])
-            let cleanY = try clean.cache[.mlpOut(layer: l)]!.reshaped([n, d])
+            let cleanX = try clean.cache[inputPoints[l]]!.reshaped([n, d])
+            let cleanY = try clean.cache[outputPoints[l]]!.reshaped([n, d])
             let cleanActive = try t.encode(cleanX)
             let cleanReconstruction = try t.decode(cleanActive, input: cleanX)
             var error = try cleanY - cleanReconstruction
             if options.ablateErrors.contains(l) { error = try Tensor(zeros: [n, d]) }
             let here = interventions.filter { $0.layer == l }
-            hooks[.mlpIn(layer: l)] = { _, value in state.inputs[l] = try value.reshaped([n, d]) }
-            hooks[.mlpOut(layer: l)] = { _, value in
+            hooks[inputPoints[l]] = { _, value in state.inputs[l] = try value.reshaped([n, d]) }
+            hooks[outputPoints[l]] = { _, value in
                 let x = state.inputs[l]!
                 var output: Tensor
                 if options.directOnly {
@@ -113,9 +110,13 @@ public enum Interventions {
                 value = try output.reshaped(value.shape)
             }
         }
-        let result = try model.forward([tokens], hooks: hooks)
+        let result = try model.forward([tokens], cache: .points([.finalNormalized]), hooks: hooks)
+        func linear(_ run: ForwardResult) throws -> Tensor {
+            try model.linearLogits(of: run.cache[.finalNormalized]!.reshaped([n, d]).slice(axis: 0, (n - 1)..<n)).reshaped([c.vocabularySize])
+        }
         return InterventionResult(logits: try result.logits.reshaped([c.vocabularySize]),
                                   cleanLogits: try clean.logits.reshaped([c.vocabularySize]),
+                                  linearLogits: try linear(result), cleanLinearLogits: try linear(clean),
                                   mlpInputs: try (0..<c.layers).map { try state.inputs[$0]!.reshaped([n, d]) },
                                   activations: (0..<c.layers).map { state.activations[$0] ?? SparseActivations(rows: n, width: transcoders.features, rowStarts: [Int](repeating: 0, count: n + 1), features: [], values: []) })
     }

@@ -6,7 +6,8 @@
 // with c = b_dec at positions ≥ 1. At position 0 (BOS) there are no feature nodes and the error
 // is zero, so c[l, 0] = y[l, 0] − W_skip · x[l, 0]: the attention sink is not explained.
 // Attention patterns and every normalisation scale are frozen at their values in this pass,
-// which makes every path from a source to a target linear.
+// which makes every path from a source to a target linear. "MLP input" and "MLP output" are the
+// transcoder set's sites (mlp.hook_in → mlp.hook_out by default).
 
 import LanguageModels
 import TensorCore
@@ -29,7 +30,9 @@ public struct ActiveFeature: Codable, Sendable, Hashable {
 
 public struct LocalReplacementModel: Sendable {
     public let tokens: [Int]
-    public let configuration: ModelConfiguration
+    /// The model whose blocks the frozen tape evaluates.
+    let model: TransformerModel
+    public var configuration: ModelConfiguration { model.configuration }
     /// Active features at positions ≥ 1, in (layer, position, feature) order.
     public let activeFeatures: [ActiveFeature]
     /// W_enc rows of the active features [F, d] (what a feature target reads).
@@ -44,39 +47,48 @@ public struct LocalReplacementModel: Sendable {
     public let errors: [Tensor]
     /// c [n, d] per layer: the part of each MLP output that no node carries.
     let constants: [Tensor]
-    /// Embedding rows of the prompt's tokens [n, d].
+    /// The residual stream's start for the prompt's tokens [n, d] (embedding rows, scaled).
     let embeddings: Tensor
-    /// Frozen scales [n] of each layer's attention and MLP norms, and of the final norm.
-    let attentionScales: [Tensor], mlpScales: [Tensor], finalScales: Tensor
+    /// Frozen scales [n] of every norm, by its scale's hook point.
+    let scales: [HookPoint: Tensor]
     /// Frozen attention patterns [h, n, n].
     let patterns: [Tensor]
-    /// The MLP inputs x [n, d] of the forward pass (for checks).
+    /// Where each layer's transcoder reads and writes.
+    let inputPoints: [HookPoint], outputPoints: [HookPoint]
+    /// The transcoder inputs x [n, d] of the forward pass (for checks).
     let mlpInputs: [Tensor]
-    /// The model's pieces on linear paths.
-    let valueWeights: [Tensor], valueBiases: [Tensor?], outputWeights: [Tensor]
-    let attentionNormWeights: [Tensor], mlpNormWeights: [Tensor], finalNormWeight: Tensor
     let skips: [Tensor?]
     let unembedding: Tensor
     /// mean_u W_U[u], [d].
     let meanUnembedding: Tensor
     /// Logits at the last position.
     public let lastLogits: Tensor
+    /// The same before any final soft-cap: linear in the final norm's output, so what logit
+    /// nodes and their rows are (equal to `lastLogits` for a model without a cap).
+    public let linearLogits: Tensor
 
     public var positions: Int { tokens.count }
     public var layers: Int { configuration.layers }
 
+    /// The hook points a frozen run fixes: every norm's scale and every attention pattern.
+    static func frozenPoints(of model: TransformerModel) -> Set<HookPoint> {
+        Set(model.hookPoints.filter { point in
+            if case .attnPattern = point { return true }
+            return point.isNormScale
+        })
+    }
+
     /// Runs the model once on `tokens` and freezes what attribution needs.
-    public static func build(model: LlamaModel, transcoders: TranscoderSet, tokens: [Int]) throws -> LocalReplacementModel {
+    public static func build(model: TransformerModel, transcoders: TranscoderSet, tokens: [Int]) throws -> LocalReplacementModel {
         let c = model.configuration
         guard !tokens.isEmpty else { throw AttributionError.emptyPrompt }
         guard tokens.count > 1 else { throw AttributionError.onlyBOS }
-        try transcoders.validate(for: c)
+        try transcoders.validate(for: model)
         let (n, d, L) = (tokens.count, c.width, c.layers)
-        var points = Set<HookPoint>([.finalNormScale])
-        for l in 0..<L {
-            points.formUnion([.attnNormScale(layer: l), .attnPattern(layer: l), .mlpNormScale(layer: l), .mlpIn(layer: l), .mlpOut(layer: l)])
-        }
-        let run = try model.forward([tokens], cache: .points(points), logits: .last)
+        let inputPoints = (0..<L).map(transcoders.inputPoint), outputPoints = (0..<L).map(transcoders.outputPoint)
+        let frozen = frozenPoints(of: model)
+        let run = try model.forward([tokens], cache: .points(frozen.union(inputPoints).union(outputPoints).union([.finalNormalized])), logits: .last)
+        let finalRow = try run.cache[.finalNormalized]!.reshaped([n, d]).slice(axis: 0, (n - 1)..<n)
 
         var features = [ActiveFeature](), encoderRows = [Float](), decoderRows = [Float](), biases = [Float]()
         var ranges = [[Range<Int>]](), errors = [Tensor](), constants = [Tensor](), inputs = [Tensor](), skips = [Tensor?]()
@@ -84,8 +96,8 @@ public struct LocalReplacementModel: Sendable {
             // One layer at a time: a lazily loaded set never holds more than one layer's weights.
             let t = try transcoders[l]
             skips.append(t.skip)
-            let x = try run.cache[.mlpIn(layer: l)]!.reshaped([n, d])
-            let y = try run.cache[.mlpOut(layer: l)]!.reshaped([n, d])
+            let x = try run.cache[inputPoints[l]]!.reshaped([n, d])
+            let y = try run.cache[outputPoints[l]]!.reshaped([n, d])
             var active = try t.encode(x)
             // Position 0 has no feature nodes.
             let dropped = active.rowStarts[1]
@@ -117,25 +129,20 @@ public struct LocalReplacementModel: Sendable {
             inputs.append(x)
         }
         guard !features.isEmpty else { throw AttributionError.noActiveFeatures }
-        func scales(_ point: HookPoint) throws -> Tensor { try run.cache[point]!.reshaped([n]) }
+        var scales = [HookPoint: Tensor]()
+        for point in frozen where point.isNormScale { scales[point] = try run.cache[point]!.reshaped([n]) }
         return LocalReplacementModel(
-            tokens: tokens, configuration: c, activeFeatures: features,
+            tokens: tokens, model: model, activeFeatures: features,
             encoderVectors: try Tensor(shape: [features.count, d], scalars: encoderRows),
             decoderVectors: try Tensor(shape: [features.count, d], scalars: decoderRows),
             encoderBiases: biases, featureRanges: ranges, errors: errors, constants: constants,
-            embeddings: try model.embedding.gatherRows(tokens),
-            attentionScales: try (0..<L).map { try scales(.attnNormScale(layer: $0)) },
-            mlpScales: try (0..<L).map { try scales(.mlpNormScale(layer: $0)) },
-            finalScales: try scales(.finalNormScale),
+            embeddings: try model.embed(tokens), scales: scales,
             patterns: try (0..<L).map { try run.cache[.attnPattern(layer: $0)]!.reshaped([c.heads, n, n]) },
-            mlpInputs: inputs,
-            valueWeights: try (0..<L).map { try model.valueWeight(layer: $0) },
-            valueBiases: try (0..<L).map { try model.valueBias(layer: $0) },
-            outputWeights: model.layers.map(\.output),
-            attentionNormWeights: model.layers.map(\.attentionNorm), mlpNormWeights: model.layers.map(\.mlpNorm),
-            finalNormWeight: model.finalNorm, skips: skips,
+            inputPoints: inputPoints, outputPoints: outputPoints,
+            mlpInputs: inputs, skips: skips,
             unembedding: model.unembedding, meanUnembedding: try model.unembedding.mean(axis: 0),
-            lastLogits: try run.logits.reshaped([c.vocabularySize]))
+            lastLogits: try run.logits.reshaped([c.vocabularySize]),
+            linearLogits: try model.linearLogits(of: finalRow).reshaped([c.vocabularySize]))
     }
 
     /// The demeaned unembedding row of token v: W_U[v] − mean_u W_U[u] (ATTRIBUTION.md §3).

@@ -26,7 +26,7 @@ public struct RowIdentityReport: Codable, Sendable {
 
 extension Attribution {
     /// Checks every computed row of `graph` against the model.
-    public static func rowIdentity(graph: AttributionGraph, model: LlamaModel, transcoders: TranscoderSet) throws -> RowIdentityReport {
+    public static func rowIdentity(graph: AttributionGraph, model: TransformerModel, transcoders: TranscoderSet) throws -> RowIdentityReport {
         let r = try LocalReplacementModel.build(model: model, transcoders: transcoders, tokens: graph.tokens)
         let selected = Set(graph.features.map { FeatureKey(layer: $0.layer, position: $0.position, feature: $0.feature) })
         let leftOut = Set(r.activeFeatures.indices.filter {

@@ -41,7 +41,7 @@ public enum Verification {
     /// Measures up to `samples` edges whose source is a feature: those of the pruned graph first
     /// (randomly chosen sources), then the strongest of the full graph; each intervention checks
     /// several edges of one source at once, strongest first.
-    public static func verify(graph: AttributionGraph, model: LlamaModel, transcoders: TranscoderSet,
+    public static func verify(graph: AttributionGraph, model: TransformerModel, transcoders: TranscoderSet,
                               samples: Int = 50, seed: UInt64 = 0) throws -> VerificationReport {
         let layout = graph.layout
         let n = layout.count
@@ -97,7 +97,7 @@ public enum Verification {
                     func value(_ logits: Tensor) -> Float {
                         logits.scalars[node.token] - (node.minus.map { logits.scalars[$0] } ?? logits.mean())
                     }
-                    measured = value(result.logits) - value(clean.logits)
+                    measured = value(result.linearLogits) - value(clean.linearLogits)
                     tolerance = 1e-5 + 1e-3 * abs(delta * weight)
                 }
                 edges.append(VerificationReport.Edge(target: t, source: s, weight: weight, measured: measured / delta,

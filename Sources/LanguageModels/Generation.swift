@@ -19,7 +19,7 @@ public struct GenerationOptions: Sendable {
     }
 }
 
-extension LlamaModel {
+extension TransformerModel {
     /// Continues `prompt`, calling `onToken` with each new token as it is chosen; returns the new tokens.
     public func generate(_ prompt: [Int], options: GenerationOptions, onToken: (Int) throws -> Void = { _ in }) throws -> [Int] {
         guard !prompt.isEmpty else { throw LanguageModelError.emptyPrompt }

@@ -1,5 +1,6 @@
 // Typed hook points. Each prints as its TransformerLens name, the vocabulary interpretability
-// researchers share, but code never parses these strings.
+// researchers share, but code never parses these strings. Which points a model has is its
+// architecture's (`TransformerModel.hookPoints`): Gemma's post-norms exist only there.
 
 /// A place in the forward pass whose activation can be cached, read or replaced.
 /// Shapes (b prompts, n positions): residual-stream points [b, n, d], `attnPattern` [b, h, n, n],
@@ -9,11 +10,20 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
     case residPre(layer: Int)
     case attnNormScale(layer: Int)
     case attnPattern(layer: Int)
+    /// The scale of the norm after attention (Gemma's post_attention_layernorm).
+    case attnPostNormScale(layer: Int)
     case attnOut(layer: Int)
     case residMid(layer: Int)
     case mlpNormScale(layer: Int)
-    /// The MLP's input: the output of its RMSNorm (a transcoder's input site).
+    /// The MLP's input normalised, before the norm's weight multiplies it.
+    case mlpNormalized(layer: Int)
+    /// The MLP's input: the output of its norm (a transcoder's usual input site).
     case mlpIn(layer: Int)
+    /// The MLP's own output, before any norm after it (the same as `mlpOut` without one).
+    case mlpRawOut(layer: Int)
+    /// The scale of the norm after the MLP (Gemma's post_feedforward_layernorm).
+    case mlpPostNormScale(layer: Int)
+    /// What the MLP adds to the residual stream.
     case mlpOut(layer: Int)
     case residPost(layer: Int)
     case finalNormScale
@@ -25,10 +35,14 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
         case .residPre(let l): "blocks.\(l).hook_resid_pre"
         case .attnNormScale(let l): "blocks.\(l).ln1.hook_scale"
         case .attnPattern(let l): "blocks.\(l).attn.hook_pattern"
+        case .attnPostNormScale(let l): "blocks.\(l).ln1_post.hook_scale"
         case .attnOut(let l): "blocks.\(l).hook_attn_out"
         case .residMid(let l): "blocks.\(l).hook_resid_mid"
         case .mlpNormScale(let l): "blocks.\(l).ln2.hook_scale"
+        case .mlpNormalized(let l): "blocks.\(l).ln2.hook_normalized"
         case .mlpIn(let l): "blocks.\(l).mlp.hook_in"
+        case .mlpRawOut(let l): "blocks.\(l).mlp.hook_out"
+        case .mlpPostNormScale(let l): "blocks.\(l).ln2_post.hook_scale"
         case .mlpOut(let l): "blocks.\(l).hook_mlp_out"
         case .residPost(let l): "blocks.\(l).hook_resid_post"
         case .finalNormScale: "ln_final.hook_scale"
@@ -39,11 +53,20 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The layer, for per-layer points.
     public var layer: Int? {
         switch self {
-        case .residPre(let l), .attnNormScale(let l), .attnPattern(let l), .attnOut(let l), .residMid(let l),
-             .mlpNormScale(let l), .mlpIn(let l), .mlpOut(let l), .residPost(let l):
+        case .residPre(let l), .attnNormScale(let l), .attnPattern(let l), .attnPostNormScale(let l), .attnOut(let l),
+             .residMid(let l), .mlpNormScale(let l), .mlpNormalized(let l), .mlpIn(let l), .mlpRawOut(let l),
+             .mlpPostNormScale(let l), .mlpOut(let l), .residPost(let l):
             l
         case .embed, .finalNormScale, .finalNormalized:
             nil
+        }
+    }
+
+    /// Whether the point is a norm's frozen scale (attribution and frozen interventions fix these).
+    public var isNormScale: Bool {
+        switch self {
+        case .attnNormScale, .attnPostNormScale, .mlpNormScale, .mlpPostNormScale, .finalNormScale: true
+        default: false
         }
     }
 
@@ -54,24 +77,20 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
         case .residPre(let l): (l, 0)
         case .attnNormScale(let l): (l, 1)
         case .attnPattern(let l): (l, 2)
-        case .attnOut(let l): (l, 3)
-        case .residMid(let l): (l, 4)
-        case .mlpNormScale(let l): (l, 5)
-        case .mlpIn(let l): (l, 6)
-        case .mlpOut(let l): (l, 7)
-        case .residPost(let l): (l, 8)
+        case .attnPostNormScale(let l): (l, 3)
+        case .attnOut(let l): (l, 4)
+        case .residMid(let l): (l, 5)
+        case .mlpNormScale(let l): (l, 6)
+        case .mlpNormalized(let l): (l, 7)
+        case .mlpIn(let l): (l, 8)
+        case .mlpRawOut(let l): (l, 9)
+        case .mlpPostNormScale(let l): (l, 10)
+        case .mlpOut(let l): (l, 11)
+        case .residPost(let l): (l, 12)
         case .finalNormScale: (Int.max, 0)
         case .finalNormalized: (Int.max, 1)
         }
     }
 
     public static func < (a: HookPoint, b: HookPoint) -> Bool { a.order < b.order }
-
-    /// Every hook point of a model with `layers` layers, in forward order.
-    public static func all(layers: Int) -> [HookPoint] {
-        [.embed] + (0..<layers).flatMap { l in
-            [.residPre(layer: l), .attnNormScale(layer: l), .attnPattern(layer: l), .attnOut(layer: l), .residMid(layer: l),
-             .mlpNormScale(layer: l), .mlpIn(layer: l), .mlpOut(layer: l), .residPost(layer: l)]
-        } + [.finalNormScale, .finalNormalized]
-    }
 }

@@ -25,7 +25,7 @@ extension LanguageModelError: CustomStringConvertible {
         case let .invalidConfiguration(source, reason):
             return "\(source): \(reason)"
         case let .unsupportedArchitecture(source, architecture):
-            return "\(source): architecture \(architecture) is not supported (llama, qwen2 and qwen3 are)"
+            return "\(source): architecture \(architecture) is not supported (\(Architectures.supportedNames) are)"
         case let .hookShape(hook, expected, found):
             return "hook at \(hook) returned shape \(found), expected \(expected)"
         case let .invalidPosition(position, length):

@@ -6,7 +6,7 @@ import Tokenizer
 
 /// A language model ready to run on text.
 public struct LoadedModel: @unchecked Sendable {
-    public let model: LlamaModel
+    public let model: TransformerModel
     public let tokenizer: Tokenizer
     /// The path it was loaded from.
     public let path: String
@@ -24,7 +24,7 @@ public struct LoadedModel: @unchecked Sendable {
             throw ModelIOError.cannotOpen(file: path, reason: "no such file or folder")
         }
         if isDirectory.boolValue {
-            let model = try LlamaModel(huggingFaceFolder: path)
+            let model = try TransformerModel(huggingFaceFolder: path)
             let tokenizerPath = (path as NSString).appendingPathComponent("tokenizer.json")
             let tokenizer = try Tokenizer(huggingFaceJSON: tokenizerPath, bosToken: nil, eosToken: nil)
                 .withSpecialIds(bos: model.configuration.bosTokenId, eos: model.configuration.eosTokenId)
@@ -35,7 +35,7 @@ public struct LoadedModel: @unchecked Sendable {
                                metadata: [("format", "Hugging Face folder")], fileSize: size)
         }
         let gguf = try GGUFFile(path: path)
-        let model = try LlamaModel(gguf: gguf)
+        let model = try TransformerModel(gguf: gguf)
         let tokenizer = try Tokenizer(gguf: gguf)
         let shown = gguf.metadata.keys.filter { !$0.hasPrefix("tokenizer.ggml.") || $0.hasSuffix("_id") || $0.hasSuffix(".model") || $0.hasSuffix(".pre") }
         return LoadedModel(model: model, tokenizer: tokenizer, path: path,
@@ -43,7 +43,7 @@ public struct LoadedModel: @unchecked Sendable {
     }
 
     /// Whether prompts of this model start with its BOS token (by architecture).
-    public var startsWithBOS: Bool { LlamaModel.startsWithBOS[configuration.architecture] ?? true }
+    public var startsWithBOS: Bool { model.startsWithBOS }
 
     /// Token ids for a prompt, with the BOS token first when the model's prompts start with one
     /// and `bos` is not false.

@@ -1,6 +1,8 @@
-// The shape and capabilities of a Llama-family model. Differences between Llama, Llama 3,
-// Qwen 2 and Qwen 3 are declared here as capabilities (biases, query/key norms, RoPE layout and
-// scaling), and the forward pass reads only these, never an architecture name.
+// The shape and capabilities of a decoder-only transformer. Differences between architectures
+// (Llama, Qwen 2/3, Gemma 2/3) inside attention and the MLP are declared here as capabilities
+// (biases, query/key norms, RoPE layout and scaling, sliding windows, soft-capping, the MLP's
+// activation); where the norms and residual additions sit is each architecture's block
+// (`Architecture`). Shared code reads only these, never an architecture name.
 
 import TensorCore
 
@@ -14,14 +16,17 @@ public struct RopeConfiguration: Codable, Sendable, Equatable {
     public var llama3Scaling: Llama3RopeScaling?
     /// Per-frequency divisors stored precomputed (llama.cpp's `rope_freqs.weight`), when present.
     public var frequencyFactors: [Double]?
+    /// Linear position scaling (`rope_scaling.rope_type: linear`): every frequency divided by it.
+    public var linearFactor: Double?
 
     public init(base: Double, dimension: Int, style: RotaryStyle, llama3Scaling: Llama3RopeScaling? = nil,
-                frequencyFactors: [Double]? = nil) {
+                frequencyFactors: [Double]? = nil, linearFactor: Double? = nil) {
         self.base = base
         self.dimension = dimension
         self.style = style
         self.llama3Scaling = llama3Scaling
         self.frequencyFactors = frequencyFactors
+        self.linearFactor = linearFactor
     }
 
     /// The rotation frequencies ω_i after scaling.
@@ -30,6 +35,7 @@ public struct RopeConfiguration: Codable, Sendable, Equatable {
         if let factors = frequencyFactors, factors.count == raw.count {
             raw = zip(raw, factors).map { $0 / $1 }
         }
+        if let f = linearFactor, f > 0 { raw = raw.map { $0 / f } }
         guard let s = llama3Scaling else { return raw }
         let lowWavelength = s.originalContext / s.lowFrequencyFactor
         let highWavelength = s.originalContext / s.highFrequencyFactor
@@ -56,6 +62,22 @@ public struct Llama3RopeScaling: Codable, Sendable, Equatable {
         self.highFrequencyFactor = highFrequencyFactor
         self.originalContext = originalContext
     }
+}
+
+/// The activation of a gated MLP: act(u W_gateᵀ) ⊙ (u W_upᵀ).
+public enum MLPActivation: String, Codable, Sendable, Equatable {
+    /// x · sigmoid(x) (Llama, Qwen)
+    case silu
+    /// GELU with the tanh approximation (Gemma's gelu_pytorch_tanh)
+    case geluTanh
+}
+
+/// How far back a layer's attention sees.
+public enum AttentionSpan: String, Codable, Sendable, Equatable {
+    /// Every earlier position.
+    case global
+    /// The last `slidingWindow` positions (the query's own included).
+    case sliding
 }
 
 /// Everything the forward pass needs to know about a model's structure.
@@ -85,6 +107,21 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var queryKeyNorm: Bool
     /// The unembedding is the token embedding (SmolLM2).
     public var tiedEmbeddings: Bool
+    public var mlpActivation: MLPActivation = .silu
+    /// Token embeddings are multiplied by this (Gemma: √d).
+    public var embeddingScale: Float?
+    /// Attention scores are q·k times this; 1/√e when nil (Gemma: query_pre_attn_scalar^−½).
+    public var queryScale: Float?
+    /// Scores become cap · tanh(score / cap) before the softmax (Gemma 2).
+    public var attentionSoftcap: Float?
+    /// Logits become cap · tanh(logit / cap) (Gemma 2).
+    public var finalSoftcap: Float?
+    /// The window of `.sliding` layers, in positions.
+    public var slidingWindow: Int?
+    /// Per layer; every layer is global when nil.
+    public var layerSpans: [AttentionSpan]?
+    /// RoPE of the sliding layers when it differs from `rope` (Gemma 3: base 10,000 locally).
+    public var localRope: RopeConfiguration?
 
     public var bosTokenId: Int?
     public var eosTokenId: Int?
@@ -125,7 +162,31 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         }
         guard rope.base > 1 else { throw fail("RoPE base \(rope.base) must be greater than 1") }
         guard rmsEpsilon.isFinite, rmsEpsilon > 0 else { throw fail("the norm epsilon \(rmsEpsilon) must be a positive number") }
+        if let spans = layerSpans {
+            guard spans.count == layers else { throw fail("\(spans.count) layer types given for \(layers) layers") }
+            if spans.contains(.sliding) {
+                guard let w = slidingWindow, w > 0 else { throw fail("sliding layers need a positive sliding window") }
+            }
+        }
+        for (name, value) in [("embedding scale", embeddingScale), ("query scale", queryScale),
+                              ("attention soft-cap", attentionSoftcap), ("final soft-cap", finalSoftcap)] {
+            if let value, !(value.isFinite && value > 0) { throw fail("the \(name) \(value) must be a positive number") }
+        }
+        if let local = localRope {
+            guard local.dimension % 2 == 0, local.dimension <= headDimension, local.base > 1 else {
+                throw fail("local RoPE (base \(local.base), dimension \(local.dimension)) is invalid")
+            }
+        }
     }
+
+    /// The span of layer l's attention.
+    public func span(layer l: Int) -> AttentionSpan { layerSpans?[l] ?? .global }
+
+    /// The window of layer l's attention (nil: every earlier position).
+    public func window(layer l: Int) -> Int? { span(layer: l) == .sliding ? slidingWindow : nil }
+
+    /// The score scale of attention.
+    public var attentionScale: Float { queryScale ?? 1 / Float(headDimension).squareRoot() }
 
     /// Width of the fused query/key/value projection output.
     public var qkvWidth: Int { (heads + 2 * keyValueHeads) * headDimension }

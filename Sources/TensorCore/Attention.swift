@@ -4,10 +4,16 @@
 // Query head i reads key/value group i / (h / g). Query row r sits at absolute position
 // `queryOffset + r` and sees keys at positions ≤ that (keys start at position 0), which covers
 // both a whole prompt (offset 0) and decoding with a KV cache (offset = cached length).
+// A sliding window w keeps only the last w of those keys (the query's own included), and a
+// soft-cap c maps each score s to c · tanh(s / c) before the softmax (Gemma 2).
+
+import Foundation
 
 public enum Attention {
     /// Causal softmax(q·kᵀ · scale) per head → pattern [h, n_q, n_k]; masked entries are exactly 0.
-    public static func pattern(queries q: Tensor, keys k: Tensor, scale: Float, queryOffset: Int = 0) throws -> Tensor {
+    public static func pattern(queries q: Tensor, keys k: Tensor, scale: Float, queryOffset: Int = 0,
+                               window: Int? = nil, softcap: Float? = nil) throws -> Tensor {
+        if let window, window <= 0 { throw TensorError.invalidArgument(op: "attention pattern", reason: "window \(window) must be positive") }
         guard q.rank == 3, k.rank == 3, q.shape[2] == k.shape[2], k.shape[1] > 0, q.shape[1] % k.shape[1] == 0 else {
             throw TensorError.shapeMismatch(op: "attention pattern (queries [n, h, e], keys [n, g, e])", lhs: q.shape, rhs: k.shape)
         }
@@ -36,7 +42,12 @@ public enum Attention {
                 for r in 0..<nq {
                     let row = scores + r * nk
                     let visible = queryOffset + r + 1
-                    softmaxRow(row, row, visible)
+                    let first = window.map { max(0, visible - $0) } ?? 0
+                    if let softcap {
+                        for j in first..<visible { row[j] = softcap * Foundation.tanh(row[j] / softcap) }
+                    }
+                    softmaxRow(row + first, row + first, visible - first)
+                    for j in 0..<first { row[j] = 0 }
                     for j in visible..<nk { row[j] = 0 }
                 }
             }

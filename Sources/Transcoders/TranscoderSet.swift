@@ -9,9 +9,26 @@ public struct TranscoderSet: Sendable {
     public var name: String
     /// The model the set was made for (informational; shapes are what is checked).
     public var modelName: String
-    /// The input and output sites a set may name (TransformerLens names, without `blocks.L.`).
-    public static let supportedInputHooks: Set<String> = ["mlp.hook_in"]
-    public static let supportedOutputHooks: Set<String> = ["mlp.hook_out", "hook_mlp_out"]
+    /// The input and output sites a set may name (TransformerLens names, without `blocks.L.`),
+    /// and the hook point each is at layer l.
+    public static let inputSites: [String: @Sendable (Int) -> HookPoint] = [
+        "mlp.hook_in": { .mlpIn(layer: $0) }, "ln2.hook_normalized": { .mlpNormalized(layer: $0) },
+        "hook_resid_mid": { .residMid(layer: $0) },
+    ]
+    public static let outputSites: [String: @Sendable (Int) -> HookPoint] = [
+        "mlp.hook_out": { .mlpRawOut(layer: $0) }, "hook_mlp_out": { .mlpOut(layer: $0) },
+    ]
+    public static var supportedInputHooks: Set<String> { Set(inputSites.keys) }
+    public static var supportedOutputHooks: Set<String> { Set(outputSites.keys) }
+
+    /// The sites of sets Circuitry trains: mlp.hook_in → mlp.hook_out.
+    public static let defaultInputPoint: @Sendable (Int) -> HookPoint = { .mlpIn(layer: $0) }
+    public static let defaultOutputPoint: @Sendable (Int) -> HookPoint = { .mlpRawOut(layer: $0) }
+
+    /// Where layer l's transcoder reads.
+    public func inputPoint(layer l: Int) -> HookPoint { (TranscoderSet.inputSites[inputHook] ?? TranscoderSet.defaultInputPoint)(l) }
+    /// Where layer l's transcoder writes.
+    public func outputPoint(layer l: Int) -> HookPoint { (TranscoderSet.outputSites[outputHook] ?? TranscoderSet.defaultOutputPoint)(l) }
 
     public var inputHook = "mlp.hook_in"
     public var outputHook = "mlp.hook_out"
@@ -69,6 +86,15 @@ public struct TranscoderSet: Sendable {
         }
         guard layers == model.layers else {
             throw TranscoderError.layerCountMismatch(set: label, transcoders: layers, modelLayers: model.layers)
+        }
+    }
+
+    /// Checks the set fits a model, its sites included: the architecture must have both.
+    public func validate(for model: TransformerModel) throws {
+        try validate(for: model.configuration)
+        let points = Set(model.hookPoints)
+        for site in [inputPoint(layer: 0), outputPoint(layer: 0)] where !points.contains(site) {
+            throw TranscoderError.invalidOptions("\(folder ?? name) reads or writes at \(site), which \(model.configuration.architecture) models do not have")
         }
     }
 }

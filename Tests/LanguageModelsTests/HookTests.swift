@@ -13,10 +13,11 @@ import TestSupport
         let clean = try loaded.model.forward([tokens], logits: .all).logits
         let identity: Hook = { _, value in value = Tensor(validating: value) }
         var hooks = [HookPoint: Hook]()
-        for point in HookPoint.all(layers: loaded.configuration.layers) { hooks[point] = identity }
+        for point in loaded.model.hookPoints { hooks[point] = identity }
         let hooked = try loaded.model.forward([tokens], cache: .all, hooks: hooks, logits: .all)
         #expect(hooked.logits.scalars == clean.scalars)
-        #expect(hooked.cache.points.count == HookPoint.all(layers: 30).count)
+        #expect(hooked.cache.points == loaded.model.hookPoints)
+        #expect(loaded.model.hookPoints.count == 3 + 11 * 30)
         #expect(hooked.cache[.attnPattern(layer: 3)]!.shape == [1, 9, tokens.count, tokens.count])
         #expect(hooked.cache[.mlpNormScale(layer: 0)]!.shape == [1, tokens.count])
         #expect(HookPoint.mlpIn(layer: 7).description == "blocks.7.mlp.hook_in")

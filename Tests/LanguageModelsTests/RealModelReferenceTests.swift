@@ -47,6 +47,7 @@ enum RealModels {
             let ids = try loaded.tokenizer.encode(s.text)
             if ids != s.ids { wrongStrings += 1 }
             #expect(ids == s.ids, "\(name): \(s.text.debugDescription) → \(ids), llama.cpp \(s.ids)")
+            #expect(try loaded.tokenizer.decode(ids) == s.text, "\(name): \(s.text.debugDescription) does not decode back")
         }
         var worst: Float = 0, worstNLL = 0.0
         for (i, record) in reference.records.enumerated() {
@@ -79,33 +80,8 @@ enum RealModels {
 }
 
 @Suite struct RealModelReferenceTests {
-    /// Gemma 3's SentencePiece vocabulary (262,144 entries) against llama.cpp; the model itself
-    /// does not run yet, so only its tokenizer is read.
     @Test(.enabled(if: RealModels.requested("gemma-3-270m"), "set CIRCUITRY_MODELS=gemma-3-270m"))
-    func gemmaTokenizer() throws {
-        let path = Fixtures.packageRoot.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            Issue.record("gemma-3-270m is not in models/: run scripts/fetch-model.sh gemma-3-270m")
-            return
-        }
-        struct File: Decodable {
-            struct Prompt: Decodable { let prompt: String; let token_ids: [Int] }
-            struct Text: Decodable { let text: String; let ids: [Int] }
-            let prompts: [Prompt]; let strings: [Text]
-        }
-        let reference = try JSONDecoder().decode(File.self, from: Data(contentsOf: Fixtures.url("gemma-3-270m-ids.json")))
-        let tokenizer = try Tokenizer(gguf: GGUFFile(path: path))
-        #expect(tokenizer.vocabularySize == 262_144)
-        var exact = 0
-        for s in reference.strings {
-            let ids = try tokenizer.encode(s.text)
-            if ids == s.ids { exact += 1 }
-            #expect(ids == s.ids, "\(s.text.debugDescription) → \(ids), llama.cpp \(s.ids)")
-            #expect(try tokenizer.decode(ids) == s.text)
-        }
-        for p in reference.prompts { #expect(try tokenizer.encode(p.prompt, addBOS: true) == p.token_ids) }
-        print("gemma-3-270m: \(exact)/\(reference.strings.count) strings and \(reference.prompts.count) prompts tokenised as llama.cpp does")
-    }
+    func gemma() throws { try RealModels.check("gemma-3-270m") }
 
     @Test(.enabled(if: RealModels.requested("qwen2.5-0.5b"), "set CIRCUITRY_MODELS=qwen2.5-0.5b"))
     func qwen() throws { try RealModels.check("qwen2.5-0.5b") }

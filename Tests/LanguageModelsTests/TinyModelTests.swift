@@ -109,7 +109,7 @@ private func specs() -> [TinyModelSpec] {
         try JSONSerialization.data(withJSONObject: ["metadata": [String: Any](), "weight_map": map]).write(to: URL(fileURLWithPath: index))
         let sharded = try LoadedModel.load(path: folder).model.forward([tokens], logits: .all).logits
         #expect(sharded.scalars == whole.scalars)
-        #expect(try LlamaModel.weightFiles(huggingFaceFolder: folder).map { ($0 as NSString).lastPathComponent }
+        #expect(try TransformerModel.weightFiles(huggingFaceFolder: folder).map { ($0 as NSString).lastPathComponent }
                 == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"])
         func expectError(_ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
             do {

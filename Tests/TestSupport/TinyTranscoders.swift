@@ -23,7 +23,7 @@ extension TinyTranscoders {
     /// Random ReLU transcoders for a real model, made the way circuit-tracer-run.py does:
     /// W_enc ~ N(0, 1/d), W_dec ~ 0.01·N(0, 1), and b_enc = −(the median over a calibration prompt
     /// of each token's l0-th largest pre-activation), so about `l0` features fire per token.
-    public static func random(for model: LlamaModel, tokens: [Int], features: Int, l0: Int, seed: UInt64 = 5) throws -> TranscoderSet {
+    public static func random(for model: TransformerModel, tokens: [Int], features: Int, l0: Int, seed: UInt64 = 5) throws -> TranscoderSet {
         let c = model.configuration
         var random = TestRandom(seed: seed)
         let points = Set((0..<c.layers).map { HookPoint.mlpIn(layer: $0) })

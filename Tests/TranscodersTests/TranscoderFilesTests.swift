@@ -110,8 +110,8 @@ import TestSupport
                 return reason.contains(message)
             }
         }
-        // Sites other than the MLP's input and output are refused, not read at mlp.hook_in.
-        for hooks in ["feature_input_hook: hook_resid_mid\n", "feature_input_hook: ln2.hook_normalized\n", "feature_output_hook: hook_resid_post\n"] {
+        // Sites no model has a hook point for are refused, not read at mlp.hook_in.
+        for hooks in ["feature_input_hook: hook_resid_post\n", "feature_input_hook: ln1.hook_normalized\n", "feature_output_hook: hook_resid_post\n"] {
             try ("model_kind: transcoder_set\n" + hooks + "transcoders: [layer_0.safetensors, layer_1.safetensors]\n")
                 .write(toFile: listed + "/config.yaml", atomically: true, encoding: .utf8)
             #expect { try TranscoderSet.load(folder: listed) } throws: { error in
@@ -122,6 +122,11 @@ import TestSupport
         try "model_kind: transcoder_set\nfeature_input_hook: mlp.hook_in\nfeature_output_hook: hook_mlp_out\ntranscoders: [layer_0.safetensors, layer_1.safetensors]\n"
             .write(toFile: listed + "/config.yaml", atomically: true, encoding: .utf8)
         #expect(try TranscoderSet.load(folder: listed).outputHook == "hook_mlp_out")
+        // The other sites are read, and each maps to its hook point.
+        try "model_kind: transcoder_set\nfeature_input_hook: ln2.hook_normalized\nfeature_output_hook: mlp.hook_out\ntranscoders: [layer_0.safetensors, layer_1.safetensors]\n"
+            .write(toFile: listed + "/config.yaml", atomically: true, encoding: .utf8)
+        let sited = try TranscoderSet.load(folder: listed)
+        #expect(sited.inputPoint(layer: 1) == .mlpNormalized(layer: 1) && sited.outputPoint(layer: 0) == .mlpRawOut(layer: 0))
         // Also found by fuzzing: YAML 1.1's base-60 integers (`1:30`) overflowed in Yams's resolver.
         // Scalars follow YAML 1.2's core schema, so this is text, and the set loads.
         try "model_kind: transcoder_set\nnote: 63333366666666666668:11\nsize: 0x10\ntranscoders: [layer_0.safetensors, layer_1.safetensors]\n"

@@ -51,8 +51,10 @@ public struct FeatureScanProgress: Sendable {
 
 public final class FeatureScan: @unchecked Sendable {
     public let options: FeatureScanOptions
-    let model: LlamaModel
+    let model: TransformerModel
     let transcoders: [Transcoder]
+    /// Where each layer's transcoder reads.
+    let inputPoints: [HookPoint]
     let corpus: TokenCorpus
     let reservoirs: [FeatureReservoir]
     /// Held-out sequences to scan, and how many are done.
@@ -68,10 +70,11 @@ public final class FeatureScan: @unchecked Sendable {
 
     /// A scan of `set` (every layer loaded into memory) over the held-out part of `corpus`.
     /// With a checkpoint folder, a matching checkpoint there is resumed.
-    public init(model: LlamaModel, set: TranscoderSet, corpus: TokenCorpus, options: FeatureScanOptions = FeatureScanOptions(),
+    public init(model: TransformerModel, set: TranscoderSet, corpus: TokenCorpus, options: FeatureScanOptions = FeatureScanOptions(),
                 setFingerprint: String, checkpointFolder: String? = nil) throws {
         try options.validate()
-        try set.validate(for: model.configuration)
+        try set.validate(for: model)
+        self.inputPoints = (0..<set.layers).map(set.inputPoint)
         self.model = model
         self.options = options
         self.corpus = corpus
@@ -99,17 +102,17 @@ public final class FeatureScan: @unchecked Sendable {
     public var layers: Int { transcoders.count }
     public var isFinished: Bool { sequencesDone >= sequenceCount }
 
-    /// Scanned sequence i as the model saw it (BOS first).
+    /// Scanned sequence i as the model saw it (BOS first, when the model's prompts start with it).
     public func sequence(_ i: Int) -> [Int] {
-        [model.configuration.bosTokenId ?? 0] + corpus.sequence(i, heldOut: true)
+        model.sequencePrefix + corpus.sequence(i, heldOut: true)
     }
 
     /// Runs the remaining batches (at most `limit` of them).
     public func run(batches limit: Int? = nil, progress: (FeatureScanProgress) -> Void = { _ in }) throws {
         let start = Date()
         var lastCheckpoint = Date()
-        let points = Set((0..<layers).map { HookPoint.mlpIn(layer: $0) })
-        let n = corpus.sequenceLength + 1, d = model.configuration.width
+        let points = Set(inputPoints)
+        let n = model.sequencePrefix.count + corpus.sequenceLength, d = model.configuration.width
         var batches = 0
         while sequencesDone < sequenceCount && batches < (limit ?? .max) {
             batches += 1
@@ -120,7 +123,7 @@ public final class FeatureScan: @unchecked Sendable {
             let failure = FailureBox()
             Parallel.forEach(layers) { l in
                 do {
-                    let x = try run.cache[.mlpIn(layer: l)]!.reshaped([count * n, d])
+                    let x = try run.cache[self.inputPoints[l]]!.reshaped([count * n, d])
                     let a = try self.transcoders[l].encode(x)
                     for j in 0..<count {
                         self.reservoirs[l].add(sequence: first + j, activations: a, base: j * n, length: n)

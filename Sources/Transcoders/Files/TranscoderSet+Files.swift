@@ -145,13 +145,12 @@ extension TranscoderSet {
         set.folder = folder
         set.inputHook = config["feature_input_hook"] as? String ?? set.inputHook
         set.outputHook = config["feature_output_hook"] as? String ?? set.outputHook
-        // The sites transcoders read and write. Attribution replaces the MLP from its normalised
-        // input (mlp.hook_in) to its output (mlp.hook_out, which is hook_mlp_out in the models
-        // read so far); a set trained at other sites would be read at the wrong place, so it is
-        // refused rather than used.
+        // The sites transcoders read and write (TranscoderSet.inputSites, .outputSites): each maps
+        // to a hook point, and whether the model has it is checked against the model. A set
+        // naming another site would be read at the wrong place, so it is refused, not used.
         guard TranscoderSet.supportedInputHooks.contains(set.inputHook), TranscoderSet.supportedOutputHooks.contains(set.outputHook) else {
             throw TranscoderError.invalidConfig(file: configPath, reason: "feature_input_hook \(set.inputHook) → feature_output_hook "
-                + "\(set.outputHook) is not supported (Circuitry reads transcoders at mlp.hook_in → mlp.hook_out or hook_mlp_out)")
+                + "\(set.outputHook) is not supported (Circuitry reads transcoders at \(TranscoderSet.supportedInputHooks.sorted().joined(separator: ", ")) → \(TranscoderSet.supportedOutputHooks.sorted().joined(separator: ", ")))")
         }
         return set
     }

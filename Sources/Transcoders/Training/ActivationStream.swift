@@ -40,36 +40,48 @@ struct ActivationRows: Sendable {
     }
 }
 
+extension TransformerModel {
+    /// What a corpus sequence is prefixed with: the BOS token when the model's prompts start with
+    /// one, nothing otherwise (the sequence's first token then takes position 0, which, as BOS
+    /// does, has no features).
+    public var sequencePrefix: [Int] { startsWithBOS ? [configuration.bosTokenId ?? 0] : [] }
+}
+
 /// Runs model batches.
 struct ActivationSource {
-    let model: LlamaModel
+    let model: TransformerModel
     let corpus: TokenCorpus
     let sequencesPerBatch: Int
     let heldOut: Bool
+    /// Where layer l's transcoder reads and writes.
+    var inputPoint: (Int) -> HookPoint = TranscoderSet.defaultInputPoint
+    var outputPoint: (Int) -> HookPoint = TranscoderSet.defaultOutputPoint
 
-    /// Rows per model batch (BOS positions excluded).
-    var rowsPerBatch: Int { sequencesPerBatch * corpus.sequenceLength }
+    /// Positions of each sequence as the model sees it.
+    var length: Int { model.sequencePrefix.count + corpus.sequenceLength }
+
+    /// Rows per model batch (position 0 excluded).
+    var rowsPerBatch: Int { sequencesPerBatch * (length - 1) }
 
     func sequences(_ batch: Int) -> [[Int]] {
         let available = heldOut ? corpus.heldOutSequences : corpus.trainSequences
-        let bos = model.configuration.bosTokenId ?? 0
         return (0..<sequencesPerBatch).map { j in
-            [bos] + corpus.sequence((batch * sequencesPerBatch + j) % available, heldOut: heldOut)
+            model.sequencePrefix + corpus.sequence((batch * sequencesPerBatch + j) % available, heldOut: heldOut)
         }
     }
 
     func batch(_ index: Int) throws -> ActivationRows {
         let layers = model.configuration.layers
-        let points = Set((0..<layers).flatMap { [HookPoint.mlpIn(layer: $0), .mlpOut(layer: $0)] })
+        let points = Set((0..<layers).flatMap { [inputPoint($0), outputPoint($0)] })
         let result = try model.forward(sequences(index), cache: .points(points), logits: .none)
-        let (s, n, d) = (sequencesPerBatch, corpus.sequenceLength + 1, model.configuration.width)
+        let (s, n, d) = (sequencesPerBatch, length, model.configuration.width)
         // Rows of positions 1..<n of every sequence.
         let keep = (0..<s).flatMap { j in (1..<n).map { j * n + $0 } }
         func rows(_ point: HookPoint) throws -> Tensor {
             try result.cache[point]!.reshaped([s * n, d]).gatherRows(keep)
         }
-        return ActivationRows(inputs: try (0..<layers).map { try rows(.mlpIn(layer: $0)) },
-                              outputs: try (0..<layers).map { try rows(.mlpOut(layer: $0)) },
+        return ActivationRows(inputs: try (0..<layers).map { try rows(inputPoint($0)) },
+                              outputs: try (0..<layers).map { try rows(outputPoint($0)) },
                               ids: (0..<keep.count).map { RowID(batch: index, row: $0) })
     }
 }

@@ -39,9 +39,9 @@ func median(_ values: [Double]) -> Double {
 
 public enum TranscoderEvaluation {
     /// Evaluates on `sequences` held-out sequences of the corpus, `batch` at a time.
-    public static func evaluate(set: TranscoderSet, model: LlamaModel, corpus: TokenCorpus, sequences: Int = 64, batch: Int = 16,
+    public static func evaluate(set: TranscoderSet, model: TransformerModel, corpus: TokenCorpus, sequences: Int = 64, batch: Int = 16,
                                 progress: (Int, Int) -> Void = { _, _ in }) throws -> TranscoderQuality {
-        try set.validate(for: model.configuration)
+        try set.validate(for: model)
         let count = min(sequences, corpus.heldOutSequences)
         guard count > 0 else { throw TranscoderError.corpus("no held-out sequences to evaluate on") }
         let layers = set.layers, d = set.modelWidth
@@ -49,17 +49,18 @@ public enum TranscoderEvaluation {
         var squareSum = [Double](repeating: 0, count: layers), l0Sum = [Double](repeating: 0, count: layers)
         var fired = [[Bool]](repeating: [Bool](repeating: false, count: set.features), count: layers)
         var originalNLL = 0.0, splicedNLL = 0.0, tokens = 0
-        let source = ActivationSource(model: model, corpus: corpus, sequencesPerBatch: 1, heldOut: true)
+        let source = ActivationSource(model: model, corpus: corpus, sequencesPerBatch: 1, heldOut: true,
+                                      inputPoint: set.inputPoint, outputPoint: set.outputPoint)
         for start in stride(from: 0, to: count, by: batch) {
             let ids = (start..<min(start + batch, count)).map { source.sequences($0)[0] }
             let n = ids[0].count
-            let points = Set((0..<layers).flatMap { [HookPoint.mlpIn(layer: $0), .mlpOut(layer: $0)] })
+            let points = Set((0..<layers).flatMap { [set.inputPoint(layer: $0), set.outputPoint(layer: $0)] })
             let clean = try model.forward(ids, cache: .points(points), logits: .all)
             // Reconstruction statistics per layer (positions 1..<n).
             let keep = (0..<ids.count).flatMap { j in (1..<n).map { j * n + $0 } }
             for l in 0..<layers {
-                let x = try clean.cache[.mlpIn(layer: l)]!.reshaped([ids.count * n, d]).gatherRows(keep)
-                let y = try clean.cache[.mlpOut(layer: l)]!.reshaped([ids.count * n, d]).gatherRows(keep)
+                let x = try clean.cache[set.inputPoint(layer: l)]!.reshaped([ids.count * n, d]).gatherRows(keep)
+                let y = try clean.cache[set.outputPoint(layer: l)]!.reshaped([ids.count * n, d]).gatherRows(keep)
                 let active = try set[l].encode(x)
                 let yHat = try set[l].decode(active, input: x)
                 errorSum[l] += Double(try (yHat - y).squared().sum())
@@ -83,7 +84,7 @@ public enum TranscoderEvaluation {
             tokens += keep.count
             progress(min(start + batch, count), count)
         }
-        let predicted = count * (corpus.sequenceLength - 1)
+        let predicted = count * (source.length - 2)
         let quality = (0..<layers).map { l -> LayerQuality in
             // Σ‖y − ȳ‖² = Σ‖y‖² − N‖ȳ‖²
             let meanSquare = sum[l].reduce(0) { $0 + $1 * $1 } / Double(tokens)
@@ -101,8 +102,8 @@ public enum TranscoderEvaluation {
         let inputs = InputBox()
         var hooks = [HookPoint: Hook]()
         for l in 0..<set.layers {
-            hooks[.mlpIn(layer: l)] = { _, value in inputs.value = value }
-            hooks[.mlpOut(layer: l)] = { _, value in
+            hooks[set.inputPoint(layer: l)] = { _, value in inputs.value = value }
+            hooks[set.outputPoint(layer: l)] = { _, value in
                 guard let x = inputs.value else { return }
                 let (b, n, d) = (value.shape[0], value.shape[1], value.shape[2])
                 let reconstruction = try set[l].reconstruct(x.reshaped([b * n, d]))

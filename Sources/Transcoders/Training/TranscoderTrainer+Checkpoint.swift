@@ -76,7 +76,7 @@ extension TranscoderTrainer {
     }
 
     /// A trainer continuing from a checkpoint (with the options it was started with).
-    public static func resume(from folder: String, model: LlamaModel, corpus: TokenCorpus) throws -> TranscoderTrainer {
+    public static func resume(from folder: String, model: TransformerModel, corpus: TokenCorpus) throws -> TranscoderTrainer {
         let statePath = "\(folder)/state.json"
         guard let data = FileManager.default.contents(atPath: statePath) else {
             throw TranscoderError.checkpoint(file: statePath, reason: "cannot read the checkpoint")

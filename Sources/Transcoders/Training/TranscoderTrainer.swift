@@ -16,7 +16,7 @@ import TensorCore
 
 public final class TranscoderTrainer: @unchecked Sendable {
     public let options: TrainingOptions
-    let model: LlamaModel
+    let model: TransformerModel
     let source: ActivationSource
     let layers: [LayerTrainer]
     let layerIndices: [Int]
@@ -34,7 +34,7 @@ public final class TranscoderTrainer: @unchecked Sendable {
     /// Stops `run` early once this many tokens are used (the schedule still follows `options.tokens`).
     var stopAfterTokens: Int?
 
-    public init(model: LlamaModel, corpus: TokenCorpus, options: TrainingOptions, checkpointFolder: String?) throws {
+    public init(model: TransformerModel, corpus: TokenCorpus, options: TrainingOptions, checkpointFolder: String?) throws {
         try options.validate()
         let c = model.configuration
         layerIndices = options.onlyLayers ?? Array(0..<c.layers)

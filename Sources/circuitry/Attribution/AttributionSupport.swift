@@ -52,7 +52,7 @@ extension LoadedModel {
         var isDirectory: ObjCBool = false
         FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         return isDirectory.boolValue
-            ? Fingerprint.combine(try LlamaModel.weightFiles(huggingFaceFolder: path).map { try Fingerprint.file($0) })
+            ? Fingerprint.combine(try TransformerModel.weightFiles(huggingFaceFolder: path).map { try Fingerprint.file($0) })
             : try Fingerprint.file(path)
     }
 }
