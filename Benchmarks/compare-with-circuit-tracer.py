@@ -5,7 +5,13 @@ circuit-tracer's graph of the same model, transcoders and prompt (`circuit-trace
 Checks (ATTRIBUTION.md §8): same logit nodes, same selected features, adjacency within
 1e-3 × each row's largest magnitude, same pruned node set (circuit-tracer's graph.json holds the
 nodes kept at node threshold 0.8 / edge threshold 0.98). Prints one JSON document.
+With PEER_TOKEN_SCALE=s, circuit-tracer's token columns are multiplied by s before the rows are
+compared (and both comparisons are reported): for a model that scales its embeddings (Gemma, by
+√d), circuit-tracer's nnsight backend multiplies the gradient at the scaled embedding by the
+unscaled embedding row (`embed_weight[tokens]`), so its token edges are 1/√d of what the row
+identity requires; ours are the scaled rows.
 Usage: compare-with-circuit-tracer.py OURS PEER"""
+import os
 import json, sys
 import numpy as np
 
@@ -17,6 +23,20 @@ report = {"prompt": ours["prompt"], "tokens_equal": ours["token_ids"] == peer["t
           "logit_nodes_equal": ours["logit_tokens"] == peer["logit_tokens"],
           "selected_features_equal": ours["selected_features"] == peer["selected_features"],
           "adjacency_shapes": [list(a.shape), list(b.shape)]}
+token_scale = float(os.environ.get("PEER_TOKEN_SCALE", "1"))
+if a.shape == b.shape and token_scale != 1:
+    t0 = len(ours["selected_features"]) + ours["n_layers"] * len(ours["token_ids"])
+    t1 = t0 + len(ours["token_ids"])
+    x, y = a[:, t0:t1], b[:, t0:t1]
+    m = np.abs(y) > 1e-6
+    report["token_column_ratio_ours_over_peer"] = [float((x[m] / y[m]).min()), float((x[m] / y[m]).max())] if m.any() else None
+    unscaled = b.copy()
+    row_max = np.abs(unscaled).max(axis=1)
+    rel = np.abs(a - unscaled).max(axis=1) / np.where(row_max > 0, row_max, 1)
+    report["unscaled_rows_within_1e-3"] = int((rel <= 1e-3).sum())
+    b = b.copy()
+    b[:, t0:t1] *= token_scale
+    report["peer_token_columns_scaled_by"] = token_scale
 if a.shape == b.shape:
     row_max = np.abs(b).max(axis=1)
     scale = np.where(row_max > 0, row_max, 1)
@@ -24,6 +44,9 @@ if a.shape == b.shape:
     report["worst_row_relative_difference"] = float(rel.max())
     report["rows_within_1e-3"] = int((rel <= 1e-3).sum())
     report["rows"] = int(a.shape[0])
+    computed = [r for r in range(a.shape[0]) if row_max[r] > 0]
+    report["computed_rows"] = len(computed)
+    report["worst_computed_row_relative_difference"] = float(rel[computed].max()) if computed else 0.0
     report["max_abs_difference"] = float(np.abs(a - b).max())
 # Pruned node sets, by circuit-tracer's node ids.
 graph = json.load(open(f"{peer_dir}/graph.json"))

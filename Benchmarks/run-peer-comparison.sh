@@ -5,7 +5,8 @@
 #   PEER_DIR: made by ../shared/peers/circuit-tracer-setup.sh; TRANSCODERS: a folder in
 #   circuit-tracer's per-layer format (ours, or one made with --make-random-transcoders).
 # Another model: PEER_HF_MODEL=its float32 Hugging Face copy, CIRCUITRY_MODEL_ARG=its --model value,
-# and NO_BOS=1 for a model whose prompts do not start with BOS (Qwen).
+# NO_BOS=1 for a model whose prompts do not start with BOS (Qwen), and PEER_TOKEN_IDS=ids,... to give
+# circuit-tracer llama.cpp's token ids where transformers' tokenizer of the GGUF is wrong (Gemma 3).
 set -euo pipefail
 peer=$1 tc=$2 out=$3 prompt=$4 budget=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +18,7 @@ hf=${PEER_HF_MODEL:-$peer/smollm2-hf}
 model_args=() peer_bos=()
 [ -n "${CIRCUITRY_MODEL_ARG:-}" ] && model_args=(--model "$CIRCUITRY_MODEL_ARG")
 [ "${NO_BOS:-0}" = 1 ] && peer_bos=(--no-bos)
+[ -n "${PEER_TOKEN_IDS:-}" ] && peer_bos+=(--token-ids "$PEER_TOKEN_IDS")
 budget_args=()
 [ -n "$budget" ] && budget_args=(--max-feature-nodes "$budget")
 # circuit-tracer needs a budget; "every active feature" is a budget above any count.

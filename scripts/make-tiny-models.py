@@ -19,7 +19,7 @@ import sys
 
 import torch
 import transformers
-from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig,
+from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig, GPT2Config, GPT2LMHeadModel, LlamaConfig,
                           LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
 
 out = sys.argv[1]
@@ -39,6 +39,8 @@ models = {
                                                    sliding_window=4, layer_types=["sliding_attention", "full_attention", "sliding_attention"],
                                                    rope_theta=100000.0, rope_local_base_freq=100.0,
                                                    hidden_activation="gelu_pytorch_tanh")),
+    "gpt2": (GPT2LMHeadModel, GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=3, n_head=4, n_positions=64, n_inner=None,
+                                         activation_function="gelu_new", layer_norm_epsilon=1e-5, bos_token_id=1, eos_token_id=2)),
 }
 generator = torch.Generator().manual_seed(20261201)
 tokens = torch.randint(3, VOCAB, (LENGTH,), generator=generator)
@@ -49,14 +51,16 @@ for name, (cls, config) in models.items():
     model = cls(config).float().eval()
     with torch.no_grad():
         for pname, p in model.named_parameters():
-            if "norm" in pname:
+            if "norm" in pname or ".ln_" in pname:
                 # Gemma stores w of (1 + w); the others the factor itself.
                 base = 0.0 if name.startswith("gemma") else 1.0
                 p.copy_(base + 0.2 * torch.randn(p.shape, generator=generator))
             elif p.dim() == 1:
                 p.copy_(0.1 * torch.randn(p.shape, generator=generator))
             else:
-                scale = 1.0 if "embed" in pname else p.shape[1] ** -0.5
+                # GPT-2's Conv1D stores [in, out]; everything else [out, in].
+                fan_in = p.shape[0] if name == "gpt2" and ".h." in pname else p.shape[1]
+                scale = 1.0 if "embed" in pname or "wte" in pname else fan_in ** -0.5
                 p.copy_(scale * torch.randn(p.shape, generator=generator))
         logits = model(tokens[None]).logits[0].double()
     folder = os.path.join(out, name)

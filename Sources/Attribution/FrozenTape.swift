@@ -72,15 +72,25 @@ struct FrozenEvaluator: BlockEvaluator {
 
     func add(_ a: Variable, _ b: Variable) throws -> Variable { try a + b }
 
-    mutating func normalize(_ x: Variable, weight: Tensor, scale: HookPoint, normalized: HookPoint?) throws -> Variable {
+    mutating func normalize(_ x: Variable, weight: Tensor, bias: Tensor?, scale: HookPoint, normalized: HookPoint?) throws -> Variable {
         let s = try r.prefix(r.scales[scale]!, length)
+        let layerNorm = r.configuration.normKind == .layer
+        func norm(_ w: Tensor?, _ b: Tensor?) throws -> Variable {
+            layerNorm ? try x.frozenLayerNorm(scales: s, weight: w, bias: b) : try x.frozenRMSNorm(scales: s, weight: w)
+        }
         // A transcoder reading the normalised value before the weight needs that value on the tape.
         if let normalized, inputLayer[normalized] != nil {
-            var n = try x.frozenRMSNorm(scales: s, weight: nil)
+            var n = try norm(nil, nil)
             try visit(normalized, &n)
-            return try n * tape.constant(weight)
+            let weighted = try n * tape.constant(weight)
+            return try bias.map { try weighted + tape.constant($0) } ?? weighted
         }
-        return try x.frozenRMSNorm(scales: s, weight: weight)
+        return try norm(weight, bias)
+    }
+
+    /// The position embeddings of the prefix, a constant: no node carries them.
+    func addPositions(_ x: Variable) throws -> Variable {
+        try x + tape.constant(r.model.positionEmbedding!.slice(axis: 0, 0..<length))
     }
 
     func attention(_ a: Variable, layer l: Int) throws -> Variable {
@@ -90,7 +100,8 @@ struct FrozenEvaluator: BlockEvaluator {
         var pattern = r.patterns[l]
         if m < r.positions { pattern = try pattern.slice(axis: 1, 0..<m).slice(axis: 2, 0..<m) }
         let mixed = try v.reshaped([m, c.keyValueHeads, c.headDimension]).attend(pattern: tape.constant(pattern))
-        return try mixed.reshaped([m, c.heads * c.headDimension]).linear(tape.constant(r.model.layers[l].output))
+        let o = try mixed.reshaped([m, c.heads * c.headDimension]).linear(tape.constant(r.model.layers[l].output))
+        return try r.model.layers[l].outputBias.map { try o + tape.constant($0) } ?? o
     }
 
     /// Replaced at the output site (`visit`); what it returns is never read.

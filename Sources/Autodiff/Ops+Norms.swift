@@ -38,6 +38,23 @@ extension Variable {
         }
     }
 
+    /// LayerNorm with frozen per-row scales ([rows]), a constant weight and bias ([d]):
+    /// y = (x − mean(x)) · s · w + b. Affine in x (centring is linear and its own transpose).
+    public func frozenLayerNorm(scales: Tensor, weight: Tensor?, bias: Tensor?) throws -> Variable {
+        let rowShape = Array(shape.dropLast()) + [1]
+        guard scales.count == rowShape.elementCount else {
+            throw TensorError.shapeMismatch(op: "frozenLayerNorm scales", lhs: shape, rhs: scales.shape)
+        }
+        let s = try scales.reshaped(rowShape)
+        let factor = try weight.map { try s * $0 } ?? s
+        var y = try (value - value.mean(axis: -1, keepingAxis: true)) * factor
+        if let bias { y = try y + bias }
+        return tape.record(y, inputs: [self], name: "frozenLayerNorm") { g, _ in
+            let h = try g * factor
+            return [try h - h.mean(axis: -1, keepingAxis: true)]
+        }
+    }
+
     /// LayerNorm over the last axis, differentiable in the input, weight and bias ([d] each).
     public func layerNorm(weight: Variable, bias: Variable, epsilon: Float) throws -> Variable {
         let x = value, w = weight.value

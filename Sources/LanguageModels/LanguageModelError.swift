@@ -5,7 +5,7 @@ public enum LanguageModelError: Error, Equatable, Sendable {
     case tokenOutOfRange(id: Int, vocabularySize: Int)
     case unequalBatch(lengths: [Int])
     case invalidConfiguration(source: String, reason: String)
-    case unsupportedArchitecture(source: String, architecture: String)
+    case unsupportedArchitecture(source: String, architecture: String, supported: [String])
     case hookShape(hook: String, expected: [Int], found: [Int])
     case invalidPosition(position: Int, length: Int)
     case invalidLayer(layer: Int, layers: Int)
@@ -24,8 +24,8 @@ extension LanguageModelError: CustomStringConvertible {
             return "prompts in a batch must have equal lengths (got \(lengths))"
         case let .invalidConfiguration(source, reason):
             return "\(source): \(reason)"
-        case let .unsupportedArchitecture(source, architecture):
-            return "\(source): architecture \(architecture) is not supported (\(Architectures.supportedNames) are)"
+        case let .unsupportedArchitecture(source, architecture, supported):
+            return "\(source): architecture \(architecture) is not supported (\(supported.joined(separator: ", ")) are)"
         case let .hookShape(hook, expected, found):
             return "hook at \(hook) returned shape \(found), expected \(expected)"
         case let .invalidPosition(position, length):

@@ -72,6 +72,14 @@ public enum MLPActivation: String, Codable, Sendable, Equatable {
     case geluTanh
 }
 
+/// What a norm subtracts before scaling.
+public enum NormKind: String, Codable, Sendable, Equatable {
+    /// x · s · w, s = 1 / rms(x)
+    case rms
+    /// (x − mean x) · s · w + b, s = 1 / std(x) (GPT-2)
+    case layer
+}
+
 /// How far back a layer's attention sees.
 public enum AttentionSpan: String, Codable, Sendable, Equatable {
     /// Every earlier position.
@@ -94,7 +102,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var keyValueHeads: Int
     /// e: the dimension of each head.
     public var headDimension: Int
-    /// m: the hidden width of the gated MLP.
+    /// m: the hidden width of the MLP.
     public var mlpWidth: Int
     public var contextLength: Int
     public var rmsEpsilon: Float
@@ -105,9 +113,15 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var attentionBias: Bool
     /// RMSNorm over each query and key head before rotation (Qwen 3).
     public var queryKeyNorm: Bool
-    /// The unembedding is the token embedding (SmolLM2).
+    /// The unembedding is the token embedding (SmolLM2, Gemma, GPT-2).
     public var tiedEmbeddings: Bool
     public var mlpActivation: MLPActivation = .silu
+    /// act(u W_gateᵀ) ⊙ (u W_upᵀ) when true; act(u W_upᵀ + b) otherwise (GPT-2).
+    public var gatedMLP = true
+    public var normKind = NormKind.rms
+    /// Learned position embeddings are added to the token embeddings (GPT-2); RoPE is then off
+    /// (`rope.dimension` 0).
+    public var learnedPositions = false
     /// Token embeddings are multiplied by this (Gemma: √d).
     public var embeddingScale: Float?
     /// Attention scores are q·k times this; 1/√e when nil (Gemma: query_pre_attn_scalar^−½).
@@ -157,7 +171,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
             throw fail("\(name) \(value) is out of range")
         }
         guard heads % keyValueHeads == 0 else { throw fail("\(heads) query heads are not a multiple of \(keyValueHeads) key/value heads") }
-        guard rope.dimension % 2 == 0, rope.dimension <= headDimension else {
+        guard rope.dimension % 2 == 0, rope.dimension <= headDimension, rope.dimension > 0 || learnedPositions else {
             throw fail("RoPE dimension \(rope.dimension) must be even and at most the head dimension \(headDimension)")
         }
         guard rope.base > 1 else { throw fail("RoPE base \(rope.base) must be greater than 1") }

@@ -42,9 +42,11 @@ struct GGUFConfiguration: ConfigurationSource {
 struct JSONConfiguration: ConfigurationSource {
     let json: [String: Any]
     let source: String
+    /// The file's own name of a shared key (GPT-2 says n_embd for hidden_size).
+    var key: (String) -> String = { $0 }
 
-    private func value(_ key: String) -> Any? {
-        guard let raw = json[key], !(raw is NSNull) else { return nil }
+    private func value(_ name: String) -> Any? {
+        guard let raw = json[key(name)], !(raw is NSNull) else { return nil }
         return raw
     }
 
@@ -107,7 +109,8 @@ extension TransformerModel {
         let meta = gguf.metadata
         let name = try meta.string("general.architecture")
         guard let architecture = Architectures.gguf(name) else {
-            throw LanguageModelError.unsupportedArchitecture(source: gguf.path + " general.architecture", architecture: name)
+            throw LanguageModelError.unsupportedArchitecture(source: gguf.path + " general.architecture", architecture: name,
+                                                              supported: Architectures.ggufNames)
         }
         let keys = GGUFConfiguration(metadata: meta)
         func key(_ k: String) -> String { "\(name).\(k)" }
@@ -162,11 +165,12 @@ extension TransformerModel {
               let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw LanguageModelError.invalidConfiguration(source: configPath, reason: "cannot read a JSON object")
         }
-        let keys = JSONConfiguration(json: json, source: configPath)
-        let modelType = try keys.optionalString("model_type") ?? "(none)"
+        let modelType = try JSONConfiguration(json: json, source: configPath).optionalString("model_type") ?? "(none)"
         guard let architecture = Architectures.huggingFace(modelType) else {
-            throw LanguageModelError.unsupportedArchitecture(source: configPath + " model_type", architecture: modelType)
+            throw LanguageModelError.unsupportedArchitecture(source: configPath + " model_type", architecture: modelType,
+                                                              supported: Architectures.modelTypes)
         }
+        let keys = JSONConfiguration(json: json, source: configPath, key: architecture.huggingFaceKey)
         let weights = try SafetensorsSet(folder: folder)
         let width = try keys.int("hidden_size"), heads = try keys.int("num_attention_heads")
         guard heads > 0 else { throw keys.fail("num_attention_heads is 0") }
@@ -188,18 +192,20 @@ extension TransformerModel {
             default: throw keys.fail("rope_scaling type \(type) is not supported (llama3 and linear are)")
             }
         }
-        let tied = keys.optionalBool("tie_word_embeddings") ?? !weights.contains("lm_head.weight")
+        let names = architecture.huggingFaceModelTensors
+        let tied = keys.optionalBool("tie_word_embeddings") ?? !weights.contains(names.unembedding)
         var configuration = ModelConfiguration(
             architecture: modelType, vocabularySize: try keys.int("vocab_size"), width: width,
             layers: try keys.int("num_hidden_layers"), heads: heads,
             keyValueHeads: try keys.optionalInt("num_key_value_heads") ?? heads,
-            headDimension: headDimension, mlpWidth: try keys.int("intermediate_size"),
+            headDimension: headDimension,
+            mlpWidth: try keys.optionalInt("intermediate_size") ?? architecture.defaultMLPWidth(width: width) ?? keys.int("intermediate_size"),
             contextLength: try keys.optionalInt("max_position_embeddings") ?? 2048,
             rmsEpsilon: Float(try keys.optionalDouble("rms_norm_eps") ?? 1e-6),
             rope: RopeConfiguration(base: try keys.optionalDouble("rope_theta") ?? 10_000,
                                     dimension: headDimension, style: .halfSplit, llama3Scaling: scaling, linearFactor: linear),
-            attentionBias: weights.contains("model.layers.0.self_attn.q_proj.bias"),
-            queryKeyNorm: weights.contains("model.layers.0.self_attn.q_norm.weight"),
+            attentionBias: weights.contains(architecture.huggingFaceLayerPrefix + "0." + architecture.huggingFaceName(.queryBias)),
+            queryKeyNorm: weights.contains(architecture.huggingFaceLayerPrefix + "0." + architecture.huggingFaceName(.queryNorm)),
             tiedEmbeddings: tied,
             bosTokenId: try keys.optionalInt("bos_token_id"),
             eosTokenId: try keys.optionalInt("eos_token_id"))
@@ -208,57 +214,72 @@ extension TransformerModel {
         let c = configuration
         let offset = architecture.huggingFaceNormOffset
         let layers = try (0..<c.layers).map { l in
-            try TransformerModel.layer(l, of: architecture, configuration: c, from: weights, normOffset: offset) {
-                "model.layers.\(l)." + architecture.huggingFaceName($0)
+            try TransformerModel.layer(l, of: architecture, configuration: c, from: weights, normOffset: offset,
+                                       transposed: architecture.huggingFaceTransposed) {
+                architecture.huggingFaceLayerPrefix + "\(l)." + architecture.huggingFaceName($0)
             }
         }
-        let finalNorm = try weights.tensor("model.norm.weight", shape: [c.width])
+        let finalNorm = try weights.tensor(names.finalNorm, shape: [c.width])
         try self.init(configuration: c, architecture: architecture,
-                      embedding: try weights.tensor("model.embed_tokens.weight", shape: [c.vocabularySize, c.width]),
+                      embedding: try weights.tensor(names.embedding, shape: [c.vocabularySize, c.width]),
                       layers: layers, finalNorm: offset == 0 ? finalNorm : finalNorm.adding(offset),
-                      unembedding: tied ? nil : try weights.tensor("lm_head.weight", shape: [c.vocabularySize, c.width]))
+                      unembedding: tied ? nil : try weights.tensor(names.unembedding, shape: [c.vocabularySize, c.width]),
+                      finalNormBias: try names.finalNormBias.map { try weights.tensor($0, shape: [c.width]) },
+                      positionEmbedding: try names.positions.map { try weights.tensor($0, shape: [c.contextLength, c.width]) })
     }
 
-    /// One layer's weights: the architecture's required tensors, and the optional ones present.
+    /// One layer's weights: the architecture's required tensors, and its optional ones present.
     static func layer(_ l: Int, of architecture: any Architecture.Type, configuration c: ModelConfiguration,
-                      from source: TensorSource, normOffset: Float, name: (LayerTensor) -> String) throws -> LayerWeights {
+                      from source: TensorSource, normOffset: Float, transposed: Set<LayerTensor> = [],
+                      name: (LayerTensor) -> String) throws -> LayerWeights {
         let (d, e, m) = (c.width, c.headDimension, c.mlpWidth)
-        let required = architecture.requiredTensors
+        let required = architecture.requiredTensors, optional = architecture.optionalTensors
         let shapes: [LayerTensor: [Int]] = [
             .attentionNorm: [d], .query: [c.heads * e, d], .key: [c.keyValueHeads * e, d], .value: [c.keyValueHeads * e, d],
             .queryBias: [c.heads * e], .keyBias: [c.keyValueHeads * e], .valueBias: [c.keyValueHeads * e],
             .queryNorm: [e], .keyNorm: [e], .output: [d, c.heads * e], .postAttentionNorm: [d], .mlpNorm: [d],
             .gate: [m, d], .up: [m, d], .down: [d, m], .postMLPNorm: [d],
+            .qkv: [c.qkvWidth, d], .qkvBias: [c.qkvWidth], .attentionNormBias: [d], .outputBias: [d], .mlpNormBias: [d],
+            .upBias: [m], .downBias: [d],
         ]
         func read(_ t: LayerTensor) throws -> Tensor? {
             let n = name(t)
-            guard required.contains(t) || source.contains(n) else { return nil }
+            guard required.contains(t) || (optional.contains(t) && source.contains(n)) else { return nil }
             guard source.contains(n) else { throw ModelIOError.missingTensor(file: source.file, tensor: n) }
-            let value = try source.tensor(n, shape: shapes[t]!)
+            let shape = shapes[t]!
+            var value = try source.tensor(n, shape: transposed.contains(t) ? shape.reversed() : shape)
+            if transposed.contains(t) { value = try value.transposed() }
             return t.isNorm && normOffset != 0 ? value.adding(normOffset) : value
         }
         func need(_ t: LayerTensor) throws -> Tensor {
             guard let v = try read(t) else { throw ModelIOError.missingTensor(file: source.file, tensor: name(t)) }
             return v
         }
-        let biases = try [LayerTensor.queryBias, .keyBias, .valueBias].map(read)
+        let fused = required.contains(.qkv)
         let bias: Tensor?
-        if biases.allSatisfy({ $0 == nil }) {
-            bias = nil
-        } else if let q = biases[0], let k = biases[1], let v = biases[2] {
-            bias = try Tensor.concatenate([q, k, v], axis: 0)
+        if fused {
+            bias = try read(.qkvBias)
         } else {
-            let missing = zip([LayerTensor.queryBias, .keyBias, .valueBias], biases).first { $0.1 == nil }!.0
-            throw ModelIOError.missingTensor(file: source.file, tensor: name(missing))
+            let biases = try [LayerTensor.queryBias, .keyBias, .valueBias].map(read)
+            if biases.allSatisfy({ $0 == nil }) {
+                bias = nil
+            } else if let q = biases[0], let k = biases[1], let v = biases[2] {
+                bias = try Tensor.concatenate([q, k, v], axis: 0)
+            } else {
+                let missing = zip([LayerTensor.queryBias, .keyBias, .valueBias], biases).first { $0.1 == nil }!.0
+                throw ModelIOError.missingTensor(file: source.file, tensor: name(missing))
+            }
         }
         return LayerWeights(
             attentionNorm: try need(.attentionNorm),
-            qkv: try Tensor.concatenate([need(.query), need(.key), need(.value)], axis: 0),
+            qkv: fused ? try need(.qkv) : try Tensor.concatenate([need(.query), need(.key), need(.value)], axis: 0),
             qkvBias: bias, queryNorm: try read(.queryNorm), keyNorm: try read(.keyNorm),
             output: try need(.output), postAttentionNorm: try read(.postAttentionNorm),
             mlpNorm: try need(.mlpNorm),
-            gateUp: try Tensor.concatenate([need(.gate), need(.up)], axis: 0),
-            down: try need(.down), postMLPNorm: try read(.postMLPNorm))
+            gateUp: c.gatedMLP ? try Tensor.concatenate([need(.gate), need(.up)], axis: 0) : try need(.up),
+            down: try need(.down), postMLPNorm: try read(.postMLPNorm),
+            attentionNormBias: try read(.attentionNormBias), mlpNormBias: try read(.mlpNormBias), outputBias: try read(.outputBias),
+            upBias: try read(.upBias), downBias: try read(.downBias))
     }
 }
 

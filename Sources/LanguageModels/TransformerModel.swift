@@ -39,12 +39,22 @@ public struct LayerWeights: Sendable {
     public var gateUp: Tensor
     /// [d, m] down
     public var down: Tensor
+    // (an ungated MLP, GPT-2's, has only `up` in `gateUp`: [m, d])
     /// [d] the norm after the MLP (Gemma)
     public var postMLPNorm: Tensor?
+    /// Biases of LayerNorm models (GPT-2): [d] each norm's, [d] the output projection's, [m] the
+    /// MLP's first and [d] its second projection's.
+    public var attentionNormBias: Tensor?, mlpNormBias: Tensor?, outputBias: Tensor?, upBias: Tensor?, downBias: Tensor?
 
     public init(attentionNorm: Tensor, qkv: Tensor, qkvBias: Tensor? = nil, queryNorm: Tensor? = nil, keyNorm: Tensor? = nil,
                 output: Tensor, postAttentionNorm: Tensor? = nil, mlpNorm: Tensor, gateUp: Tensor, down: Tensor,
-                postMLPNorm: Tensor? = nil) {
+                postMLPNorm: Tensor? = nil, attentionNormBias: Tensor? = nil, mlpNormBias: Tensor? = nil, outputBias: Tensor? = nil,
+                upBias: Tensor? = nil, downBias: Tensor? = nil) {
+        self.attentionNormBias = attentionNormBias
+        self.mlpNormBias = mlpNormBias
+        self.outputBias = outputBias
+        self.upBias = upBias
+        self.downBias = downBias
         self.attentionNorm = attentionNorm
         self.qkv = qkv
         self.qkvBias = qkvBias
@@ -70,12 +80,17 @@ public final class TransformerModel: @unchecked Sendable {
     public let finalNorm: Tensor
     /// [v, d] the unembedding (the embedding when tied)
     public let unembedding: Tensor
+    /// [d] the final norm's bias (LayerNorm models)
+    public let finalNormBias: Tensor?
+    /// [context, d] learned position embeddings (GPT-2)
+    public let positionEmbedding: Tensor?
     let rotary: RotaryTable
     /// Sliding layers' table, when their RoPE differs.
     let localRotary: RotaryTable?
 
     public init(configuration: ModelConfiguration, architecture: any Architecture.Type, embedding: Tensor,
-                layers: [LayerWeights], finalNorm: Tensor, unembedding: Tensor?) throws {
+                layers: [LayerWeights], finalNorm: Tensor, unembedding: Tensor?, finalNormBias: Tensor? = nil,
+                positionEmbedding: Tensor? = nil) throws {
         try configuration.validate(source: configuration.architecture)
         let c = configuration
         func check(_ t: Tensor, _ shape: [Int], _ name: String) throws {
@@ -100,8 +115,12 @@ public final class TransformerModel: @unchecked Sendable {
             if let n = w.keyNorm { try check(n, [c.headDimension], "layer \(l) key norm") }
             try check(w.output, [c.width, c.heads * c.headDimension], "layer \(l) output")
             try check(w.mlpNorm, [c.width], "layer \(l) MLP norm")
-            try check(w.gateUp, [2 * c.mlpWidth, c.width], "layer \(l) gate/up")
+            try check(w.gateUp, [(c.gatedMLP ? 2 : 1) * c.mlpWidth, c.width], c.gatedMLP ? "layer \(l) gate/up" : "layer \(l) up")
             try check(w.down, [c.width, c.mlpWidth], "layer \(l) down")
+            for (name, bias, size) in [("attention norm bias", w.attentionNormBias, c.width), ("MLP norm bias", w.mlpNormBias, c.width),
+                                       ("output bias", w.outputBias, c.width), ("up bias", w.upBias, c.mlpWidth), ("down bias", w.downBias, c.width)] {
+                if let bias { try check(bias, [size], "layer \(l) \(name)") }
+            }
             for (tensor, value) in [(LayerTensor.postAttentionNorm, w.postAttentionNorm), (.postMLPNorm, w.postMLPNorm)] {
                 if let value { try check(value, [c.width], "layer \(l) \(tensor)") }
                 else if required.contains(tensor) {
@@ -110,6 +129,15 @@ public final class TransformerModel: @unchecked Sendable {
             }
         }
         if let unembedding { try check(unembedding, [c.vocabularySize, c.width], "unembedding") }
+        if let finalNormBias { try check(finalNormBias, [c.width], "final norm bias") }
+        if c.learnedPositions {
+            guard let positionEmbedding else {
+                throw LanguageModelError.invalidConfiguration(source: c.architecture, reason: "learned positions need a position embedding")
+            }
+            try check(positionEmbedding, [c.contextLength, c.width], "position embedding")
+        }
+        self.finalNormBias = finalNormBias
+        self.positionEmbedding = positionEmbedding
         self.configuration = configuration
         self.architecture = architecture
         self.embedding = embedding
@@ -141,8 +169,9 @@ public final class TransformerModel: @unchecked Sendable {
     public func evaluate<E: BlockEvaluator>(_ embedded: E.Value, _ e: inout E) throws -> E.Value {
         var x = embedded
         try e.visit(.embed, &x)
+        if configuration.learnedPositions { x = try e.addPositions(x) }
         for l in 0..<configuration.layers { x = try architecture.block(x, layer: l, weights: layers[l], &e) }
-        var final = try e.normalize(x, weight: finalNorm, scale: .finalNormScale, normalized: nil)
+        var final = try e.normalize(x, weight: finalNorm, bias: finalNormBias, scale: .finalNormScale, normalized: nil)
         try e.visit(.finalNormalized, &final)
         return final
     }
@@ -268,14 +297,31 @@ struct ForwardEvaluator: BlockEvaluator {
 
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try a + b }
 
-    mutating func normalize(_ x: Tensor, weight: Tensor, scale: HookPoint, normalized: HookPoint?) throws -> Tensor {
-        try run.normalize(x, weight: weight, epsilon: model.configuration.rmsEpsilon, scalePoint: scale, normalizedPoint: normalized)
+    mutating func normalize(_ x: Tensor, weight: Tensor, bias: Tensor?, scale: HookPoint, normalized: HookPoint?) throws -> Tensor {
+        try run.normalize(x, weight: weight, bias: bias, kind: model.configuration.normKind, epsilon: model.configuration.rmsEpsilon,
+                          scalePoint: scale, normalizedPoint: normalized)
     }
 
-    /// The gated MLP: (act(u W_gateᵀ) ⊙ u W_upᵀ) W_downᵀ.
+    /// Adds the position embeddings of positions start..<start + n to every prompt.
+    func addPositions(_ x: Tensor) throws -> Tensor {
+        let (b, n, d) = (x.shape[0], x.shape[1], x.shape[2])
+        let rows = try model.positionEmbedding!.slice(axis: 0, start..<(start + n))
+        var out = x
+        for j in 0..<b { for i in 0..<(n * d) { out.scalars[j * n * d + i] += rows.scalars[i] } }
+        return out
+    }
+
+    /// The gated MLP, (act(u W_gateᵀ) ⊙ u W_upᵀ) W_downᵀ, or the plain one, act(u W_upᵀ + b) W_downᵀ + b.
     func mlp(_ u: Tensor, layer l: Int) throws -> Tensor {
         let m = model.configuration.mlpWidth
         let weights = model.layers[l]
+        guard model.configuration.gatedMLP else {
+            var hidden = try Tensor.matmul(u, weights.gateUp, transposeB: true)      // [b, n, m]
+            if let bias = weights.upBias { hidden = try hidden + bias }
+            var out = try Tensor.matmul(hidden.geluTanh(), weights.down, transposeB: true)
+            if let bias = weights.downBias { out = try out + bias }
+            return out
+        }
         let gateUp = try Tensor.matmul(u, weights.gateUp, transposeB: true)      // [b, n, 2m]
         let rows = gateUp.count / (2 * m)
         let activation = model.configuration.mlpActivation
@@ -337,7 +383,8 @@ struct ForwardEvaluator: BlockEvaluator {
             mixed.append(try Attention.mix(pattern: pj, values: vj))
         }
         let z = b == 1 ? try mixed[0].reshaped([1, n, h * e]) : try Tensor.stack(mixed).reshaped([b, n, h * e])
-        return try Tensor.matmul(z, w.output, transposeB: true)
+        let o = try Tensor.matmul(z, w.output, transposeB: true)
+        return try w.outputBias.map { try o + $0 } ?? o
     }
 }
 
@@ -362,17 +409,32 @@ struct ForwardRun {
         if selection.includes(point) { cache[point] = value }
     }
 
-    /// RMSNorm whose per-row scale ([b, n]) is a hook point, as is the normalised value before the
-    /// weight when `normalizedPoint` is given; replaced values are used as given.
-    mutating func normalize(_ x: Tensor, weight: Tensor, epsilon: Float, scalePoint: HookPoint, normalizedPoint: HookPoint?) throws -> Tensor {
+    /// A norm (RMSNorm, or LayerNorm with its bias) whose per-row scale ([b, n]) is a hook point,
+    /// as is the normalised value before the weight when `normalizedPoint` is given; replaced
+    /// values are used as given.
+    mutating func normalize(_ x: Tensor, weight: Tensor, bias: Tensor?, kind: NormKind, epsilon: Float,
+                            scalePoint: HookPoint, normalizedPoint: HookPoint?) throws -> Tensor {
         let (b, n) = (x.shape[0], x.shape[1])
         let watchNormalized = normalizedPoint.map(watches) ?? false
-        guard watches(scalePoint) || watchNormalized else { return try x.rmsNorm(weight: weight, epsilon: epsilon).output }
-        let (normalizedRows, scales) = try x.rmsNorm(weight: nil, epsilon: epsilon)
+        guard watches(scalePoint) || watchNormalized else {
+            switch kind {
+            case .rms: return try x.rmsNorm(weight: weight, epsilon: epsilon).output
+            case .layer: return try x.layerNorm(weight: weight, bias: bias, epsilon: epsilon).output
+            }
+        }
+        let (normalizedRows, scales) = switch kind {
+        case .rms: try x.rmsNorm(weight: nil, epsilon: epsilon)
+        case .layer: try x.layerNorm(weight: nil, bias: nil, epsilon: epsilon)
+        }
         var s = try scales.reshaped([b, n])
         try visit(scalePoint, &s)
-        var normalized = s == (try scales.reshaped([b, n])) ? normalizedRows : try x * s.reshaped([b, n, 1])
+        var normalized = normalizedRows
+        if s != (try scales.reshaped([b, n])) {
+            let centred = kind == .layer ? try x - x.mean(axis: -1, keepingAxis: true) : x
+            normalized = try centred * s.reshaped([b, n, 1])
+        }
         if let normalizedPoint { try visit(normalizedPoint, &normalized) }
-        return try normalized * weight
+        let weighted = try normalized * weight
+        return try bias.map { try weighted + $0 } ?? weighted
     }
 }

@@ -127,6 +127,8 @@ private func separated(_ shape: [Int], gap: Float = 0.1, random: inout TestRando
         try checkOp("layerNorm", [x, w, b]) { _, v in try v[0].layerNorm(weight: v[1], bias: v[2], epsilon: 1e-5) }
         let scales = random.uniform([shape.dropLast().elementCount], 0.5, 2)
         try checkOp("frozenRMSNorm", [x]) { _, v in try v[0].frozenRMSNorm(scales: scales, weight: w) }
+        let bias = random.normal([x.shape.last!], std: 0.5)
+        try checkOp("frozenLayerNorm", [x]) { _, v in try v[0].frozenLayerNorm(scales: scales, weight: w, bias: bias) }
     }
 
     @Test(arguments: [RotaryStyle.interleaved, .halfSplit])

@@ -13,7 +13,7 @@ import Transcoders
 import TestSupport
 
 enum TinyArchitectures {
-    static let names = ["llama", "llama-tied", "qwen2", "qwen3", "gemma2", "gemma3"]
+    static let names = ["llama", "llama-tied", "qwen2", "qwen3", "gemma2", "gemma3", "gpt2"]
 
     struct Reference: Decodable {
         let token_ids: [Int]
@@ -67,6 +67,9 @@ enum TinyArchitectures {
         #expect(try TinyArchitectures.load("qwen2").0.configuration.attentionBias)
         #expect(try TinyArchitectures.load("qwen3").0.configuration.queryKeyNorm)
         #expect(!(try TinyArchitectures.load("qwen2").0.startsWithBOS) && llama.startsWithBOS)
+        let (gpt2, _) = try TinyArchitectures.load("gpt2")
+        #expect(gpt2.configuration.normKind == .layer && gpt2.configuration.learnedPositions && !gpt2.configuration.gatedMLP)
+        #expect(gpt2.configuration.mlpWidth == 128 && gpt2.positionEmbedding?.shape == [64, 32] && gpt2.finalNormBias != nil)
     }
 
     /// Random transcoders at each architecture's default sites, and at the other sites a set may

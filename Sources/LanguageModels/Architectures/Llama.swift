@@ -23,6 +23,7 @@ func preNormHuggingFaceName(_ tensor: LayerTensor) -> String {
     case .up: "mlp.up_proj.weight"
     case .down: "mlp.down_proj.weight"
     case .postMLPNorm: "post_feedforward_layernorm.weight"      // none in this family
+    default: tensor.rawValue                                     // none in this family
     }
 }
 
