@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: numericSettings),
 
         // MARK: Models
-        .target(name: "ModelIO", dependencies: ["TensorCore"], swiftSettings: numericSettings),
+        .target(name: "ModelIO", dependencies: ["TensorCore", "CZlib"], swiftSettings: numericSettings),
         .target(name: "Tokenizer", dependencies: ["ModelIO"], swiftSettings: numericSettings),
         .target(name: "LanguageModels", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer"],
                 swiftSettings: numericSettings),

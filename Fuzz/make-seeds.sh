@@ -16,12 +16,14 @@ cli=.build/fuzz-seeds/debug/circuitry
 
 corpus=Fuzz/corpus
 rm -rf "$corpus" Fuzz/fixtures
-mkdir -p "$corpus"/{gguf,safetensors,tokenizer,transcoder-config,circuitql,interchange,store-blobs} Fuzz/fixtures/transcoders
+mkdir -p "$corpus"/{gguf,safetensors,npz,tokenizer,transcoder-config,circuitql,interchange,store-blobs} Fuzz/fixtures/transcoders
 f="$work/fixtures"
 cp "$f/model.gguf" "$corpus/gguf/tiny-llama.gguf"
 cp "$f/model-qk-norm.gguf" "$corpus/gguf/tiny-qk-norm.gguf"
 cp "$f/hf/model.safetensors" "$corpus/safetensors/tiny-llama.safetensors"
 cp "$f/transcoders/layer_0.safetensors" "$corpus/safetensors/transcoder-layer-0.safetensors"
+cp Tests/Fixtures/gemma-scope/gs1/layer_0/params.npz "$corpus/npz/stored.npz"
+cp Tests/Fixtures/gemma-scope/gs1/layer_0/params-compressed.npz "$corpus/npz/deflated.npz"
 cp "$f/hf/tokenizer.json" "$corpus/tokenizer/tiny-byte-level.json"
 cp "$f/transcoders/config.yaml" "$corpus/transcoder-config/circuitry.yaml"
 cp "$f/transcoders/"layer_*.safetensors Fuzz/fixtures/transcoders/

@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf safetensors tokenizer transcoder-config circuitql interchange store-blobs)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf safetensors npz tokenizer transcoder-config circuitql interchange store-blobs)
 seconds=${FUZZ_SECONDS:-60}
 runs=${FUZZ_RUNS:--1}
 
@@ -31,7 +31,7 @@ for t in "${targets[@]}"; do
   corpus=.build/fuzz/corpus/$t findings=.build/fuzz/findings/$t log=.build/fuzz/$t.log
   mkdir -p "$corpus" "$findings"
   max_len=4096
-  case $t in gguf|safetensors) max_len=65536 ;; interchange|store-blobs) max_len=131072 ;; tokenizer) max_len=16384 ;; esac
+  case $t in gguf|safetensors|npz) max_len=65536 ;; interchange|store-blobs) max_len=131072 ;; tokenizer) max_len=16384 ;; esac
   echo "fuzzing $t for ${seconds}s…" >&2
   CIRCUITRY_FUZZ_TARGET=$t ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$binary" "$corpus" "Fuzz/corpus/$t" \
     -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=4096 -max_len="$max_len" \

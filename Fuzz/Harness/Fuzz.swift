@@ -17,7 +17,7 @@ import Transcoders
 
 /// The targets, by name: what each reads and how.
 enum FuzzTarget: String, CaseIterable {
-    case gguf, safetensors, tokenizer, transcoderConfig = "transcoder-config", circuitql, interchange, storeBlobs = "store-blobs"
+    case gguf, safetensors, npz, tokenizer, transcoderConfig = "transcoder-config", circuitql, interchange, storeBlobs = "store-blobs"
 }
 
 /// Scratch space in memory (/dev/shm when present), one folder per process.
@@ -81,6 +81,11 @@ func run(_ bytes: UnsafeRawBufferPointer) {
         write(bytes, to: path)
         guard let file = try? SafetensorsFile(path: path) else { return }
         for name in file.names.prefix(64) { _ = try? file.tensor(name) }
+    case .npz:
+        let path = scratch + "/input.npz"
+        write(bytes, to: path)
+        guard let archive = try? NumpyArchive(path: path) else { return }
+        for name in archive.names.prefix(64) { _ = try? archive.tensor(name) }
     case .tokenizer:
         let path = scratch + "/tokenizer.json"
         write(bytes, to: path)

@@ -38,6 +38,8 @@ public struct TranscoderSet: Sendable {
     var lazyLayers: LazyLayers?
     /// Where it was loaded from, if anywhere.
     public var folder: String?
+    /// The file of each layer, when loaded from a folder (its config.yaml may name any files).
+    public var layerFiles: [String]?
     /// Free-form facts recorded with the set (training configuration and quality).
     public var notes: [String: String] = [:]
 

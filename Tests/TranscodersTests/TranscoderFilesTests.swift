@@ -46,6 +46,16 @@ import TestSupport
         #expect(try layer.encoder == wEnc.transposed())
         #expect(try layer.skip == skip.transposed())
         guard case .jumpReLU = layer.activation else { Issue.record("GemmaScope thresholds make a JumpReLU"); return }
+        // Gemma Scope 2's own file names, listed in config.yaml: read, and fingerprinted by those files.
+        try FileManager.default.moveItem(atPath: folder + "/layer_0.safetensors", toPath: folder + "/params_layer_0.safetensors")
+        try "model_kind: transcoder_set\nfeature_input_hook: mlp.hook_in\nfeature_output_hook: hook_mlp_out\ntranscoders: [params_layer_0.safetensors]\n"
+            .write(toFile: folder + "/config.yaml", atomically: true, encoding: .utf8)
+        let listed = try TranscoderSet.load(folder: folder)
+        #expect(try listed[0].encoder == wEnc.transposed())
+        let print = try listed.fingerprint()
+        try SafetensorsFile.write(["w_enc": wEnc, "w_dec": wDec, "b_enc": random.normal([f]), "b_dec": random.normal([d]),
+                                   "threshold": random.uniform([f], 0, 0.3)], to: folder + "/params_layer_0.safetensors")
+        #expect(try TranscoderSet.load(folder: folder).fingerprint() != print)
     }
 
     @Test func mismatchesAndBrokenFilesAreClearErrors() throws {

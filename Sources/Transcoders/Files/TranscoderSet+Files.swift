@@ -99,7 +99,10 @@ extension TranscoderSet {
         }
         var paths = [String]()
         if let listed = config["transcoders"] as? [Any] {
-            paths = listed.map { "\($0)" }.map { $0.hasPrefix("/") ? $0 : (folder as NSString).appendingPathComponent($0) }
+            paths = try listed.map { "\($0)" }.map { entry in
+                if entry.hasPrefix("hf://") { return try mirrored(entry, in: folder, config: configPath) }
+                return entry.hasPrefix("/") ? entry : (folder as NSString).appendingPathComponent(entry)
+            }
             // Each layer once, in order: a repeated file or a layer_N name out of its place would
             // attach one layer's transcoder to another layer without a word.
             let resolved = paths.map { ($0 as NSString).standardizingPath }
@@ -114,9 +117,17 @@ extension TranscoderSet {
                 }
             }
         } else {
+            // No list: layer_N.safetensors in the folder, or (a published config naming its
+            // repository) in the mirror of that repository, under its subfolder.
+            var base = folder
+            if let repo = config["repo_id"] as? String {
+                let mirror = try mirrored("hf://\(repo)/\((config["subfolder"] as? String).map { $0 + "/" } ?? "")layer_0.safetensors",
+                                          in: folder, config: configPath)
+                base = (mirror as NSString).deletingLastPathComponent
+            }
             var l = 0
             while true {
-                let candidate = (folder as NSString).appendingPathComponent("layer_\(l).safetensors")
+                let candidate = (base as NSString).appendingPathComponent("layer_\(l).safetensors")
                 guard FileManager.default.fileExists(atPath: candidate) else { break }
                 paths.append(candidate)
                 l += 1
@@ -143,6 +154,7 @@ extension TranscoderSet {
             set = try TranscoderSet(name: name, modelName: modelName, transcoders: transcoders, notes: notes)
         }
         set.folder = folder
+        set.layerFiles = paths
         set.inputHook = config["feature_input_hook"] as? String ?? set.inputHook
         set.outputHook = config["feature_output_hook"] as? String ?? set.outputHook
         // The sites transcoders read and write (TranscoderSet.inputSites, .outputSites): each maps
@@ -155,19 +167,36 @@ extension TranscoderSet {
         return set
     }
 
-    /// Shapes of every layer from the safetensors headers, checked to agree.
+    /// Where a published config's `hf://org/repo/path?revision=r` is in a local mirror:
+    /// FOLDER/org/repo/path (the revision is not part of the path). Never fetched; a file the
+    /// mirror lacks is named with the path tried.
+    static func mirrored(_ uri: String, in folder: String, config: String) throws -> String {
+        let rest = uri.dropFirst("hf://".count).split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+        let parts = rest.split(separator: "/").map(String.init)
+        guard parts.count >= 3, !parts.contains(where: { $0 == ".." || $0 == "." }) else {
+            throw TranscoderError.invalidConfig(file: config, reason: "\(uri) is not hf://org/repo/path")
+        }
+        let path = (folder as NSString).appendingPathComponent(parts.joined(separator: "/"))
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TranscoderError.invalidConfig(file: config, reason: "\(uri) is not in the local mirror (looked for \(path); "
+                                                    + "Circuitry never downloads: place the repository's files under \(folder)/ORG/REPO/)")
+        }
+        return path
+    }
+
+    /// Shapes of every layer from the file headers, checked to agree.
     static func lazyLayers(paths: [String], topK: Int?) throws -> LazyLayers {
         var shape: (features: Int, width: Int, skip: Bool)?
         for path in paths {
-            let file = try SafetensorsFile(path: path)
-            let gemmaScope = file.contains("w_enc")
-            guard let encoder = file.entries[gemmaScope ? "w_enc" : "W_enc"], encoder.shape.count == 2 else {
-                throw TranscoderError.missingTensor(file: path, tensor: gemmaScope ? "w_enc" : "W_enc")
+            let file = try LayerFile(path: path)
+            let names = file.names
+            guard let encoder = try file.shape(names.encoder), encoder.count == 2 else {
+                throw TranscoderError.missingTensor(file: path, tensor: names.encoder)
             }
-            let found = (gemmaScope ? encoder.shape[1] : encoder.shape[0], gemmaScope ? encoder.shape[0] : encoder.shape[1],
-                         file.contains(gemmaScope ? "affine_skip_connection" : "W_skip"))
+            let found = (names.encoderTransposed ? encoder[1] : encoder[0], names.encoderTransposed ? encoder[0] : encoder[1],
+                         file.contains(names.skip))
             if let shape, shape.features != found.0 || shape.width != found.1 {
-                throw TranscoderError.shape(file: path, tensor: "W_enc", expected: [shape.features, shape.width], found: [found.0, found.1])
+                throw TranscoderError.shape(file: path, tensor: names.encoder, expected: [shape.features, shape.width], found: [found.0, found.1])
             }
             shape = shape ?? found
         }
@@ -176,22 +205,20 @@ extension TranscoderSet {
     }
 
     static func loadLayer(path: String, layer: Int, topK: Int?) throws -> Transcoder {
-        let file = try SafetensorsFile(path: path)
+        let file = try LayerFile(path: path)
         func tensor(_ name: String) throws -> Tensor {
             guard file.contains(name) else { throw TranscoderError.missingTensor(file: path, tensor: name) }
             let t = try file.tensor(name)
             guard t.isFinite else { throw TranscoderError.nonFinite(file: path, tensor: name) }
             return t
         }
-        let gemmaScope = file.contains("w_enc")
-        let encoder = gemmaScope ? try tensor("w_enc").transposed() : try tensor("W_enc")
-        let decoder = try tensor(gemmaScope ? "w_dec" : "W_dec")
-        let thresholdName = gemmaScope ? "threshold" : "activation_function.threshold"
-        let skipName = gemmaScope ? "affine_skip_connection" : "W_skip"
-        var skip = file.contains(skipName) ? try tensor(skipName) : nil
-        if gemmaScope { skip = try skip?.transposed() }
-        let activation: TranscoderActivation = file.contains(thresholdName)
-            ? .jumpReLU(threshold: try tensor(thresholdName))
+        let names = file.names
+        let encoder = names.encoderTransposed ? try tensor(names.encoder).transposed() : try tensor(names.encoder)
+        let decoder = try tensor(names.decoder)
+        var skip = file.contains(names.skip) ? try tensor(names.skip) : nil
+        if names.skipTransposed { skip = try skip?.transposed() }
+        let activation: TranscoderActivation = file.contains(names.threshold)
+            ? .jumpReLU(threshold: try tensor(names.threshold))
             : topK.map { .topK(k: $0) } ?? .relu
         do {
             return try Transcoder(layer: layer, encoder: encoder, encoderBias: try tensor("b_enc"), decoder: decoder,
@@ -246,9 +273,51 @@ extension TranscoderSet {
         var parts = [String]()
         let config = (folder as NSString).appendingPathComponent("config.yaml")
         if FileManager.default.fileExists(atPath: config) { parts.append(try Fingerprint.file(config)) }
-        for l in 0..<layers {
-            parts.append(try Fingerprint.file((folder as NSString).appendingPathComponent("layer_\(l).safetensors")))
-        }
+        let files = layerFiles ?? (0..<layers).map { (folder as NSString).appendingPathComponent("layer_\($0).safetensors") }
+        for file in files { parts.append(try Fingerprint.file(file)) }
         return Fingerprint.combine(parts)
+    }
+}
+
+/// One layer's file in any of the published layouts, and the names its tensors go by:
+///   circuit-tracer / Circuitry (safetensors): W_enc [f, d], W_dec [f, d], b_enc, b_dec,
+///     activation_function.threshold, W_skip [d, d];
+///   Gemma Scope 2 (safetensors): w_enc [d, f], w_dec [f, d], b_enc, b_dec, threshold,
+///     affine_skip_connection [d, d] applied transposed (as circuit-tracer does);
+///   Gemma Scope 1 (params.npz): W_enc [d, f], W_dec [f, d], b_enc, b_dec, threshold.
+/// Safetensors are memory-mapped (F32, F16 and BF16 read as Float32); stored .npz entries too.
+struct LayerFile {
+    struct Names {
+        var encoder = "W_enc", decoder = "W_dec", threshold = "activation_function.threshold", skip = "W_skip"
+        var encoderTransposed = false, skipTransposed = false
+    }
+    let safetensors: SafetensorsFile?
+    let archive: NumpyArchive?
+    let names: Names
+
+    init(path: String) throws {
+        if path.hasSuffix(".npz") {
+            archive = try NumpyArchive(path: path)
+            safetensors = nil
+            names = Names(threshold: "threshold", encoderTransposed: true)
+        } else {
+            let file = try SafetensorsFile(path: path)
+            safetensors = file
+            archive = nil
+            names = file.contains("w_enc")
+                ? Names(encoder: "w_enc", decoder: "w_dec", threshold: "threshold", skip: "affine_skip_connection",
+                        encoderTransposed: true, skipTransposed: true)
+                : Names()
+        }
+    }
+
+    func contains(_ name: String) -> Bool { safetensors?.contains(name) ?? archive!.contains(name) }
+
+    func tensor(_ name: String) throws -> Tensor { try safetensors?.tensor(name) ?? archive!.tensor(name) }
+
+    /// A tensor's shape, from the header where the format allows.
+    func shape(_ name: String) throws -> [Int]? {
+        if let safetensors { return safetensors.entries[name]?.shape }
+        return archive!.contains(name) ? try archive!.tensor(name).shape : nil
     }
 }

@@ -29,6 +29,11 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var checkpointSeconds = 180.0
     /// Train only these layers (tests); nil trains all.
     public var onlyLayers: [Int]? = nil
+    /// Where the transcoders read and write (`TranscoderSet.inputSites`, `.outputSites`):
+    /// mlp.hook_in → mlp.hook_out by default; Gemma Scope's are ln2.hook_normalized or
+    /// mlp.hook_in → hook_mlp_out.
+    public var inputHook = "mlp.hook_in"
+    public var outputHook = "mlp.hook_out"
 
     public init() {}
 
@@ -46,6 +51,12 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         guard tokens > 0 else { throw TranscoderError.invalidOptions("--tokens must be positive") }
         guard sequencesPerBatch > 0, batchRows > 0 else { throw TranscoderError.invalidOptions("batch sizes must be positive") }
         guard learningRate > 0, learningRate.isFinite else { throw TranscoderError.invalidOptions("the learning rate must be positive") }
+        guard TranscoderSet.inputSites[inputHook] != nil else {
+            throw TranscoderError.invalidOptions("--input-hook \(inputHook) is not a site (\(TranscoderSet.supportedInputHooks.sorted().joined(separator: ", ")))")
+        }
+        guard TranscoderSet.outputSites[outputHook] != nil else {
+            throw TranscoderError.invalidOptions("--output-hook \(outputHook) is not a site (\(TranscoderSet.supportedOutputHooks.sorted().joined(separator: ", ")))")
+        }
     }
 }
 

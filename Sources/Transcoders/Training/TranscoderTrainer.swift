@@ -41,7 +41,12 @@ public final class TranscoderTrainer: @unchecked Sendable {
         for l in layerIndices where l < 0 || l >= c.layers { throw LanguageModelError.invalidLayer(layer: l, layers: c.layers) }
         self.options = options
         self.model = model
-        self.source = ActivationSource(model: model, corpus: corpus, sequencesPerBatch: options.sequencesPerBatch, heldOut: false)
+        self.source = ActivationSource(model: model, corpus: corpus, sequencesPerBatch: options.sequencesPerBatch, heldOut: false,
+                                       inputPoint: TranscoderSet.inputSites[options.inputHook]!,
+                                       outputPoint: TranscoderSet.outputSites[options.outputHook]!)
+        for site in [source.inputPoint(0), source.outputPoint(0)] where !model.hookPoints.contains(site) {
+            throw TranscoderError.invalidOptions("\(site) is not a hook point of \(c.architecture) models")
+        }
         self.layers = try layerIndices.map {
             try LayerTrainer(layer: $0, features: options.features, width: c.width, learningRate: options.learningRate, seed: options.seed, skip: options.skip)
         }
@@ -144,6 +149,9 @@ public final class TranscoderTrainer: @unchecked Sendable {
             "final_training_fvu": String(format: "%.4f", progress.meanFVU),
             "method": "BatchTopK with AuxK, exported as JumpReLU at the mean batch cutoff",
         ]
-        return try TranscoderSet(name: name, modelName: modelName, transcoders: transcoders(), notes: notes)
+        var set = try TranscoderSet(name: name, modelName: modelName, transcoders: transcoders(), notes: notes)
+        set.inputHook = options.inputHook
+        set.outputHook = options.outputHook
+        return set
     }
 }

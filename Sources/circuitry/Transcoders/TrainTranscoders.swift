@@ -18,6 +18,8 @@ struct TrainTranscoders: ParsableCommand {
               circuitry transcoders train                       # the default 15-minute set
               circuitry transcoders train --long --out models/transcoders/smollm2-long
               circuitry transcoders train --corpus ~/texts --features 2048 --tokens 200000
+              circuitry transcoders train --model gemma-3-270m --output-hook hook_mlp_out \\
+                  --out models/transcoders/gemma-3-270m-default     # at Gemma Scope's sites
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -53,6 +55,12 @@ struct TrainTranscoders: ParsableCommand {
     @Flag(name: .long, help: "Continue from the checkpoint in the output folder.")
     var resume = false
 
+    @Option(name: .long, help: ArgumentHelp("Where the transcoders read: mlp.hook_in (the MLP's normalised input), ln2.hook_normalized (before the norm's weight) or hook_resid_mid.", valueName: "site"))
+    var inputHook = "mlp.hook_in"
+
+    @Option(name: .long, help: ArgumentHelp("Where they write: mlp.hook_out (the MLP's own output) or hook_mlp_out (what the block adds; after Gemma's post-MLP norm).", valueName: "site"))
+    var outputHook = "mlp.hook_out"
+
     @Option(name: .long, help: "Seconds between checkpoints (0 for none).")
     var checkpointSeconds: Double = 180
 
@@ -69,6 +77,8 @@ struct TrainTranscoders: ParsableCommand {
         options.seed = seed
         options.skip = !noSkip
         options.checkpointSeconds = checkpointSeconds
+        options.inputHook = inputHook
+        options.outputHook = outputHook
         try options.validate()
         let folder = out ?? Paths.defaultTranscoders
         let checkpoint = "\(folder)/checkpoint"

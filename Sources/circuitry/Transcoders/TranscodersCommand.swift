@@ -56,7 +56,8 @@ struct CorpusOptions: ParsableArguments {
         } else {
             key = "debian-v1-seed\(seed)"
         }
-        let cache = Paths.corpusCache(key: key)
+        // One cache per vocabulary, so models with different tokenizers do not evict each other's.
+        let cache = Paths.corpusCache(key: key + "-vocabulary\(loaded.configuration.vocabularySize)")
         if FileManager.default.fileExists(atPath: cache), let cached = try? TokenCorpus.load(path: cache), cached.description.hasSuffix("vocabulary \(loaded.configuration.vocabularySize)") {
             return cached
         }
