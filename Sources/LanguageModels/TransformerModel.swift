@@ -150,6 +150,19 @@ public final class TransformerModel: @unchecked Sendable {
         }
     }
 
+    /// Every weight, counted once (a tied unembedding is the embedding).
+    public var parameterCount: Int {
+        var n = embedding.count + finalNorm.count + (finalNormBias?.count ?? 0) + (positionEmbedding?.count ?? 0)
+        if !configuration.tiedEmbeddings { n += unembedding.count }
+        for w in layers {
+            let optional = [w.qkvBias, w.queryNorm, w.keyNorm, w.postAttentionNorm, w.postMLPNorm, w.attentionNormBias, w.mlpNormBias,
+                            w.outputBias, w.upBias, w.downBias]
+            n += w.attentionNorm.count + w.qkv.count + w.output.count + w.mlpNorm.count + w.gateUp.count + w.down.count
+            n += optional.reduce(0) { $0 + ($1?.count ?? 0) }
+        }
+        return n
+    }
+
     /// Whether prompts start with the BOS token.
     public var startsWithBOS: Bool { architecture.startsWithBOS }
 
