@@ -87,7 +87,11 @@ public final class NumpyArchive: @unchecked Sendable {
         if entry.method == 0 {
             return try NumpyFile.parse(UnsafeRawBufferPointer(start: stored, count: entry.compressed), name: name, file: path)
         }
-        guard entry.size <= 1 << 36 else { throw ModelIOError.invalidHeader(file: path, reason: "\(name) claims \(entry.size) bytes") }
+        // Deflate expands at most 1032-fold: a larger claim is a damaged (or hostile) directory,
+        // and must not size an allocation.
+        guard entry.size <= 1 << 36, entry.size <= entry.compressed * 1032 + 64 else {
+            throw ModelIOError.invalidHeader(file: path, reason: "\(name) claims \(entry.size) bytes from \(entry.compressed) deflated ones")
+        }
         var out = [UInt8](repeating: 0, count: entry.size)
         var stream = z_stream()
         guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {

@@ -115,5 +115,10 @@ import TestSupport
         let bytes = try Data(contentsOf: Self.fixtures.appendingPathComponent("gs1/layer_0/params.npz"))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: npz))
         #expect { try NumpyArchive(path: npz).tensor("W_enc") } throws: { "\($0)".contains(npz) }
+        // Found by fuzzing: a deflated entry whose directory claims more than deflate can expand to
+        // sized a many-gigabyte buffer. Now it is refused before anything is allocated.
+        let hostile = try Data(contentsOf: Fixtures.url("gemma-scope/hostile-size.npz"))
+        try hostile.write(to: URL(fileURLWithPath: npz))
+        #expect { try NumpyArchive(path: npz).tensor("W_enc") } throws: { "\($0)".contains("W_enc claims 4160684256 bytes from 172") }
     }
 }
