@@ -19,6 +19,16 @@ trace() {    # slug prompt [options…]
      --svg "Graphs/gallery-$slug.svg" --dot "Graphs/gallery-$slug.dot" 2>/dev/null \
      | sed "s|saved in .*/Graphs/|saved in Graphs/|" > "Graphs/gallery-$slug.txt"
 }
+# Gemma 3 270M with its default set (models/transcoders/gemma-3-270m-default, from
+# `circuitry transcoders train --model gemma-3-270m --output-hook hook_mlp_out` and `features build`
+# for it): a landmark's city, an antonym, the IOI sentence. GALLERY=gemma makes only these.
+gemma=(--model gemma-3-270m --transcoders models/transcoders/gemma-3-270m-default)
+if [ -f models/transcoders/gemma-3-270m-default/config.yaml ]; then
+  trace gemma-eiffel "The Eiffel Tower is located in the city of" "${gemma[@]}" --verify
+  trace gemma-opposite "The opposite of hot is" "${gemma[@]}"
+  trace gemma-ioi "$IOI" "${gemma[@]}" --max-feature-nodes 4096
+fi
+if [ "${GALLERY:-all}" != gemma ]; then
 trace texas "The capital of Texas is"
 trace france "The capital of France is"
 trace tea "I like to drink green tea with"
@@ -36,6 +46,7 @@ for other in france tea; do
   $c compare gallery-texas "gallery-$other" --json > "Graphs/compare-texas-$other.json"
 done
 for f in "$@"; do $c feature "$f" > "Graphs/feature-${f//\//-}.txt"; done
+fi
 
 # What each picture shows: its size and the nodes and edges it draws (from its DOT).
 {
