@@ -76,7 +76,7 @@ bench: build
 	.build/release/circuitry bench ops
 	.build/release/circuitry bench query
 
-# Fuzzing: every parser a user feeds (GGUF, safetensors, tokenizer.json, transcoder config.yaml,
+# Fuzzing: every parser a user feeds (GGUF, safetensors, npz, tokenizer.json, transcoder config.yaml,
 # CircuitQL, interchange JSON, store blobs) under libFuzzer and the address sanitizer, from the
 # seed corpus in Fuzz/corpus (docs/FUZZING.md). FUZZ_SECONDS per target (default 60); name
 # targets with FUZZ_TARGETS="gguf circuitql".
