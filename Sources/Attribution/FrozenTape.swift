@@ -38,7 +38,7 @@ struct FrozenTape {
         var all = false
         if case .all = sources { all = true }
         let embedding = tape.input(all ? try r.prefix(r.embeddings, m) : try Tensor(zeros: [m, r.configuration.width]), name: "embedding")
-        var evaluator = FrozenEvaluator(r: r, tape: tape, length: m, sources: sources)
+        var evaluator = try FrozenEvaluator(r: r, tape: tape, length: m, sources: sources)
         finalOutput = try r.model.evaluate(embedding, &evaluator)
         self.tape = tape
         self.length = m
@@ -56,16 +56,19 @@ struct FrozenEvaluator: BlockEvaluator {
     let sources: FrozenTape.Sources
     var inputs: [Variable?]
     var outputs: [Variable?]
+    /// What `mlp` returns: a constant the output site replaces (one for the whole tape).
+    private let placeholder: Variable
     /// Hook point → layer, for the transcoder sites.
     private let inputLayer: [HookPoint: Int], outputLayer: [HookPoint: Int]
 
-    init(r: LocalReplacementModel, tape: Tape, length: Int, sources: FrozenTape.Sources) {
+    init(r: LocalReplacementModel, tape: Tape, length: Int, sources: FrozenTape.Sources) throws {
         self.r = r
         self.tape = tape
         self.length = length
         self.sources = sources
         inputs = Array(repeating: nil, count: r.layers)
         outputs = inputs
+        placeholder = tape.constant(try Tensor(zeros: [length, r.configuration.width]))
         inputLayer = Dictionary(uniqueKeysWithValues: r.inputPoints.enumerated().map { ($1, $0) })
         outputLayer = Dictionary(uniqueKeysWithValues: r.outputPoints.enumerated().map { ($1, $0) })
     }
@@ -95,8 +98,8 @@ struct FrozenEvaluator: BlockEvaluator {
 
     func attention(_ a: Variable, layer l: Int) throws -> Variable {
         let c = r.configuration, m = length
-        var v = try a.linear(tape.constant(r.model.valueWeight(layer: l)))
-        if let bias = try r.model.valueBias(layer: l) { v = try v + tape.constant(bias) }
+        var v = try a.linear(tape.constant(r.valueWeights[l]))
+        if let bias = r.valueBiases[l] { v = try v + tape.constant(bias) }
         var pattern = r.patterns[l]
         if m < r.positions { pattern = try pattern.slice(axis: 1, 0..<m).slice(axis: 2, 0..<m) }
         let mixed = try v.reshaped([m, c.keyValueHeads, c.headDimension]).attend(pattern: tape.constant(pattern))
@@ -105,9 +108,7 @@ struct FrozenEvaluator: BlockEvaluator {
     }
 
     /// Replaced at the output site (`visit`); what it returns is never read.
-    func mlp(_ u: Variable, layer l: Int) throws -> Variable {
-        tape.constant(try Tensor(zeros: [length, r.configuration.width]))
-    }
+    func mlp(_ u: Variable, layer l: Int) throws -> Variable { placeholder }
 
     mutating func visit(_ point: HookPoint, _ value: inout Variable) throws {
         if let l = inputLayer[point] { inputs[l] = value }

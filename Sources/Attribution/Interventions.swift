@@ -112,7 +112,8 @@ public enum Interventions {
         }
         let result = try model.forward([tokens], cache: .points([.finalNormalized]), hooks: hooks)
         func linear(_ run: ForwardResult) throws -> Tensor {
-            try model.linearLogits(of: run.cache[.finalNormalized]!.reshaped([n, d]).slice(axis: 0, (n - 1)..<n)).reshaped([c.vocabularySize])
+            try model.linearLogits(of: run.cache[.finalNormalized]!.reshaped([n, d]).slice(axis: 0, (n - 1)..<n), logits: run.logits)
+                .reshaped([c.vocabularySize])
         }
         return InterventionResult(logits: try result.logits.reshaped([c.vocabularySize]),
                                   cleanLogits: try clean.logits.reshaped([c.vocabularySize]),

@@ -57,6 +57,8 @@ public struct LocalReplacementModel: Sendable {
     let inputPoints: [HookPoint], outputPoints: [HookPoint]
     /// The transcoder inputs x [n, d] of the forward pass (for checks).
     let mlpInputs: [Tensor]
+    /// Each layer's value projection and bias (sliced once from the fused qkv weights).
+    let valueWeights: [Tensor], valueBiases: [Tensor?]
     let skips: [Tensor?]
     let unembedding: Tensor
     /// mean_u W_U[u], [d].
@@ -139,10 +141,12 @@ public struct LocalReplacementModel: Sendable {
             embeddings: try model.embed(tokens), scales: scales,
             patterns: try (0..<L).map { try run.cache[.attnPattern(layer: $0)]!.reshaped([c.heads, n, n]) },
             inputPoints: inputPoints, outputPoints: outputPoints,
-            mlpInputs: inputs, skips: skips,
+            mlpInputs: inputs,
+            valueWeights: try (0..<L).map { try model.valueWeight(layer: $0) },
+            valueBiases: try (0..<L).map { try model.valueBias(layer: $0) }, skips: skips,
             unembedding: model.unembedding, meanUnembedding: try model.unembedding.mean(axis: 0),
             lastLogits: try run.logits.reshaped([c.vocabularySize]),
-            linearLogits: try model.linearLogits(of: finalRow).reshaped([c.vocabularySize]))
+            linearLogits: try model.linearLogits(of: finalRow, logits: run.logits).reshaped([c.vocabularySize]))
     }
 
     /// The demeaned unembedding row of token v: W_U[v] − mean_u W_U[u] (ATTRIBUTION.md §3).

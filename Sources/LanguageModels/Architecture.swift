@@ -168,6 +168,16 @@ public enum Architectures {
     }
 }
 
+/// An architecture whose block is the pre-norm one (Llama, Qwen, GPT-2).
+public protocol PreNormArchitecture: Architecture {}
+
+extension PreNormArchitecture {
+    public static func points(layer l: Int) -> [HookPoint] { PreNormBlock.points(layer: l) }
+    public static func block<E: BlockEvaluator>(_ x: E.Value, layer l: Int, weights w: LayerWeights, _ e: inout E) throws -> E.Value {
+        try PreNormBlock.block(x, layer: l, weights: w, &e)
+    }
+}
+
 /// The pre-norm block of Llama and Qwen: x + attention(norm(x)), then + MLP(norm(·)).
 enum PreNormBlock {
     static func points(layer l: Int) -> [HookPoint] {

@@ -200,6 +200,12 @@ public final class TransformerModel: @unchecked Sendable {
     /// attribution's logit nodes are; the same as `logits(of:)` for a model without a cap).
     public func linearLogits(of rows: Tensor) throws -> Tensor { try Tensor.matmul(rows, unembedding, transposeB: true) }
 
+    /// The same for rows whose logits are already computed: those logits themselves when the
+    /// model has no cap (no second product with the unembedding).
+    public func linearLogits(of rows: Tensor, logits: Tensor) throws -> Tensor {
+        configuration.finalSoftcap == nil ? logits : try linearLogits(of: rows)
+    }
+
     private var valueRows: Range<Int> {
         let c = configuration
         return ((c.heads + c.keyValueHeads) * c.headDimension)..<c.qkvWidth

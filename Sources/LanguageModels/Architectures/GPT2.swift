@@ -4,7 +4,7 @@
 // Hugging Face stores its projections as Conv1D, [in, out]; they are transposed on loading.
 // Read from Hugging Face folders; GGUF files of GPT-2 are not read (no reference file here).
 
-public enum GPT2: Architecture {
+public enum GPT2: PreNormArchitecture {
     public static let ggufNames: [String] = []
     public static let modelTypes = ["gpt2"]
     public static let requiredTensors: Set<LayerTensor> = [.attentionNorm, .attentionNormBias, .qkv, .qkvBias, .output, .outputBias,
@@ -62,8 +62,4 @@ public enum GPT2: Architecture {
         c.rmsEpsilon = Float(try j.optionalDouble("layer_norm_epsilon") ?? 1e-5)
     }
 
-    public static func points(layer l: Int) -> [HookPoint] { PreNormBlock.points(layer: l) }
-    public static func block<E: BlockEvaluator>(_ x: E.Value, layer l: Int, weights w: LayerWeights, _ e: inout E) throws -> E.Value {
-        try PreNormBlock.block(x, layer: l, weights: w, &e)
-    }
 }

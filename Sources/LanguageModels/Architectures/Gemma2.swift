@@ -15,6 +15,16 @@ func gemmaHuggingFaceName(_ tensor: LayerTensor) -> String {
     }
 }
 
+/// An architecture whose block is Gemma's sandwich-norm one.
+public protocol SandwichNormArchitecture: Architecture {}
+
+extension SandwichNormArchitecture {
+    public static func points(layer l: Int) -> [HookPoint] { SandwichNormBlock.points(layer: l) }
+    public static func block<E: BlockEvaluator>(_ x: E.Value, layer l: Int, weights w: LayerWeights, _ e: inout E) throws -> E.Value {
+        try SandwichNormBlock.block(x, layer: l, weights: w, &e)
+    }
+}
+
 /// The block of Gemma 2 and 3: x + post_norm(attention(norm(x))), then + post_norm(MLP(norm(·))).
 enum SandwichNormBlock {
     static let tensors = preNormTensors.union([.postAttentionNorm, .postMLPNorm])
@@ -95,7 +105,7 @@ enum SandwichNormBlock {
     }
 }
 
-public enum Gemma2: Architecture {
+public enum Gemma2: SandwichNormArchitecture {
     public static let ggufNames = ["gemma2"]
     public static let modelTypes = ["gemma2"]
     public static let huggingFaceNormOffset: Float = 1
@@ -106,9 +116,5 @@ public enum Gemma2: Architecture {
     }
     public static func configure(_ c: inout ModelConfiguration, gguf g: ConfigurationSource) throws {
         try SandwichNormBlock.configure(&c, gguf: g, prefix: "gemma2", pattern: 2)
-    }
-    public static func points(layer l: Int) -> [HookPoint] { SandwichNormBlock.points(layer: l) }
-    public static func block<E: BlockEvaluator>(_ x: E.Value, layer l: Int, weights w: LayerWeights, _ e: inout E) throws -> E.Value {
-        try SandwichNormBlock.block(x, layer: l, weights: w, &e)
     }
 }

@@ -3,7 +3,7 @@
 // bases for the two (rope_local_base_freq, 10,000, for sliding layers; rope_theta globally, where
 // larger models also scale positions linearly).
 
-public enum Gemma3: Architecture {
+public enum Gemma3: SandwichNormArchitecture {
     public static let ggufNames = ["gemma3"]
     public static let modelTypes = ["gemma3_text", "gemma3"]
     public static let huggingFaceNormOffset: Float = 1
@@ -22,8 +22,4 @@ public enum Gemma3: Architecture {
         c.localRope = RopeConfiguration(base: 10_000, dimension: c.rope.dimension, style: c.rope.style)
     }
 
-    public static func points(layer l: Int) -> [HookPoint] { SandwichNormBlock.points(layer: l) }
-    public static func block<E: BlockEvaluator>(_ x: E.Value, layer l: Int, weights w: LayerWeights, _ e: inout E) throws -> E.Value {
-        try SandwichNormBlock.block(x, layer: l, weights: w, &e)
-    }
 }

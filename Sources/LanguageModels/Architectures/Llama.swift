@@ -30,7 +30,7 @@ func preNormHuggingFaceName(_ tensor: LayerTensor) -> String {
 /// The tensors of every pre-norm layer.
 let preNormTensors: Set<LayerTensor> = [.attentionNorm, .query, .key, .value, .output, .mlpNorm, .gate, .up, .down]
 
-public enum Llama: Architecture {
+public enum Llama: PreNormArchitecture {
     public static let ggufNames = ["llama"]
     public static let modelTypes = ["llama"]
     /// SmolLM2's traces have always started with its BOS, as circuit-tracer's do, whatever the
@@ -39,8 +39,4 @@ public enum Llama: Architecture {
     public static let ggufRopeStyle = RotaryStyle.interleaved
     public static let requiredTensors = preNormTensors
     public static func huggingFaceName(_ tensor: LayerTensor) -> String { preNormHuggingFaceName(tensor) }
-    public static func points(layer l: Int) -> [HookPoint] { PreNormBlock.points(layer: l) }
-    public static func block<E: BlockEvaluator>(_ x: E.Value, layer l: Int, weights w: LayerWeights, _ e: inout E) throws -> E.Value {
-        try PreNormBlock.block(x, layer: l, weights: w, &e)
-    }
 }

@@ -3,14 +3,10 @@
 // <|endoftext|>, and a prompt that starts with it is answered worse (" the" rather than
 // " Paris" for "The capital of France is").
 
-public enum Qwen2: Architecture {
+public enum Qwen2: PreNormArchitecture {
     public static let ggufNames = ["qwen2"]
     public static let modelTypes = ["qwen2"]
     public static let startsWithBOS = false
     public static let requiredTensors = preNormTensors
     public static func huggingFaceName(_ tensor: LayerTensor) -> String { preNormHuggingFaceName(tensor) }
-    public static func points(layer l: Int) -> [HookPoint] { PreNormBlock.points(layer: l) }
-    public static func block<E: BlockEvaluator>(_ x: E.Value, layer l: Int, weights w: LayerWeights, _ e: inout E) throws -> E.Value {
-        try PreNormBlock.block(x, layer: l, weights: w, &e)
-    }
 }
