@@ -43,14 +43,17 @@ public enum Attribution {
     ) throws -> AttributionGraph {
         try options.validate()
         // Refuse at once what would not fit in memory, with the estimate and what would.
-        let estimate = MemoryEstimate.of(tokens: tokens.count, configuration: model.configuration, options: options)
+        let estimate = MemoryEstimate.of(tokens: tokens.count, configuration: model.configuration, options: options, crossLayer: transcoders.isCrossLayer)
         let available = options.memoryLimit ?? MemoryEstimate.available
         if estimate.total > available {
             var fits: Int?
             for budget in [16384, 8192, 4096, 2048, 1024, 512, 256] where budget < estimate.activeFeatures {
                 var bounded = options
                 bounded.maxFeatureNodes = budget
-                if MemoryEstimate.of(tokens: tokens.count, configuration: model.configuration, options: bounded).total <= available { fits = budget; break }
+                if MemoryEstimate.of(tokens: tokens.count, configuration: model.configuration, options: bounded, crossLayer: transcoders.isCrossLayer).total <= available {
+                    fits = budget
+                    break
+                }
             }
             throw AttributionError.tooLarge(tokens: tokens.count, estimate: estimate, available: available, budgetThatFits: fits)
         }

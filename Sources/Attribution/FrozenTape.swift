@@ -132,14 +132,18 @@ extension LocalReplacementModel {
     /// The first m rows of t.
     func prefix(_ t: Tensor, _ m: Int) throws -> Tensor { m == positions ? t : try t.slice(axis: 0, 0..<m) }
 
-    /// Σ of the sources written at each position of layer l: features' a·W_dec plus the error [n, d]
-    /// (without the error, or only the features of `only`, when asked).
+    /// Σ of the sources written at each position of layer l: what the features writing to l
+    /// write there (a·W_dec) plus the error [n, d] (without the error, or only the features of
+    /// `only`, when asked).
     func sourceOutputs(layer l: Int, errors withErrors: Bool = true, only: Set<Int>? = nil) throws -> Tensor {
         var out = withErrors ? errors[l] : try Tensor(zeros: errors[l].shape)
         let d = configuration.width
-        for p in 0..<positions {
-            for i in featureRanges[l][p] where only?.contains(i) ?? true {
-                for j in 0..<d { out.scalars[p * d + j] += decoderVectors.scalars[i * d + j] }
+        for s in writerLayers[l] {
+            for p in 0..<positions {
+                for i in featureRanges[s][p] where only?.contains(i) ?? true {
+                    let row = (i - writerRanges[l].lowerBound) * d
+                    for j in 0..<d { out.scalars[p * d + j] += writeVectors[l].scalars[row + j] }
+                }
             }
         }
         return out

@@ -3,8 +3,9 @@
 // effects. Runs the real model with hooks, so it is an independent check on the tape's rows.
 //
 // At every layer the MLP output becomes, at positions ≥ 1,
-//   transcoder reconstruction from this run's MLP input (features recomputed; intervened ones
-//   held at their set values)  +  the clean run's error (unless ablated)
+//   transcoder reconstruction from this run's MLP inputs (features recomputed; intervened ones
+//   held at their set values; across layers, what every earlier layer's features write here)
+//   +  the clean run's error (unless ablated)
 // and at position 0 the clean MLP output (no node explains the BOS position). With `directOnly`,
 // features are not recomputed: every MLP output is the clean one plus the change made by the
 // intervention (and the skip connection's response to changed inputs), so effects reach other
@@ -75,14 +76,20 @@ public enum Interventions {
         if options.freezeAttention {
             for point in frozen { hooks[point] = Hooks.patch(from: clean.cache) }
         }
+        let layers = try (0..<c.layers).map { try transcoders[$0] }
+        let cleanX = try inputPoints.map { try clean.cache[$0]!.reshaped([n, d]) }
+        let cleanY = try outputPoints.map { try clean.cache[$0]!.reshaped([n, d]) }
+        let cleanActive = try (0..<c.layers).map { try layers[$0].encode(cleanX[$0]) }
+        let cleanReconstruction = try transcoders.reconstruct(activations: cleanActive, inputs: cleanX)
         for l in 0..<c.layers {
-            let t = try transcoders[l]
-            let cleanX = try clean.cache[inputPoints[l]]!.reshaped([n, d])
-            let cleanY = try clean.cache[outputPoints[l]]!.reshaped([n, d])
-            let cleanActive = try t.encode(cleanX)
-            let cleanReconstruction = try t.decode(cleanActive, input: cleanX)
-            var error = try cleanY - cleanReconstruction
+            let t = layers[l]
+            var error = try cleanY[l] - cleanReconstruction[l]
             if options.ablateErrors.contains(l) { error = try Tensor(zeros: [n, d]) }
+            // The interventions whose features write to this layer, with their decoder vector here.
+            let reaching = try interventions.filter { transcoders.writers(of: l).contains($0.layer) }.map { i in
+                let k = l - i.layer, row = try layers[i.layer].decoderWeights.rows([i.feature])
+                return (i, Array(row[(k * d)..<((k + 1) * d)]))
+            }
             let here = interventions.filter { $0.layer == l }
             hooks[inputPoints[l]] = { _, value in state.inputs[l] = try value.reshaped([n, d]) }
             hooks[outputPoints[l]] = { _, value in
@@ -90,22 +97,24 @@ public enum Interventions {
                 var output: Tensor
                 if options.directOnly {
                     // Clean output, the skip connection's response, and the intervention's change.
-                    output = cleanY
-                    if let skip = t.skip { try output.add(try Tensor.matmul(try x - cleanX, skip, transposeB: true)) }
-                    for i in here {
-                        let a = cleanActive.row(i.position).first { $0.feature == i.feature }?.value ?? 0
+                    output = cleanY[l]
+                    if let skip = t.skip { try output.add(try Tensor.matmul(try x - cleanX[l], skip, transposeB: true)) }
+                    for (i, vector) in reaching {
+                        let a = cleanActive[i.layer].row(i.position).first { $0.feature == i.feature }?.value ?? 0
                         let change = (i.additive ? i.value : i.value - a)
-                        for j in 0..<d { output.scalars[i.position * d + j] += change * t.decoder.scalars[i.feature * d + j] }
+                        for j in 0..<d { output.scalars[i.position * d + j] += change * vector[j] }
                     }
                     if options.ablateErrors.contains(l) {
-                        for p in 1..<n { for j in 0..<d { output.scalars[p * d + j] -= (cleanY.scalars[p * d + j] - cleanReconstruction.scalars[p * d + j]) } }
+                        for p in 1..<n { for j in 0..<d { output.scalars[p * d + j] -= (cleanY[l].scalars[p * d + j] - cleanReconstruction[l].scalars[p * d + j]) } }
                     }
                 } else {
                     var active = try t.encode(x)
                     active = applying(here, to: active)
                     state.activations[l] = active
-                    output = try t.decode(active, input: x) + error
-                    for j in 0..<d { output.scalars[j] = cleanY.scalars[j] }       // position 0 as in the clean run
+                    state.writes[l] = try t.writes(active)
+                    output = try t.affine(rows: n, input: x) + error
+                    for s in transcoders.writers(of: l) { try output.add(state.writes[s]![l - s]) }
+                    for j in 0..<d { output.scalars[j] = cleanY[l].scalars[j] }       // position 0 as in the clean run
                 }
                 value = try output.reshaped(value.shape)
             }
@@ -143,7 +152,10 @@ public enum Interventions {
 final class InterventionState: @unchecked Sendable {
     var inputs: [Tensor?]
     var activations: [SparseActivations?]
+    /// Per layer, what its features write to each layer they reach.
+    var writes: [[Tensor]?]
     init(layers: Int) {
+        writes = Array(repeating: nil, count: layers)
         inputs = Array(repeating: nil, count: layers)
         activations = Array(repeating: nil, count: layers)
     }

@@ -1,9 +1,11 @@
 // The local replacement model of one prompt (ATTRIBUTION.md §1–3), built from one forward pass.
 //
 // Every MLP output is split into sources and constants:
-//   y[l, p] = Σ_i a_i · W_dec[i]  +  ε[l, p]  +  W_skip · x[l, p]  +  c[l, p]
-//             feature nodes          error node   (linear, gradients flow)  no node
-// with c = b_dec at positions ≥ 1. At position 0 (BOS) there are no feature nodes and the error
+//   y[l, p] = Σ_i a_i · W_dec[i, l]  +  ε[l, p]  +  W_skip · x[l, p]  +  c[l, p]
+//             feature nodes             error node   (linear, gradients flow)  no node
+// with c = b_dec at positions ≥ 1. The features i are those at position p of every layer that
+// writes to l: layer l itself for per-layer transcoders, layers 0…l for a cross-layer transcoder
+// (W_dec[i, l] is then feature i's decoder vector for layer l). At position 0 (BOS) there are no feature nodes and the error
 // is zero, so c[l, 0] = y[l, 0] − W_skip · x[l, 0]: the attention sink is not explained.
 // Attention patterns and every normalisation scale are frozen at their values in this pass,
 // which makes every path from a source to a target linear. "MLP input" and "MLP output" are the
@@ -37,8 +39,14 @@ public struct LocalReplacementModel: Sendable {
     public let activeFeatures: [ActiveFeature]
     /// W_enc rows of the active features [F, d] (what a feature target reads).
     let encoderVectors: Tensor
-    /// a · W_dec rows of the active features [F, d] (what a feature source writes).
-    let decoderVectors: Tensor
+    /// Per target layer t: a · W_dec[i, t] of the features i that write to t [count, d] (what a
+    /// feature source writes there), in feature order from `writerRanges[t].lowerBound`.
+    let writeVectors: [Tensor]
+    /// Per target layer t: the active features writing to it, a contiguous range of indices
+    /// (its own layer's for per-layer transcoders, layers 0…t's across layers).
+    let writerRanges: [Range<Int>]
+    /// Per target layer t: the layers whose features write to it.
+    let writerLayers: [ClosedRange<Int>]
     /// b_enc of each active feature (a target's bias that no node carries).
     let encoderBiases: [Float]
     /// featureRanges[l][p]: the active features at layer l and position p.
@@ -92,51 +100,82 @@ public struct LocalReplacementModel: Sendable {
         let run = try model.forward([tokens], cache: .points(frozen.union(inputPoints).union(outputPoints).union([.finalNormalized])), logits: .last)
         let finalRow = try run.cache[.finalNormalized]!.reshaped([n, d]).slice(axis: 0, (n - 1)..<n)
 
-        var features = [ActiveFeature](), encoderRows = [Float](), decoderRows = [Float](), biases = [Float]()
-        var ranges = [[Range<Int>]](), errors = [Tensor](), constants = [Tensor](), inputs = [Tensor](), skips = [Tensor?]()
+        var features = [ActiveFeature](), encoderRows = [Float](), biases = [Float]()
+        var ranges = [[Range<Int>]](), inputs = [Tensor](), skips = [Tensor?](), affines = [Tensor](), outputs = [Tensor](), decoderBiases = [Tensor]()
+        // What each layer's features write to each later layer they reach, a·W_dec rows by target.
+        var writes = [[Float]](repeating: [], count: L), layerStarts = [Int]()
         for l in 0..<L {
-            // One layer at a time: a lazily loaded set never holds more than one layer's weights.
+            // One layer at a time: a lazily loaded set never holds more than one layer's weights,
+            // and of a mapped decoder only the active features' rows are read.
             let t = try transcoders[l]
             skips.append(t.skip)
             let x = try run.cache[inputPoints[l]]!.reshaped([n, d])
             let y = try run.cache[outputPoints[l]]!.reshaped([n, d])
-            var active = try t.encode(x)
-            // Position 0 has no feature nodes.
-            let dropped = active.rowStarts[1]
-            active = SparseActivations(rows: n, width: active.width, rowStarts: active.rowStarts.map { max($0 - dropped, 0) },
-                                       features: Array(active.features[dropped...]), values: Array(active.values[dropped...]))
-            var layerRanges = [Range<Int>]()
-            for p in 0..<n {
+            let active = try t.encode(x)
+            let ids = Array(Set(active.features[active.rowStarts[1]...].map(Int.init))).sorted()
+            let slot = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+            let rows = try t.decoderWeights.rows(ids), span = t.decoderWeights.span
+            var layerRanges = [0..<0]           // position 0 has no feature nodes
+            layerStarts.append(features.count)
+            for p in 1..<n {
                 let start = features.count
                 for (f, a) in active.row(p) {
                     features.append(ActiveFeature(layer: l, position: p, feature: f, activation: a))
                     encoderRows.append(contentsOf: t.encoder.scalars[(f * d)..<((f + 1) * d)])
-                    decoderRows.append(contentsOf: t.decoder.scalars[(f * d)..<((f + 1) * d)].map { $0 * a })
                     biases.append(t.encoderBias.scalars[f])
+                    let base = slot[f]! * span * d
+                    for k in 0..<span { writes[l + k].append(contentsOf: rows[(base + k * d)..<(base + (k + 1) * d)].map { $0 * a }) }
                 }
                 layerRanges.append(start..<features.count)
             }
             ranges.append(layerRanges)
-            let reconstruction = try t.decode(active, input: x)
+            affines.append(try t.affine(rows: n, input: x))
+            decoderBiases.append(t.decoderBias)
+            outputs.append(y)
+            inputs.append(x)
+        }
+        guard !features.isEmpty else { throw AttributionError.noActiveFeatures }
+        let writerLayers = (0..<L).map(transcoders.writers)
+        let writerRanges = writerLayers.map { layers in
+            layerStarts[layers.lowerBound]..<(layers.upperBound + 1 < L ? layerStarts[layers.upperBound + 1] : features.count)
+        }
+        let writeVectors = try (0..<L).map { try Tensor(shape: [writerRanges[$0].count, d], scalars: writes[$0]) }
+        var errors = [Tensor](), constants = [Tensor]()
+        for l in 0..<L {
+            // ε = y − (what the features write + b_dec + skip); zero at position 0, where the
+            // constant is the whole output but its skip term.
+            var reconstruction = affines[l]
+            reconstruction.scalars.withUnsafeMutableBufferPointer { out in
+                writeVectors[l].scalars.withUnsafeBufferPointer { w in
+                    for s in writerLayers[l] {
+                        for p in 1..<n {
+                            for i in ranges[s][p] {
+                                let row = w.baseAddress! + (i - writerRanges[l].lowerBound) * d, o = out.baseAddress! + p * d
+                                for j in 0..<d { o[j] += row[j] }
+                            }
+                        }
+                    }
+                }
+            }
+            let y = outputs[l]
             var error = try y - reconstruction
             var constant = try Tensor(zeros: [n, d])
-            let skipped = try t.skip.map { try Tensor.matmul(x, $0, transposeB: true) }
+            let skipped = try skips[l].map { try Tensor.matmul(inputs[l], $0, transposeB: true) }
+            let bias = decoderBiases[l]
             for j in 0..<d {
                 error.scalars[j] = 0
                 constant.scalars[j] = y.scalars[j] - (skipped?.scalars[j] ?? 0)
             }
-            for p in 1..<n { for j in 0..<d { constant.scalars[p * d + j] = t.decoderBias.scalars[j] } }
+            for p in 1..<n { for j in 0..<d { constant.scalars[p * d + j] = bias.scalars[j] } }
             errors.append(error)
             constants.append(constant)
-            inputs.append(x)
         }
-        guard !features.isEmpty else { throw AttributionError.noActiveFeatures }
         var scales = [HookPoint: Tensor]()
         for point in frozen where point.isNormScale { scales[point] = try run.cache[point]!.reshaped([n]) }
         return LocalReplacementModel(
             tokens: tokens, model: model, activeFeatures: features,
             encoderVectors: try Tensor(shape: [features.count, d], scalars: encoderRows),
-            decoderVectors: try Tensor(shape: [features.count, d], scalars: decoderRows),
+            writeVectors: writeVectors, writerRanges: writerRanges, writerLayers: writerLayers,
             encoderBiases: biases, featureRanges: ranges, errors: errors, constants: constants,
             embeddings: try model.embed(tokens), scales: scales,
             patterns: try (0..<L).map { try run.cache[.attnPattern(layer: $0)]!.reshaped([c.heads, n, n]) },

@@ -71,23 +71,27 @@ final class RowComputer: @unchecked Sendable {
         }
     }
 
-    /// Feature and error columns of layer l from the cotangent g [B, m, d] at its MLP output.
+    /// Feature and error columns of layer l from the cotangent g [B, m, d] at its MLP output:
+    /// every feature writing to l (its own layer's, or every earlier layer's across layers) gets
+    /// g · a W_dec[·, l] added to its column, so a cross-layer feature's edge sums its decoders.
     private func contract(_ g: Tensor, layer l: Int, length m: Int, rows b: Int, into out: SharedPointer, ldc: Int) {
         let d = model.configuration.width
         let r = model
         let layout = self.layout
+        let (writers, first) = (r.writerLayers[l], r.writerRanges[l].lowerBound)
         g.scalars.withUnsafeBufferPointer { pg in
-            r.decoderVectors.scalars.withUnsafeBufferPointer { dec in
+            r.writeVectors[l].scalars.withUnsafeBufferPointer { dec in
                 r.errors[l].scalars.withUnsafeBufferPointer { err in
                     let (gp, dp, ep) = (SharedPointer(pg), SharedPointer(dec), SharedPointer(err))
                     Parallel.forChunks(m) { positions in
                         for p in positions {
-                            let range = r.featureRanges[l][p]
-                            if !range.isEmpty {
-                                // A[t, s] = g_t(p) · a_s W_dec[s] for the features s at (l, p).
+                            for s in writers {
+                                let range = r.featureRanges[s][p]
+                                guard !range.isEmpty else { continue }
+                                // A[t, i] += g_t(p) · a_i W_dec[i, l] for the features i at (s, p).
                                 BLAS.gemm(transposeA: false, transposeB: true, m: b, n: range.count, k: d,
-                                          a: gp.floats + p * d, lda: m * d, b: dp.floats + range.lowerBound * d, ldb: d,
-                                          c: out.floats + range.lowerBound, ldc: ldc)
+                                          a: gp.floats + p * d, lda: m * d, b: dp.floats + (range.lowerBound - first) * d, ldb: d,
+                                          beta: 1, c: out.floats + range.lowerBound, ldc: ldc)
                             }
                             if p > 0 {
                                 BLAS.gemm(transposeA: false, transposeB: true, m: b, n: 1, k: d,

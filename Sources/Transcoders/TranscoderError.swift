@@ -10,6 +10,8 @@ public enum TranscoderError: Error, Equatable, Sendable {
     case invalidOptions(String)
     case corpus(String)
     case checkpoint(file: String, reason: String)
+    /// A decoder that writes to the wrong number of layers.
+    case decoderSpan(set: String, layer: Int, span: Int, expected: Int, crossLayer: Bool)
 }
 
 extension TranscoderError: CustomStringConvertible {
@@ -35,6 +37,9 @@ extension TranscoderError: CustomStringConvertible {
             return "corpus: \(reason)"
         case let .checkpoint(file, reason):
             return "\(file): \(reason)"
+        case let .decoderSpan(set, layer, span, expected, crossLayer):
+            return "\(set): the decoder of layer \(layer) writes to \(span) layer\(span == 1 ? "" : "s"), but in a "
+                + "\(crossLayer ? "cross-layer transcoder of this depth" : "per-layer set") it must write to \(expected)"
         }
     }
 }

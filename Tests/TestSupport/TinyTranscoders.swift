@@ -42,3 +42,34 @@ extension TinyTranscoders {
         return try TranscoderSet(name: "random-\(features)", modelName: "smollm2", transcoders: transcoders)
     }
 }
+
+extension TinyTranscoders {
+    /// A random cross-layer transcoder: layer l's features write to layers l..<layers, with
+    /// decoders [features, layers − l, width]. With `ownLayerOnly`, every decoder to a later
+    /// layer is zero, which makes it the per-layer set `random` draws from the same seed.
+    public static func randomCrossLayer(layers: Int, width: Int, features: Int, activation: (Int) -> TranscoderActivation = { _ in .relu },
+                                        skip: Bool = false, ownLayerOnly: Bool = false, seed: UInt64 = 3) throws -> TranscoderSet {
+        var random = TestRandom(seed: seed)
+        var later = TestRandom(seed: seed ^ 0xC17)
+        let transcoders = try (0..<layers).map { l -> Transcoder in
+            let encoder = random.normal([features, width], std: 0.5), encoderBias = random.normal([features], std: 0.2)
+            let own = random.normal([features, width], std: 0.3), decoderBias = random.normal([width], std: 0.1)
+            let skipWeight = skip ? random.normal([width, width], std: 0.1) : nil
+            let span = layers - l
+            let rest = later.normal([features, span, width], std: 0.3 / Float(span).squareRoot())
+            let decoder = try Tensor(shape: [features, span, width]) { out in
+                for i in 0..<features {
+                    for k in 0..<span {
+                        for j in 0..<width {
+                            out[(i * span + k) * width + j] = k == 0 ? own.scalars[i * width + j]
+                                : ownLayerOnly ? 0 : rest.scalars[(i * span + k) * width + j]
+                        }
+                    }
+                }
+            }
+            return try Transcoder(layer: l, encoder: encoder, encoderBias: encoderBias, decoder: decoder, decoderBias: decoderBias,
+                                  skip: skipWeight, activation: activation(l))
+        }
+        return try TranscoderSet(name: "tiny-clt", modelName: "tiny", transcoders: transcoders)
+    }
+}

@@ -42,7 +42,7 @@ import TestSupport
         for l in 0..<2 {
             let t = try set[l], e = expected.layers["\(l)\(suffix)"]!
             #expect(t.encoder.scalars == e.W_enc && t.encoder.shape == [expected.f, expected.d], "layer \(l)\(suffix) W_enc")
-            #expect(t.decoder.scalars == e.W_dec && t.encoderBias.scalars == e.b_enc && t.decoderBias.scalars == e.b_dec)
+            #expect(try t.decoder.scalars == e.W_dec && t.encoderBias.scalars == e.b_enc && t.decoderBias.scalars == e.b_dec)
             guard case .jumpReLU(let threshold) = t.activation else { Issue.record("a threshold makes a JumpReLU"); continue }
             #expect(threshold.scalars == e.threshold)
             #expect(skip ? t.skip?.scalars == e.W_skip : t.skip == nil)

@@ -93,10 +93,15 @@ import TestSupport
         try TinyTranscoders.random(layers: 1, width: 4, features: 3).save(to: badYAML)
         try "transcoders: [unclosed".write(toFile: badYAML + "/config.yaml", atomically: true, encoding: .utf8)
         #expect(throws: TranscoderError.self) { try TranscoderSet.load(folder: badYAML) }
-        try "model_kind: cross_layer_transcoder\n".write(toFile: badYAML + "/config.yaml", atomically: true, encoding: .utf8)
+        try "model_kind: sparse_autoencoder\n".write(toFile: badYAML + "/config.yaml", atomically: true, encoding: .utf8)
         #expect { try TranscoderSet.load(folder: badYAML) } throws: { error in
             guard case .invalidConfig(_, let reason) = error as? TranscoderError else { return false }
-            return reason.contains("cross_layer_transcoder")
+            return reason.contains("sparse_autoencoder") && reason.contains("cross_layer_transcoder")
+        }
+        // A cross-layer config over per-layer files: the CLT's first file is named.
+        try "model_kind: cross_layer_transcoder\n".write(toFile: badYAML + "/config.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: TranscoderError.missingLayerFile(folder: badYAML, layer: 0, path: badYAML + "/W_enc_0.safetensors")) {
+            try TranscoderSet.load(folder: badYAML)
         }
         #expect(throws: TranscoderError.self) { try TranscoderSet.load(folder: temporaryPath("-empty")) }
         // Layer lists that repeat a file or put a layer's file in another layer's place.

@@ -21,7 +21,7 @@ private func naiveReconstruction(_ t: Transcoder, _ x: Tensor) throws -> (Tensor
         for i in 0..<f where !keep.contains(i) { a.scalars[r * f + i] = 0 }
         active.append(keep.sorted())
     }
-    var y = try Tensor.matmul(a, t.decoder) + t.decoderBias
+    var y = try Tensor.matmul(a, try t.decoder) + t.decoderBias
     if let skip = t.skip { y = try y + Tensor.matmul(x, skip, transposeB: true) }
     return (y, active)
 }

@@ -141,6 +141,42 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
+    /// Rows of a tensor, read from the mapping without loading the rest: for each index i of
+    /// `rows` (along the first axis), the elements `within` of row i (all of them when nil),
+    /// converted to Float32 and concatenated. What reading a few decoder rows of a large
+    /// dictionary costs is those rows' pages, not the file.
+    public func rows(_ name: String, _ rows: [Int], within: Range<Int>? = nil) throws -> [Float] {
+        guard let entry = entries[name] else { throw ModelIOError.missingTensor(file: path, tensor: name) }
+        guard let dtype = SafetensorsDType(rawValue: entry.dtype) else {
+            throw ModelIOError.unsupportedTensorType(file: path, tensor: name, type: entry.dtype)
+        }
+        guard let first = entry.shape.first else {
+            throw ModelIOError.badDimensions(file: path, tensor: name, dimensions: entry.shape, reason: "a scalar has no rows")
+        }
+        let rowLength = entry.shape.dropFirst().reduce(1, *)
+        let part = within ?? 0..<rowLength
+        guard part.lowerBound >= 0, part.upperBound <= rowLength else {
+            throw ModelIOError.badDimensions(file: path, tensor: name, dimensions: entry.shape, reason: "elements \(part) are outside a row of \(rowLength)")
+        }
+        let size = dtype.byteSize, k = part.count
+        var out = [Float](repeating: 0, count: rows.count * k)
+        try out.withUnsafeMutableBufferPointer { dst in
+            for (r, row) in rows.enumerated() {
+                guard (0..<first).contains(row) else {
+                    throw ModelIOError.badDimensions(file: path, tensor: name, dimensions: entry.shape, reason: "row \(row) is outside 0..<\(first)")
+                }
+                let bytes = try mapping.bytes(at: entry.range.lowerBound + (row * rowLength + part.lowerBound) * size, count: k * size, what: name)
+                let o = dst.baseAddress! + r * k
+                switch dtype {
+                case .f32: UnsafeMutableRawPointer(o).copyMemory(from: bytes, byteCount: k * 4)
+                case .f16: for i in 0..<k { o[i] = floatFromHalfBits(bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+                case .bf16: for i in 0..<k { o[i] = floatFromBFloat16Bits(bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+                }
+            }
+        }
+        return out
+    }
+
     /// A tensor checked against an expected shape.
     public func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
         let t = try tensor(name)

@@ -151,7 +151,7 @@ public final class FeatureScan: @unchecked Sendable {
     /// The evidence for every feature of one layer (statistics, contexts, logit-lens tokens).
     public func evidence(layer l: Int) throws -> [FeatureEvidence] {
         let r = reservoirs[l]
-        let lens = try LogitLens.tokens(decoder: transcoders[l].decoder, finalNorm: model.finalNorm, unembedding: model.unembedding,
+        let lens = try LogitLens.tokens(decoder: transcoders[l].totalDecoder(), finalNorm: model.finalNorm, unembedding: model.unembedding,
                                         count: options.logitTokens)
         return (0..<r.features).map { f in
             FeatureEvidence(layer: l, index: f, tokensScanned: tokensScanned, firings: r.firings[f], activationSum: r.sums[f],

@@ -93,10 +93,12 @@ extension TranscoderSet {
             } catch {
                 throw TranscoderError.invalidConfig(file: configPath, reason: "invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
             }
-            if let kind = config["model_kind"] as? String, kind != "transcoder_set" {
-                throw TranscoderError.invalidConfig(file: configPath, reason: "model_kind \(kind) is not supported (transcoder_set is)")
+            if let kind = config["model_kind"] as? String, kind != "transcoder_set", kind != "cross_layer_transcoder" {
+                throw TranscoderError.invalidConfig(file: configPath, reason: "model_kind \(kind) is not supported (transcoder_set and cross_layer_transcoder are)")
             }
         }
+        let crossLayer = config["model_kind"] as? String == "cross_layer_transcoder"
+        var layout = LayerLayout.perLayer
         var paths = [String]()
         if let listed = config["transcoders"] as? [Any] {
             paths = try listed.map { "\($0)" }.map { entry in
@@ -116,24 +118,35 @@ extension TranscoderSet {
                     throw TranscoderError.invalidConfig(file: configPath, reason: "entry \(l) of the transcoders list is \(name), the file of layer \(n)")
                 }
             }
+            // Gemma Scope 2's cross-layer transcoders are listed like its per-layer files.
+            if crossLayer { layout = .multiLayer }
         } else {
-            // No list: layer_N.safetensors in the folder, or (a published config naming its
-            // repository) in the mirror of that repository, under its subfolder.
+            // No list: layer_N.safetensors (a CLT: W_enc_N and W_dec_N.safetensors) in the folder,
+            // or (a published config naming its repository) in the mirror of that repository,
+            // under its subfolder.
+            let first = crossLayer ? "W_enc_0.safetensors" : "layer_0.safetensors"
             var base = folder
             if let repo = config["repo_id"] as? String {
-                let mirror = try mirrored("hf://\(repo)/\((config["subfolder"] as? String).map { $0 + "/" } ?? "")layer_0.safetensors",
+                let mirror = try mirrored("hf://\(repo)/\((config["subfolder"] as? String).map { $0 + "/" } ?? "")\(first)",
                                           in: folder, config: configPath)
                 base = (mirror as NSString).deletingLastPathComponent
             }
             var l = 0
             while true {
-                let candidate = (base as NSString).appendingPathComponent("layer_\(l).safetensors")
+                let candidate = (base as NSString).appendingPathComponent(crossLayer ? "W_enc_\(l).safetensors" : "layer_\(l).safetensors")
                 guard FileManager.default.fileExists(atPath: candidate) else { break }
                 paths.append(candidate)
                 l += 1
             }
             guard !paths.isEmpty else {
-                throw TranscoderError.missingLayerFile(folder: folder, layer: 0, path: (folder as NSString).appendingPathComponent("layer_0.safetensors"))
+                throw TranscoderError.missingLayerFile(folder: folder, layer: 0, path: (base as NSString).appendingPathComponent(first))
+            }
+            if crossLayer {
+                let decoders = paths.indices.map { (base as NSString).appendingPathComponent("W_dec_\($0).safetensors") }
+                for (l, path) in decoders.enumerated() where !FileManager.default.fileExists(atPath: path) {
+                    throw TranscoderError.missingLayerFile(folder: folder, layer: l, path: path)
+                }
+                layout = .crossLayerFiles(decoders: decoders)
             }
         }
         let topK = (config["activation"] as? String)?.lowercased() == "topk" ? (config["k"] as? Int) : nil
@@ -147,14 +160,18 @@ extension TranscoderSet {
         let name = notes["name"] ?? (folder as NSString).lastPathComponent
         let modelName = config["model_name"] as? String ?? "unknown"
         var set: TranscoderSet
+        // Shapes from the headers first: every layer's widths and decoder span agree before any
+        // weight is read (a cross-layer set's decoders are only ever mapped, never read whole).
+        let layers = try lazyLayers(paths: paths, topK: topK, layout: layout)
         if lazy {
-            set = TranscoderSet(name: name, modelName: modelName, lazy: try lazyLayers(paths: paths, topK: topK), notes: notes)
+            set = TranscoderSet(name: name, modelName: modelName, lazy: layers, notes: notes)
         } else {
-            let transcoders = try paths.enumerated().map { try loadLayer(path: $0.element, layer: $0.offset, topK: topK) }
+            let transcoders = try paths.indices.map { try loadLayer(layers, layer: $0) }
             set = try TranscoderSet(name: name, modelName: modelName, transcoders: transcoders, notes: notes)
         }
         set.folder = folder
         set.layerFiles = paths
+        if case .crossLayerFiles(let decoders) = layout { set.decoderFiles = decoders }
         set.inputHook = config["feature_input_hook"] as? String ?? set.inputHook
         set.outputHook = config["feature_output_hook"] as? String ?? set.outputHook
         // The sites transcoders read and write (TranscoderSet.inputSites, .outputSites): each maps
@@ -184,11 +201,13 @@ extension TranscoderSet {
         return path
     }
 
-    /// Shapes of every layer from the file headers, checked to agree.
-    static func lazyLayers(paths: [String], topK: Int?) throws -> LazyLayers {
+    /// Shapes of every layer from the file headers, checked to agree: encoders of one width,
+    /// decoders of that width writing to one layer (per-layer) or to layers l..<L (cross-layer).
+    static func lazyLayers(paths: [String], topK: Int?, layout: LayerLayout = .perLayer) throws -> LazyLayers {
         var shape: (features: Int, width: Int, skip: Bool)?
-        for path in paths {
-            let file = try LayerFile(path: path)
+        let L = paths.count
+        for (l, path) in paths.enumerated() {
+            let file = try LayerFile(path: path, layer: layout == .perLayer ? nil : l)
             let names = file.names
             guard let encoder = try file.shape(names.encoder), encoder.count == 2 else {
                 throw TranscoderError.missingTensor(file: path, tensor: names.encoder)
@@ -199,13 +218,37 @@ extension TranscoderSet {
                 throw TranscoderError.shape(file: path, tensor: names.encoder, expected: [shape.features, shape.width], found: [found.0, found.1])
             }
             shape = shape ?? found
+            // The decoder: its file's header, checked against the encoder and the layer's span.
+            let (decoderPath, decoderFile): (String, LayerFile)
+            if case .crossLayerFiles(let decoders) = layout {
+                (decoderPath, decoderFile) = (decoders[l], try LayerFile(path: decoders[l], layer: l))
+            } else {
+                (decoderPath, decoderFile) = (path, file)
+            }
+            guard let decoder = try decoderFile.shape(names.decoder) else {
+                throw TranscoderError.missingTensor(file: decoderPath, tensor: names.decoder)
+            }
+            let expected: [Int] = switch layout {
+            case .perLayer: [found.0, found.1]
+            case .crossLayerFiles: [found.0, L - l, found.1]
+            case .multiLayer: [found.0, L, found.1]
+            }
+            guard decoder == expected else {
+                if decoder.count == expected.count, decoder.first == found.0, decoder.last == found.1, expected.count == 3 {
+                    throw TranscoderError.decoderSpan(set: decoderPath, layer: l, span: decoder[1], expected: expected[1], crossLayer: true)
+                }
+                throw TranscoderError.shape(file: decoderPath, tensor: names.decoder, expected: expected, found: decoder)
+            }
         }
         guard let shape else { throw TranscoderError.invalidOptions("a transcoder set needs at least one layer") }
-        return LazyLayers(paths: paths, topK: topK, features: shape.features, width: shape.width, hasSkip: shape.skip)
+        return LazyLayers(paths: paths, topK: topK, features: shape.features, width: shape.width, hasSkip: shape.skip, layout: layout)
     }
 
-    static func loadLayer(path: String, layer: Int, topK: Int?) throws -> Transcoder {
-        let file = try LayerFile(path: path)
+    /// Reads one layer's encoder, biases and skip; a cross-layer decoder is mapped, not read.
+    static func loadLayer(_ layers: LazyLayers, layer: Int) throws -> Transcoder {
+        let index = layer
+        let path = layers.paths[index]
+        let file = try LayerFile(path: path, layer: layers.layout == .perLayer ? nil : layer)
         func tensor(_ name: String) throws -> Tensor {
             guard file.contains(name) else { throw TranscoderError.missingTensor(file: path, tensor: name) }
             let t = try file.tensor(name)
@@ -214,42 +257,73 @@ extension TranscoderSet {
         }
         let names = file.names
         let encoder = names.encoderTransposed ? try tensor(names.encoder).transposed() : try tensor(names.encoder)
-        let decoder = try tensor(names.decoder)
+        let (f, d, L) = (encoder.shape[0], encoder.shape[1], layers.paths.count)
+        let decoder: DecoderWeights
+        switch layers.layout {
+        case .perLayer:
+            decoder = try DecoderWeights(tensor(names.decoder))
+        case .crossLayerFiles(let decoders):
+            let mapped = try LayerFile(path: decoders[index], layer: layer)
+            guard let safetensors = mapped.safetensors, mapped.contains(names.decoder) else {
+                throw TranscoderError.missingTensor(file: decoders[index], tensor: names.decoder)
+            }
+            decoder = DecoderWeights(mapped: safetensors, name: names.decoder, features: f, span: L - layer, width: d)
+        case .multiLayer:
+            guard let safetensors = file.safetensors, file.contains(names.decoder) else {
+                throw TranscoderError.missingTensor(file: path, tensor: names.decoder)
+            }
+            decoder = DecoderWeights(mapped: safetensors, name: names.decoder, features: f, span: L - layer, width: d, first: layer)
+        }
         var skip = file.contains(names.skip) ? try tensor(names.skip) : nil
         if names.skipTransposed { skip = try skip?.transposed() }
         let activation: TranscoderActivation = file.contains(names.threshold)
             ? .jumpReLU(threshold: try tensor(names.threshold))
-            : topK.map { .topK(k: $0) } ?? .relu
+            : layers.topK.map { .topK(k: $0) } ?? .relu
         do {
-            return try Transcoder(layer: layer, encoder: encoder, encoderBias: try tensor("b_enc"), decoder: decoder,
-                                  decoderBias: try tensor("b_dec"), skip: skip, activation: activation)
+            return try Transcoder(layer: layer, encoder: encoder, encoderBias: try tensor(names.encoderBias), decoderWeights: decoder,
+                                  decoderBias: try tensor(names.decoderBias), skip: skip, activation: activation)
         } catch TranscoderError.shape(_, let name, let expected, let found) {
             throw TranscoderError.shape(file: path, tensor: name, expected: expected, found: found)
         }
     }
 
-    /// Writes the set in circuit-tracer's per-layer format (relative paths in config.yaml).
+    /// Writes the set in circuit-tracer's format: per-layer (layer_{l}.safetensors, relative
+    /// paths in config.yaml) or cross-layer (W_enc_{l}.safetensors with W_enc_l, b_enc_l, b_dec_l,
+    /// threshold_l, and W_dec_{l}.safetensors with W_dec_l [f, L − l, d]), which circuit-tracer's
+    /// `load_clt` reads unchanged.
     public func save(to folder: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var topK: Int? = nil
+        func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
         for l in 0..<layers {
             let t = try self[l]
-            var tensors = ["W_enc": t.encoder, "W_dec": t.decoder, "b_enc": t.encoderBias, "b_dec": t.decoderBias]
-            if let skip = t.skip { tensors["W_skip"] = skip }
+            var threshold: Tensor?
             switch t.activation {
-            case .jumpReLU(let threshold): tensors["activation_function.threshold"] = threshold
+            case .jumpReLU(let th): threshold = th
             case .topK(let k): topK = k
             case .relu: break
             }
-            try SafetensorsFile.write(tensors, to: (folder as NSString).appendingPathComponent("layer_\(t.layer).safetensors"))
+            if isCrossLayer {
+                var tensors = ["W_enc_\(l)": t.encoder, "b_enc_\(l)": t.encoderBias, "b_dec_\(l)": t.decoderBias]
+                if let threshold { tensors["threshold_\(l)"] = threshold }
+                if let skip = t.skip { tensors["W_skip_\(l)"] = skip }
+                try SafetensorsFile.write(tensors, to: path("W_enc_\(l).safetensors"))
+                let decoder = try t.decoder.reshaped([t.features, t.decoderWeights.span, t.modelWidth])     // [f, 1, d] at the last layer
+                try SafetensorsFile.write(["W_dec_\(l)": decoder], to: path("W_dec_\(l).safetensors"))
+            } else {
+                var tensors = ["W_enc": t.encoder, "W_dec": try t.decoder, "b_enc": t.encoderBias, "b_dec": t.decoderBias]
+                if let skip = t.skip { tensors["W_skip"] = skip }
+                if let threshold { tensors["activation_function.threshold"] = threshold }
+                try SafetensorsFile.write(tensors, to: path("layer_\(t.layer).safetensors"))
+            }
         }
         var config: [String: Any] = [
             "model_name": modelName,
-            "model_kind": "transcoder_set",
+            "model_kind": isCrossLayer ? "cross_layer_transcoder" : "transcoder_set",
             "feature_input_hook": inputHook,
             "feature_output_hook": outputHook,
-            "transcoders": (0..<layers).map { "layer_\($0).safetensors" },
         ]
+        if !isCrossLayer { config["transcoders"] = (0..<layers).map { "layer_\($0).safetensors" } }
         if let topK {
             config["activation"] = "topk"
             config["k"] = topK
@@ -274,7 +348,7 @@ extension TranscoderSet {
         let config = (folder as NSString).appendingPathComponent("config.yaml")
         if FileManager.default.fileExists(atPath: config) { parts.append(try Fingerprint.file(config)) }
         let files = layerFiles ?? (0..<layers).map { (folder as NSString).appendingPathComponent("layer_\($0).safetensors") }
-        for file in files { parts.append(try Fingerprint.file(file)) }
+        for file in files + (decoderFiles ?? []) { parts.append(try Fingerprint.file(file)) }
         return Fingerprint.combine(parts)
     }
 }
@@ -289,13 +363,17 @@ extension TranscoderSet {
 struct LayerFile {
     struct Names {
         var encoder = "W_enc", decoder = "W_dec", threshold = "activation_function.threshold", skip = "W_skip"
+        var encoderBias = "b_enc", decoderBias = "b_dec"
         var encoderTransposed = false, skipTransposed = false
     }
     let safetensors: SafetensorsFile?
     let archive: NumpyArchive?
     let names: Names
 
-    init(path: String) throws {
+    /// `layer` for a cross-layer set's file: circuit-tracer's CLT files suffix every name with
+    /// the layer (W_enc_3, b_enc_3, b_dec_3, threshold_3 in W_enc_3.safetensors, W_dec_3 in
+    /// W_dec_3.safetensors); Gemma Scope 2's multi-layer files use the per-layer names.
+    init(path: String, layer: Int? = nil) throws {
         if path.hasSuffix(".npz") {
             archive = try NumpyArchive(path: path)
             safetensors = nil
@@ -304,10 +382,15 @@ struct LayerFile {
             let file = try SafetensorsFile(path: path)
             safetensors = file
             archive = nil
-            names = file.contains("w_enc")
-                ? Names(encoder: "w_enc", decoder: "w_dec", threshold: "threshold", skip: "affine_skip_connection",
-                        encoderTransposed: true, skipTransposed: true)
-                : Names()
+            if file.contains("w_enc") || file.contains("w_dec") {
+                names = Names(encoder: "w_enc", decoder: "w_dec", threshold: "threshold", skip: "affine_skip_connection",
+                              encoderTransposed: true, skipTransposed: true)
+            } else if let l = layer {
+                names = Names(encoder: "W_enc_\(l)", decoder: "W_dec_\(l)", threshold: "threshold_\(l)", skip: "W_skip_\(l)",
+                              encoderBias: "b_enc_\(l)", decoderBias: "b_dec_\(l)")
+            } else {
+                names = Names()
+            }
         }
     }
 

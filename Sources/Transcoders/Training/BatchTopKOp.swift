@@ -78,7 +78,7 @@ extension Variable {
 
         // BatchTopK: the cutoff is the (k·n)-th largest pre-activation, and only positive ones count.
         let cutoff = batchCutoff(z, keep: max(min(loss.k * n, n * f), 1), hint: cutoffHint)
-        let (active, aux) = select(z, rows: n, features: f, cutoff: cutoff, dead: dead, auxK: loss.auxK)
+        let (active, aux) = selectBatchTopK(z, rows: n, features: f, cutoff: cutoff, dead: dead, auxK: loss.auxK)
 
         // ŷ − y and ê − r, where r = y − ŷ.
         var reconstruction = try skip.map { try Tensor.matmul(x, $0.value, transposeB: true) } ?? Tensor(zeros: [n, d])
@@ -130,7 +130,7 @@ extension Variable {
 }
 
 /// Kept entries (above the cutoff) and each row's AuxK entries among dead features.
-private func select(_ z: Tensor, rows n: Int, features f: Int, cutoff: Float, dead: [Bool], auxK: Int)
+func selectBatchTopK(_ z: Tensor, rows n: Int, features f: Int, cutoff: Float, dead: [Bool], auxK: Int)
     -> (active: SparseActivations, aux: SparseActivations) {
     var starts = [0], features = [Int32](), values = [Float]()
     var auxStarts = [0], auxFeatures = [Int32](), auxValues = [Float]()

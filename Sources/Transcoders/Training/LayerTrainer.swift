@@ -29,8 +29,14 @@ final class LayerTrainer: @unchecked Sendable {
 
     var parameters: [Parameter] { [encoder, encoderBias, decoder, decoderBias] + (skip.map { [$0] } ?? []) }
 
-    init(layer: Int, features f: Int, width d: Int, learningRate: Float, seed: UInt64, skip useSkip: Bool) throws {
+    /// How many layers this layer's features write to (1, or L − l for a cross-layer transcoder).
+    let span: Int
+
+    /// `span` > 1: the decoder [f, span·d] holds a vector for each layer from this one on, those
+    /// after this layer's starting at zero.
+    init(layer: Int, features f: Int, width d: Int, learningRate: Float, seed: UInt64, skip useSkip: Bool, span: Int = 1) throws {
         self.layer = layer
+        self.span = span
         var random = SeededGenerator(seed: seed &+ UInt64(layer) &* 7919)
         // Encoder rows: random unit vectors; decoder rows the same directions at a tenth of the
         // length, so the untrained reconstruction adds little variance (FVU starts near 1).
@@ -43,7 +49,14 @@ final class LayerTrainer: @unchecked Sendable {
         }
         encoder = Parameter(wDec, name: "W_enc")
         encoderBias = Parameter(try Tensor(zeros: [f]), name: "b_enc")
-        decoder = Parameter(wDec.scaled(by: 0.1), name: "W_dec")
+        if span == 1 {
+            decoder = Parameter(wDec.scaled(by: 0.1), name: "W_dec")
+        } else {
+            let own = wDec.scaled(by: 0.1)
+            var w = try Tensor(zeros: [f, span * d])
+            for i in 0..<f { for j in 0..<d { w.scalars[i * span * d + j] = own.scalars[i * d + j] } }
+            decoder = Parameter(w, name: "W_dec")
+        }
         skip = useSkip ? Parameter(try Tensor(zeros: [d, d]), name: "W_skip") : nil
         decoderBias = Parameter(try Tensor(zeros: [d]), name: "b_dec")
         adam = Adam(learningRate: learningRate)
@@ -86,17 +99,35 @@ final class LayerTrainer: @unchecked Sendable {
         return batchFVU
     }
 
+    /// Statistics after a step taken elsewhere (the joint cross-layer step).
+    func record(active: SparseActivations, cutoff selected: Float, fvu batchFVU: Double, tokensSeen: Int, rows n: Int) {
+        for f in active.features { lastFired[Int(f)] = tokensSeen + n }
+        cutoffSteps += 1
+        cutoff = cutoffSteps == 1 ? selected : 0.95 * cutoff + 0.05 * selected
+        fvu = cutoffSteps == 1 ? batchFVU : 0.9 * fvu + 0.1 * batchFVU
+        l0 = cutoffSteps == 1 ? active.meanL0 : 0.9 * l0 + 0.1 * active.meanL0
+    }
+
     /// Fraction of features that have not fired within the dead window.
     func deadFraction(tokensSeen: Int, window: Int) -> Double {
         Double(lastFired.filter { tokensSeen - $0 > window }.count) / Double(lastFired.count)
     }
 
     /// The trained transcoder on raw activations, as a JumpReLU with the mean BatchTopK cutoff.
-    func transcoder() throws -> Transcoder {
-        let f = encoder.value.shape[0]
+    /// `outputScales[t]`: the output scale of layer t (what each cross-layer decoder is divided by).
+    func transcoder(outputScales: [Float]? = nil) throws -> Transcoder {
+        let f = encoder.value.shape[0], d = encoder.value.shape[1]
+        var w = decoder.value.scaled(by: 1 / outputScale)
+        if span > 1, let outputScales {
+            w = try Tensor(shape: [f, span, d]) { out in
+                for i in 0..<f { for k in 0..<span { for j in 0..<d {
+                    out[(i * span + k) * d + j] = decoder.value.scalars[(i * span + k) * d + j] / outputScales[layer + k]
+                } } }
+            }
+        }
         return try Transcoder(
             layer: layer, encoder: encoder.value.scaled(by: inputScale), encoderBias: encoderBias.value,
-            decoder: decoder.value.scaled(by: 1 / outputScale), decoderBias: decoderBias.value.scaled(by: 1 / outputScale),
+            decoder: w, decoderBias: decoderBias.value.scaled(by: 1 / outputScale),
             skip: skip?.value.scaled(by: inputScale / outputScale),
             activation: .jumpReLU(threshold: try Tensor(repeating: cutoff, shape: [f])))
     }

@@ -34,6 +34,14 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// mlp.hook_in → hook_mlp_out.
     public var inputHook = "mlp.hook_in"
     public var outputHook = "mlp.hook_out"
+    /// Train a cross-layer transcoder: layer l's features write to every layer from l on, all
+    /// layers trained jointly against every layer's output (stored optional, so checkpoints
+    /// written before it existed still resume).
+    public var crossLayer: Bool {
+        get { crossLayerTraining ?? false }
+        set { crossLayerTraining = newValue }
+    }
+    var crossLayerTraining: Bool?
 
     public init() {}
 
@@ -51,6 +59,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         guard tokens > 0 else { throw TranscoderError.invalidOptions("--tokens must be positive") }
         guard sequencesPerBatch > 0, batchRows > 0 else { throw TranscoderError.invalidOptions("batch sizes must be positive") }
         guard learningRate > 0, learningRate.isFinite else { throw TranscoderError.invalidOptions("the learning rate must be positive") }
+        if crossLayer && onlyLayers != nil {
+            throw TranscoderError.invalidOptions("a cross-layer transcoder trains every layer jointly: it cannot train only some layers")
+        }
         guard TranscoderSet.inputSites[inputHook] != nil else {
             throw TranscoderError.invalidOptions("--input-hook \(inputHook) is not a site (\(TranscoderSet.supportedInputHooks.sorted().joined(separator: ", ")))")
         }

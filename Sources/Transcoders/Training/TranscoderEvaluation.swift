@@ -58,12 +58,12 @@ public enum TranscoderEvaluation {
             let clean = try model.forward(ids, cache: .points(points), logits: .all)
             // Reconstruction statistics per layer (positions 1..<n).
             let keep = (0..<ids.count).flatMap { j in (1..<n).map { j * n + $0 } }
+            let xs = try (0..<layers).map { try clean.cache[set.inputPoint(layer: $0)]!.reshaped([ids.count * n, d]).gatherRows(keep) }
+            let (activations, reconstructions) = try set.reconstruct(inputs: xs)
             for l in 0..<layers {
-                let x = try clean.cache[set.inputPoint(layer: l)]!.reshaped([ids.count * n, d]).gatherRows(keep)
                 let y = try clean.cache[set.outputPoint(layer: l)]!.reshaped([ids.count * n, d]).gatherRows(keep)
-                let active = try set[l].encode(x)
-                let yHat = try set[l].decode(active, input: x)
-                errorSum[l] += Double(try (yHat - y).squared().sum())
+                let active = activations[l]
+                errorSum[l] += Double(try (reconstructions[l] - y).squared().sum())
                 squareSum[l] += Double(y.squared().sum())
                 for r in 0..<keep.count { for j in 0..<d { sum[l][j] += Double(y.scalars[r * d + j]) } }
                 l0Sum[l] += Double(active.count)
@@ -96,17 +96,27 @@ public enum TranscoderEvaluation {
                                  splicedLoss: splicedNLL / Double(predicted))
     }
 
-    /// Hooks that replace each layer's MLP output by its transcoder's reconstruction of the
-    /// same run's MLP input, at every position but 0.
+    /// Hooks that replace each layer's MLP output by its reconstruction from the same run's MLP
+    /// inputs (across layers: what this and every earlier layer's features write to it), at every
+    /// position but 0.
     public static func splicingHooks(_ set: TranscoderSet) -> [HookPoint: Hook] {
         let inputs = InputBox()
         var hooks = [HookPoint: Hook]()
         for l in 0..<set.layers {
-            hooks[set.inputPoint(layer: l)] = { _, value in inputs.value = value }
+            hooks[set.inputPoint(layer: l)] = { _, value in
+                inputs.value = value
+                if l == 0 { inputs.pending = [:] }     // a new forward pass
+            }
             hooks[set.outputPoint(layer: l)] = { _, value in
                 guard let x = inputs.value else { return }
                 let (b, n, d) = (value.shape[0], value.shape[1], value.shape[2])
-                let reconstruction = try set[l].reconstruct(x.reshaped([b * n, d]))
+                let t = try set[l], rows = try x.reshaped([b * n, d])
+                let writes = try t.writes(t.encode(rows))
+                var reconstruction = try t.affine(rows: b * n, input: rows) + writes[0]
+                if let earlier = inputs.pending.removeValue(forKey: l) { try reconstruction.add(earlier) }
+                for k in writes.indices.dropFirst() {
+                    if inputs.pending[l + k] == nil { inputs.pending[l + k] = writes[k] } else { try inputs.pending[l + k]!.add(writes[k]) }
+                }
                 for j in 0..<b {
                     for p in 1..<n {
                         let base = (j * n + p) * d
@@ -122,4 +132,6 @@ public enum TranscoderEvaluation {
 /// The MLP input of the layer being run, handed from the `mlp.hook_in` hook to `hook_mlp_out`.
 final class InputBox: @unchecked Sendable {
     var value: Tensor?
+    /// Across layers: what earlier layers' features write to each later layer's output.
+    var pending = [Int: Tensor]()
 }

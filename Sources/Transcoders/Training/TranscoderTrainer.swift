@@ -48,7 +48,8 @@ public final class TranscoderTrainer: @unchecked Sendable {
             throw TranscoderError.invalidOptions("\(site) is not a hook point of \(c.architecture) models")
         }
         self.layers = try layerIndices.map {
-            try LayerTrainer(layer: $0, features: options.features, width: c.width, learningRate: options.learningRate, seed: options.seed, skip: options.skip)
+            try LayerTrainer(layer: $0, features: options.features, width: c.width, learningRate: options.learningRate, seed: options.seed,
+                             skip: options.skip, span: options.crossLayer ? c.layers - $0 : 1)
         }
         self.checkpointFolder = checkpointFolder
         self.random = SeededGenerator(seed: options.seed ^ 0x5DEECE66D)
@@ -91,7 +92,15 @@ public final class TranscoderTrainer: @unchecked Sendable {
             let size = rows.count / stepCount
             let baseStep = steps, baseTokens = tokensSeen
             let failure = FailureBox()
-            Parallel.forEach(layers.count) { i in
+            if options.crossLayer {
+                // One joint step over every layer (the step itself runs layers in parallel).
+                for s in 0..<stepCount {
+                    let indices = Array((s * size)..<(s == stepCount - 1 ? rows.count : (s + 1) * size))
+                    try CrossLayerStep.step(layers, inputs: try layerIndices.map { try rows.inputs[$0].gatherRows(indices) },
+                                            outputs: try layerIndices.map { try rows.outputs[$0].gatherRows(indices) }, options: options,
+                                            learningRate: learningRate(step: baseStep + s), tokensSeen: baseTokens + s * size)
+                }
+            } else { Parallel.forEach(layers.count) { i in
                 let trainer = self.layers[i], l = self.layerIndices[i]
                 do {
                     for s in 0..<stepCount {
@@ -104,7 +113,7 @@ public final class TranscoderTrainer: @unchecked Sendable {
                 } catch {
                     failure.record(error)
                 }
-            }
+            } }
             if let error = failure.error { throw error }
             steps += stepCount
             tokensSeen += rows.count
@@ -135,7 +144,10 @@ public final class TranscoderTrainer: @unchecked Sendable {
     }
 
     /// The trained transcoders of the layers trained (JumpReLU, on raw activations).
-    public func transcoders() throws -> [Transcoder] { try layers.map { try $0.transcoder() } }
+    public func transcoders() throws -> [Transcoder] {
+        let scales = layers.map(\.outputScale)
+        return try layers.map { try $0.transcoder(outputScales: options.crossLayer ? scales : nil) }
+    }
 
     /// The trained set; every layer of the model must have been trained.
     public func transcoderSet(name: String, modelName: String) throws -> TranscoderSet {
@@ -147,7 +159,9 @@ public final class TranscoderTrainer: @unchecked Sendable {
             "trained_tokens": "\(tokensSeen)", "features": "\(options.features)", "k": "\(options.k)",
             "training_seconds": String(format: "%.0f", elapsedBefore), "seed": "\(options.seed)",
             "final_training_fvu": String(format: "%.4f", progress.meanFVU),
-            "method": "BatchTopK with AuxK, exported as JumpReLU at the mean batch cutoff",
+            "method": options.crossLayer
+                ? "cross-layer, trained jointly on every layer's output: BatchTopK per layer with AuxK, exported as JumpReLU at the mean batch cutoff"
+                : "BatchTopK with AuxK, exported as JumpReLU at the mean batch cutoff",
         ]
         var set = try TranscoderSet(name: name, modelName: modelName, transcoders: transcoders(), notes: notes)
         set.inputHook = options.inputHook

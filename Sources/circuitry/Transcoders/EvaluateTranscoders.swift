@@ -66,6 +66,7 @@ struct TranscodersInfo: ParsableCommand {
         print("""
             \(path)
               model          \(set.modelName)
+              kind           \(set.kind)\(set.isCrossLayer ? " (layer l's features write to layers l…\(set.layers - 1))" : "")
               layers         \(set.layers), \(set.features) features each, width \(set.modelWidth)
               activation     \(try set[0].activation.name)\(set.hasSkip ? ", with skip connections" : "")
               hooks          \(set.inputHook) → \(set.outputHook)

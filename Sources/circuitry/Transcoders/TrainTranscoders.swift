@@ -6,12 +6,16 @@ import Transcoders
 struct TrainTranscoders: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a per-layer transcoder for every layer of a model.",
+        abstract: "Train a transcoder for every layer of a model (per-layer, or cross-layer with --cross-layer).",
         discussion: """
             Activations come from the model run over the corpus (all layers from one forward pass,
             through a shuffled buffer). Each layer trains a BatchTopK transcoder with a skip
             connection (AuxK keeps features alive), then the set is saved in circuit-tracer's
             per-layer format as JumpReLU transcoders and evaluated on held-out text.
+            With --cross-layer, layer l's features write to every layer from l on and all layers
+            train jointly against every layer's MLP output; the result is saved in circuit-tracer's
+            cross-layer format (W_enc_l / W_dec_l files), which circuit-tracer loads unchanged.
+            Decoders then hold (L − l) vectors per feature: memory grows with features × L² / 2.
             Interrupted runs continue from their last checkpoint with --resume.
 
             Examples:
@@ -20,6 +24,8 @@ struct TrainTranscoders: ParsableCommand {
               circuitry transcoders train --corpus ~/texts --features 2048 --tokens 200000
               circuitry transcoders train --model gemma-3-270m --output-hook hook_mlp_out \\
                   --out models/transcoders/gemma-3-270m-default     # at Gemma Scope's sites
+              circuitry transcoders train --cross-layer --features 2048 --output-hook hook_mlp_out \\
+                  --out models/transcoders/smollm2-clt               # a cross-layer transcoder
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -52,6 +58,9 @@ struct TrainTranscoders: ParsableCommand {
     @Flag(name: .long, help: "Train without skip connections.")
     var noSkip = false
 
+    @Flag(name: .long, help: "Train one cross-layer transcoder (features write to every later layer) instead of per-layer ones.")
+    var crossLayer = false
+
     @Flag(name: .long, help: "Continue from the checkpoint in the output folder.")
     var resume = false
 
@@ -79,6 +88,7 @@ struct TrainTranscoders: ParsableCommand {
         options.checkpointSeconds = checkpointSeconds
         options.inputHook = inputHook
         options.outputHook = outputHook
+        options.crossLayer = crossLayer
         try options.validate()
         let folder = out ?? Paths.defaultTranscoders
         let checkpoint = "\(folder)/checkpoint"
@@ -92,7 +102,7 @@ struct TrainTranscoders: ParsableCommand {
             trainer = try TranscoderTrainer(model: loaded.model, corpus: corpus, options: options, checkpointFolder: checkpoint)
         }
         let o = trainer.options
-        Output.note("training \(loaded.configuration.layers) transcoders: \(o.features) features, k = \(o.k), \(o.skip ? "with" : "without") skip connections, \(o.tokens.formatted()) tokens")
+        Output.note("training \(o.crossLayer ? "a cross-layer transcoder over \(loaded.configuration.layers) layers" : "\(loaded.configuration.layers) transcoders"): \(o.features) features, k = \(o.k), \(o.skip ? "with" : "without") skip connections, \(o.tokens.formatted()) tokens")
         let bar = ProgressBar("train", total: o.tokens)
         try trainer.run { p in
             bar.update(p.tokens, detail: String(format: "%@ tokens  %.0f tok/s  FVU %.3f  L0 %.0f  dead %.1f%%",

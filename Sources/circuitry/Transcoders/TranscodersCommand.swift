@@ -7,14 +7,14 @@ import Transcoders
 struct TranscodersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transcoders",
-        abstract: "Train, evaluate and inspect per-layer transcoders.",
+        abstract: "Train, evaluate and inspect transcoders (per-layer, skip and cross-layer).",
         subcommands: [TrainTranscoders.self, EvaluateTranscoders.self, TranscodersInfo.self])
 }
 
 /// `--transcoders DIR`, shared by commands that use a transcoder set.
 struct TranscoderOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "A transcoder folder in circuit-tracer's per-layer format.",
+        "A transcoder folder: circuit-tracer's per-layer or cross-layer format, or Gemma Scope's files with a config.yaml.",
         discussion: "Default: $CIRCUITRY_TRANSCODERS, else the default set trained by `make transcoders`.",
         valueName: "dir"))
     var transcoders: String?
