@@ -22,7 +22,7 @@ extension AttributionError: CustomStringConvertible {
         case let .tooLarge(n, e, available, budget):
             let gb = { (bytes: Double) in String(format: "%.1f GB", bytes / 1e9) }
             return "attributing \(n) tokens would need about \(gb(e.total)) (attention patterns \(gb(e.patterns)), rows over about "
-                + "\(e.activeFeatures) active features \(gb(e.rows))) and this machine allows \(gb(available)): "
+                + "\(e.activeFeatures) active features \(gb(e.rows)), their decoder writes \(gb(e.writes))) and this machine allows \(gb(available)): "
                 + (budget.map { "bound the rows with --max-feature-nodes \($0) or shorten the prompt" } ?? "shorten the prompt")
         }
     }

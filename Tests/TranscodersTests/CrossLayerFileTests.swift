@@ -88,6 +88,20 @@ import TestSupport
         #expect(throws: TranscoderError.self) { try t.decoderWeights.rows([6]) }
     }
 
+    @Test func theLogitLensReadsEverythingAFeatureWrites() throws {
+        // A CLT feature's pages show what all its decoders add to the residual stream.
+        let set = try TranscoderSet.load(folder: Self.fixtures.appendingPathComponent("ct-relu").path)
+        let t = try set[0], w = try t.decoder, total = try t.totalDecoder()
+        #expect(total.shape == [6, 4])
+        for i in 0..<6 {
+            for j in 0..<4 {
+                let sum = (0..<3).reduce(Float(0)) { $0 + w.scalars[(i * 3 + $1) * 4 + j] }
+                #expect(abs(total.scalars[i * 4 + j] - sum) <= 1e-6)
+            }
+        }
+        #expect(try set[2].totalDecoder().shape == [6, 4])
+    }
+
     @Test func badFilesAreClearErrors() throws {
         // A decoder whose layer span is wrong: layer 1 writing to 3 layers of a 3-layer CLT.
         let span = try Self.copy("ct-relu")

@@ -110,47 +110,48 @@ enum CrossLayerStep {
             } catch { failure.record(error) }
         }
         if let error = failure.error { throw error }
-        // 3. Gradients of each layer's parameters, and its Adam step.
+        // 3. Gradients of each layer's parameters. Row r of G_s [n, span·d] holds g_s[r], g_{s+1}[r],
+        //    …: what the layer's decoders of one feature meet, laid out as its decoder row is, so
+        //    each kept entry costs one long dot product and one long update.
         Parallel.forEach(L) { s in
             do {
-                let t = trainers[s], span = L - s
-                var gEnc = try Tensor(zeros: [f, d]), gBEnc = try Tensor(zeros: [f]), gDec = try Tensor(zeros: [f, span * d])
-                let a = active[s], dead = aux[s]
+                let t = trainers[s], span = L - s, width = span * d
+                var g = try Tensor(zeros: [n, width])
+                g.scalars.withUnsafeMutableBufferPointer { out in
+                    for k in 0..<span {
+                        gy[s + k].scalars.withUnsafeBufferPointer { src in
+                            for r in 0..<n { (out.baseAddress! + r * width + k * d).update(from: src.baseAddress! + r * d, count: d) }
+                        }
+                    }
+                }
+                var gEnc = try Tensor(zeros: [f, d]), gBEnc = try Tensor(zeros: [f]), gDec = try Tensor(zeros: [f, width])
+                let a = active[s], dead = aux[s], ga = gAux[s]
                 x[s].scalars.withUnsafeBufferPointer { px in
+                g.scalars.withUnsafeBufferPointer { pg in
+                ga.scalars.withUnsafeBufferPointer { pa in
                 t.decoder.value.scalars.withUnsafeBufferPointer { w in
                 gEnc.scalars.withUnsafeMutableBufferPointer { ge in
                 gBEnc.scalars.withUnsafeMutableBufferPointer { gb in
                 gDec.scalars.withUnsafeMutableBufferPointer { gd in
-                    let gs = (s..<L).map { gy[$0] }, ga = gAux[s]
                     for r in 0..<n {
-                        let xr = px.baseAddress! + r * d
+                        let xr = px.baseAddress! + r * d, gr = pg.baseAddress! + r * width, gar = pa.baseAddress! + r * d
                         for e in a.rowStarts[r]..<a.rowStarts[r + 1] {
-                            let i = Int(a.features[e]), v = a.values[e]
-                            var grad: Float = 0
-                            for k in 0..<span {
-                                gs[k].scalars.withUnsafeBufferPointer { g in
-                                    let gr = g.baseAddress! + r * d, offset = (i * span + k) * d
-                                    grad += VectorReduce.dot(gr, w.baseAddress! + offset, d)
-                                    let row = gd.baseAddress! + offset
-                                    for j in 0..<d { row[j] += v * gr[j] }
-                                }
-                            }
-                            let row = ge.baseAddress! + i * d
-                            for j in 0..<d { row[j] += grad * xr[j] }
+                            let i = Int(a.features[e]), v = a.values[e], offset = i * width
+                            let grad = VectorReduce.dot(gr, w.baseAddress! + offset, width)
+                            let row = gd.baseAddress! + offset, encoderRow = ge.baseAddress! + i * d
+                            for j in 0..<width { row[j] += v * gr[j] }
+                            for j in 0..<d { encoderRow[j] += grad * xr[j] }
                             gb[i] += grad
                         }
-                        ga.scalars.withUnsafeBufferPointer { g in
-                            let gr = g.baseAddress! + r * d
-                            for e in dead.rowStarts[r]..<dead.rowStarts[r + 1] {
-                                let i = Int(dead.features[e]), v = dead.values[e], offset = i * span * d
-                                let grad = VectorReduce.dot(gr, w.baseAddress! + offset, d)
-                                let row = gd.baseAddress! + offset, encoderRow = ge.baseAddress! + i * d
-                                for j in 0..<d { row[j] += v * gr[j]; encoderRow[j] += grad * xr[j] }
-                                gb[i] += grad
-                            }
+                        for e in dead.rowStarts[r]..<dead.rowStarts[r + 1] {
+                            let i = Int(dead.features[e]), v = dead.values[e], offset = i * width
+                            let grad = VectorReduce.dot(gar, w.baseAddress! + offset, d)
+                            let row = gd.baseAddress! + offset, encoderRow = ge.baseAddress! + i * d
+                            for j in 0..<d { row[j] += v * gar[j]; encoderRow[j] += grad * xr[j] }
+                            gb[i] += grad
                         }
                     }
-                } } } } }
+                } } } } } } }
                 t.encoder.gradient = gEnc
                 t.encoderBias.gradient = gBEnc
                 t.decoder.gradient = gDec

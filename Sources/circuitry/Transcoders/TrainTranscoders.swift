@@ -16,6 +16,8 @@ struct TrainTranscoders: ParsableCommand {
             train jointly against every layer's MLP output; the result is saved in circuit-tracer's
             cross-layer format (W_enc_l / W_dec_l files), which circuit-tracer loads unchanged.
             Decoders then hold (L − l) vectors per feature: memory grows with features × L² / 2.
+            Cross-layer transcoders train without skip connections: circuit-tracer's CLT files
+            have none.
             Interrupted runs continue from their last checkpoint with --resume.
 
             Examples:
@@ -84,7 +86,9 @@ struct TrainTranscoders: ParsableCommand {
         if let tokens { options.tokens = tokens }
         if let learningRate { options.learningRate = learningRate }
         options.seed = seed
-        options.skip = !noSkip
+        // circuit-tracer's CLT files have no skip connections (its loader would drop them), so a
+        // cross-layer transcoder trains without one and circuit-tracer reads it as trained.
+        options.skip = !noSkip && !crossLayer
         options.checkpointSeconds = checkpointSeconds
         options.inputHook = inputHook
         options.outputHook = outputHook
