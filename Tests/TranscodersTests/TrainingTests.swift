@@ -83,17 +83,19 @@ import TestSupport
     }
 }
 
-@Suite struct TrainerTests {
-    /// A tiny model and corpus: 2 layers of width 16, byte-level text.
-    private func setUp() throws -> (LoadedModel, TokenCorpus) {
-        let model = try LoadedModel.load(path: TinyModel(TinyModelSpec()).writeGGUF())
-        let documents = (0..<40).map { i in
-            CorpusDocument(name: "doc\(i)", text: String(repeating: "The quick brown fox \(i) jumps over the lazy dog. ", count: 6))
-        }
-        let corpus = try TokenCorpus.build(documents: documents, tokenizer: model.tokenizer, sequenceLength: 31, heldOutEvery: 5,
-                                           seed: 1, description: "tiny")
-        return (model, corpus)
+/// A tiny model and corpus: 2 layers of width 16, byte-level text.
+func tinyTrainingSetUp() throws -> (LoadedModel, TokenCorpus) {
+    let model = try LoadedModel.load(path: TinyModel(TinyModelSpec()).writeGGUF())
+    let documents = (0..<40).map { i in
+        CorpusDocument(name: "doc\(i)", text: String(repeating: "The quick brown fox \(i) jumps over the lazy dog. ", count: 6))
     }
+    let corpus = try TokenCorpus.build(documents: documents, tokenizer: model.tokenizer, sequenceLength: 31, heldOutEvery: 5,
+                                       seed: 1, description: "tiny")
+    return (model, corpus)
+}
+
+@Suite struct TrainerTests {
+    private func setUp() throws -> (LoadedModel, TokenCorpus) { try tinyTrainingSetUp() }
 
     private func options() -> TrainingOptions {
         var o = TrainingOptions()
@@ -225,15 +227,7 @@ import TestSupport
         #expect(worst < 2e-2, "worst relative difference \(worst) over \(checked) elements")
     }
 
-    private func setUp() throws -> (LoadedModel, TokenCorpus) {
-        let model = try LoadedModel.load(path: TinyModel(TinyModelSpec()).writeGGUF())
-        let documents = (0..<40).map { i in
-            CorpusDocument(name: "doc\(i)", text: String(repeating: "The quick brown fox \(i) jumps over the lazy dog. ", count: 6))
-        }
-        let corpus = try TokenCorpus.build(documents: documents, tokenizer: model.tokenizer, sequenceLength: 31, heldOutEvery: 5,
-                                           seed: 1, description: "tiny")
-        return (model, corpus)
-    }
+    private func setUp() throws -> (LoadedModel, TokenCorpus) { try tinyTrainingSetUp() }
 
     private func options() -> TrainingOptions {
         var o = TrainingOptions()
