@@ -137,15 +137,8 @@ extension LocalReplacementModel {
     /// `only`, when asked).
     func sourceOutputs(layer l: Int, errors withErrors: Bool = true, only: Set<Int>? = nil) throws -> Tensor {
         var out = withErrors ? errors[l] : try Tensor(zeros: errors[l].shape)
-        let d = configuration.width
-        for s in writerLayers[l] {
-            for p in 0..<positions {
-                for i in featureRanges[s][p] where only?.contains(i) ?? true {
-                    let row = (i - writerRanges[l].lowerBound) * d
-                    for j in 0..<d { out.scalars[p * d + j] += writeVectors[l].scalars[row + j] }
-                }
-            }
-        }
+        LocalReplacementModel.addWrites(to: &out, layer: l, writeVectors: writeVectors, writerRanges: writerRanges,
+                                        writerLayers: writerLayers, featureRanges: featureRanges, only: only)
         return out
     }
 }

@@ -145,26 +145,16 @@ public struct LocalReplacementModel: Sendable {
             // ε = y − (what the features write + b_dec + skip); zero at position 0, where the
             // constant is the whole output but its skip term.
             var reconstruction = affines[l]
-            reconstruction.scalars.withUnsafeMutableBufferPointer { out in
-                writeVectors[l].scalars.withUnsafeBufferPointer { w in
-                    for s in writerLayers[l] {
-                        for p in 1..<n {
-                            for i in ranges[s][p] {
-                                let row = w.baseAddress! + (i - writerRanges[l].lowerBound) * d, o = out.baseAddress! + p * d
-                                for j in 0..<d { o[j] += row[j] }
-                            }
-                        }
-                    }
-                }
-            }
+            addWrites(to: &reconstruction, layer: l, writeVectors: writeVectors, writerRanges: writerRanges,
+                      writerLayers: writerLayers, featureRanges: ranges)
             let y = outputs[l]
             var error = try y - reconstruction
             var constant = try Tensor(zeros: [n, d])
-            let skipped = try skips[l].map { try Tensor.matmul(inputs[l], $0, transposeB: true) }
             let bias = decoderBiases[l]
             for j in 0..<d {
+                // The affine part is b_dec + skip, so the skip term at position 0 is affine − b_dec.
                 error.scalars[j] = 0
-                constant.scalars[j] = y.scalars[j] - (skipped?.scalars[j] ?? 0)
+                constant.scalars[j] = y.scalars[j] - (affines[l].scalars[j] - bias.scalars[j])
             }
             for p in 1..<n { for j in 0..<d { constant.scalars[p * d + j] = bias.scalars[j] } }
             errors.append(error)
@@ -186,6 +176,25 @@ public struct LocalReplacementModel: Sendable {
             unembedding: model.unembedding, meanUnembedding: try model.unembedding.mean(axis: 0),
             lastLogits: try run.logits.reshaped([c.vocabularySize]),
             linearLogits: try model.linearLogits(of: finalRow, logits: run.logits).reshaped([c.vocabularySize]))
+    }
+
+    /// out[p] += what the features writing to layer l write at position p (only those of `only`,
+    /// when given): the features' part of layer l's MLP output.
+    static func addWrites(to out: inout Tensor, layer l: Int, writeVectors: [Tensor], writerRanges: [Range<Int>],
+                          writerLayers: [ClosedRange<Int>], featureRanges: [[Range<Int>]], only: Set<Int>? = nil) {
+        let d = out.shape.last ?? 0, first = writerRanges[l].lowerBound
+        out.scalars.withUnsafeMutableBufferPointer { o in
+            writeVectors[l].scalars.withUnsafeBufferPointer { w in
+                for s in writerLayers[l] {
+                    for (p, range) in featureRanges[s].enumerated() {
+                        for i in range where only?.contains(i) ?? true {
+                            let row = w.baseAddress! + (i - first) * d, target = o.baseAddress! + p * d
+                            for j in 0..<d { target[j] += row[j] }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The demeaned unembedding row of token v: W_U[v] − mean_u W_U[u] (ATTRIBUTION.md §3).

@@ -145,13 +145,12 @@ extension TranscoderSet {
     /// Every layer's output reconstructed from every layer's active features (and inputs, for
     /// skip connections): ŷ_t = Σ_{s ≤ t reaching t} writes of s to t + b_dec_t (+ W_skip_t · x_t).
     public func reconstruct(activations: [SparseActivations], inputs: [Tensor]) throws -> [Tensor] {
-        var outputs = [Tensor]()
+        // Each layer read once (a lazy set reads it from disk): its own affine part, then what its
+        // features write to it and every later layer it reaches.
+        var outputs = try (0..<layers).map { try Tensor(zeros: [activations[$0].rows, modelWidth]) }
         for l in 0..<layers {
             let t = try self[l]
-            outputs.append(try t.affine(rows: activations[l].rows, input: inputs[l]))
-        }
-        for l in 0..<layers {
-            let t = try self[l]
+            try outputs[l].add(t.affine(rows: activations[l].rows, input: inputs[l]))
             for (k, write) in try t.writes(activations[l]).enumerated() { try outputs[l + k].add(write) }
         }
         return outputs

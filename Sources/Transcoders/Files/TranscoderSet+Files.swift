@@ -246,8 +246,7 @@ extension TranscoderSet {
 
     /// Reads one layer's encoder, biases and skip; a cross-layer decoder is mapped, not read.
     static func loadLayer(_ layers: LazyLayers, layer: Int) throws -> Transcoder {
-        let index = layer
-        let path = layers.paths[index]
+        let path = layers.paths[layer]
         let file = try LayerFile(path: path, layer: layers.layout == .perLayer ? nil : layer)
         func tensor(_ name: String) throws -> Tensor {
             guard file.contains(name) else { throw TranscoderError.missingTensor(file: path, tensor: name) }
@@ -263,9 +262,9 @@ extension TranscoderSet {
         case .perLayer:
             decoder = try DecoderWeights(tensor(names.decoder))
         case .crossLayerFiles(let decoders):
-            let mapped = try LayerFile(path: decoders[index], layer: layer)
+            let mapped = try LayerFile(path: decoders[layer], layer: layer)
             guard let safetensors = mapped.safetensors, mapped.contains(names.decoder) else {
-                throw TranscoderError.missingTensor(file: decoders[index], tensor: names.decoder)
+                throw TranscoderError.missingTensor(file: decoders[layer], tensor: names.decoder)
             }
             decoder = DecoderWeights(mapped: safetensors, name: names.decoder, features: f, span: L - layer, width: d)
         case .multiLayer:
