@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The viewer's HTTP server; without its default traits (swift-configuration, full Foundation).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -49,6 +52,9 @@ let package = Package(
         .target(name: "CircuitCompare", dependencies: ["GraphStore", "CircuitQL"], swiftSettings: numericSettings),
         .target(name: "GraphExport", dependencies: ["TensorCore", "ModelIO", "Attribution", "GraphStore", "CircuitCompare", "CGraphviz"],
                 swiftSettings: numericSettings),
+        .target(name: "Viewer",
+                dependencies: ["GraphStore", "CircuitQL", "CircuitCompare", "GraphExport", .product(name: "Hummingbird", package: "hummingbird"),
+                             .product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(name: "Transcoders",
                 dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: numericSettings),
@@ -57,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "circuitry",
             dependencies: [
-                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "GraphExport", "CircuitQL", "CircuitCompare",
+                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "GraphExport", "CircuitQL", "CircuitCompare", "Viewer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings),
@@ -76,6 +82,7 @@ let package = Package(
                                                       .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "CircuitQLTests", dependencies: ["CircuitQL", "GraphStore", "Attribution", "TestSupport"]),
         .testTarget(name: "CircuitCompareTests", dependencies: ["CircuitCompare", "GraphStore", "GraphExport", "TestSupport"]),
+        .testTarget(name: "ViewerTests", dependencies: ["Viewer", "GraphStore", "GraphExport", "Attribution", "TestSupport"]),
         .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "GraphStore", "TestSupport",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ]

@@ -57,6 +57,69 @@ public enum Influence {
         positive.reserveCapacity(min(scores.count, 1 << 20))
         for s in scores where s > 0 { positive.append(s) }
         guard !positive.isEmpty else { return 0 }
+        let smallest = positive.min() ?? 0
+        let fallback: Float = scores.count > positive.count ? 0 : smallest
+        let total = positive.reduce(0.0) { $0 + Double($1) }
+        let wanted = Float(threshold)
+        func reached(_ running: Double) -> Bool { Float(running / total) >= wanted }
+        // Selection instead of a full sort: split the candidates around a pivot into those above,
+        // equal to and below it; the answer lies where the running share first reaches the
+        // threshold. Small ranges are sorted and walked as the sorted list would be.
+        var lo = 0, hi = positive.count, above = 0.0
+        var generator = SplitMix(seed: UInt64(positive.count))
+        return positive.withUnsafeMutableBufferPointer { v -> Float in
+            while hi - lo > 2048 {
+                let pivot = v[lo + Int(generator.next() % UInt64(hi - lo))]
+                // Three-way partition of v[lo..<hi]: > pivot, == pivot, < pivot.
+                var greater = lo, i = lo, smaller = hi
+                while i < smaller {
+                    if v[i] > pivot { v.swapAt(i, greater); greater += 1; i += 1 } else if v[i] < pivot { smaller -= 1; v.swapAt(i, smaller) } else { i += 1 }
+                }
+                var sumGreater = 0.0, sumEqual = 0.0
+                for k in lo..<greater { sumGreater += Double(v[k]) }
+                for k in greater..<smaller { sumEqual += Double(v[k]) }
+                if greater > lo && reached(above + sumGreater) {
+                    hi = greater
+                } else if reached(above + sumGreater + sumEqual) {
+                    // Within the run of equal values: the first one that reaches it is the pivot.
+                    return pivot
+                } else {
+                    above += sumGreater + sumEqual
+                    lo = smaller
+                }
+            }
+            var rest = UnsafeMutableBufferPointer(rebasing: v[lo..<hi])
+            rest.sort(by: >)
+            var running = above
+            for s in rest {
+                running += Double(s)
+                if reached(running) { return s }
+            }
+            // The walk over the sorted list ends at a share of exactly 1 (its running sum is its
+            // total), so any threshold up to 1 is reached by the smallest score at the latest; the
+            // sums here, taken in another order, may fall short by a rounding.
+            return threshold <= 1 ? smallest : fallback
+        }
+    }
+
+    /// A small deterministic generator for pivots (the same choices on every run).
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// The sort-based form of `threshold` (the definition; tests check the selection against it).
+    static func thresholdBySorting(_ scores: [Float], keeping threshold: Double) -> Float {
+        var positive = [Float]()
+        for s in scores where s > 0 { positive.append(s) }
+        guard !positive.isEmpty else { return 0 }
         positive.sort(by: >)
         let total = positive.reduce(0.0) { $0 + Double($1) }
         var running = 0.0
@@ -81,11 +144,13 @@ public enum Influence {
         }
     }
 
+    /// `influence` may pass the unpruned graph's node influence when it is already known (it does
+    /// not depend on the thresholds), saving one solve.
     public static func prune(adjacency a: Tensor, layout: NodeLayout, logitProbabilities: [Float],
-                             nodeThreshold: Double, edgeThreshold: Double) throws -> Pruning {
+                             nodeThreshold: Double, edgeThreshold: Double, influence known: [Float]? = nil) throws -> Pruning {
         let n = layout.count
         let weights = logitWeights(layout, logitProbabilities)
-        let influence = try nodeInfluence(adjacency: a, logitWeights: weights)
+        let influence = try known ?? nodeInfluence(adjacency: a, logitWeights: weights)
         let nodeCut = threshold(influence, keeping: nodeThreshold)
         var keep = influence.map { $0 >= nodeCut }
         for i in layout.tokenStart..<n { keep[i] = true }

@@ -112,10 +112,12 @@ public enum DOTWriter {
         band == 0 ? "tokens" : band == layers + 1 ? "logits" : "L\(band - 1)"
     }
 
-    public static func dot(_ g: StoredGraph, labels: [LayerFeature: String] = [:], rule: DrawingRule = DrawingRule()) -> String {
+    /// `names` replaces the label of the nodes it names (a subgraph's supernodes).
+    public static func dot(_ g: StoredGraph, labels: [LayerFeature: String] = [:], rule: DrawingRule = DrawingRule(),
+                           names overrides: [Int: String] = [:]) -> String {
         let (nodes, drawn, caption) = drawn(g, rule: rule)
         let layers = g.layout.layers
-        let names = Dictionary(uniqueKeysWithValues: nodes.map { ($0.index, label($0, in: g, labels: labels)) })
+        let names = Dictionary(uniqueKeysWithValues: nodes.map { ($0.index, overrides[$0.index] ?? label($0, in: g, labels: labels)) })
         let layout = LayeredLayout(nodes.map { n in
             LayeredLayout.Item(id: String(format: "%08d", n.index), band: band(n, layers: layers), column: n.position,
                                lines: names[n.index]!.components(separatedBy: "\n"))

@@ -93,8 +93,11 @@ public struct InterchangeGraph: Codable, Sendable, Equatable {
 public enum InterchangeExport {
     static func cantor(_ x: Int, _ y: Int) -> Int { (x + y) * (x + y + 1) / 2 + y }
 
-    /// The interchange graph of a stored graph. `labels` gives feature labels by (layer, feature).
-    public static func graph(_ g: StoredGraph, promptTokens: [String], labels: [LayerFeature: String] = [:]) -> InterchangeGraph {
+    /// The interchange graph of a stored graph. `labels` gives feature labels by (layer, feature);
+    /// a subgraph's pinned nodes and supernodes go into `qParams` as Neuronpedia writes them
+    /// (`supernodes`: each one its name followed by its members' node ids).
+    public static func graph(_ g: StoredGraph, promptTokens: [String], labels: [LayerFeature: String] = [:],
+                             subgraph: StoredSubgraph? = nil) -> InterchangeGraph {
         let layout = g.layout
         let layers = layout.layers
         let ids = Dictionary(uniqueKeysWithValues: g.nodes.map { ($0.index, nodeId($0, layers: layers)) })
@@ -145,7 +148,16 @@ public enum InterchangeExport {
                                              replacement_score: g.summary.replacementScore, completeness_score: g.summary.completenessScore,
                                              model_fingerprint: p.modelFingerprint, transcoder_fingerprint: p.transcoderFingerprint,
                                              engine_version: p.engineVersion)),
-            qParams: .init(), nodes: ordered, links: links)
+            qParams: qParams(subgraph, ids: ids), nodes: ordered, links: links)
+    }
+
+    /// Pinned nodes and supernodes by node id; nodes this pruning does not keep are left out.
+    static func qParams(_ subgraph: StoredSubgraph?, ids: [Int: String]) -> InterchangeGraph.QParams {
+        var q = InterchangeGraph.QParams()
+        guard let subgraph else { return q }
+        q.pinnedIds = subgraph.pinned.compactMap { ids[$0] }
+        q.supernodes = subgraph.supernodes.map { [$0.name] + $0.members.compactMap { ids[$0] } }.filter { $0.count > 1 }
+        return q
     }
 
     static func nodeId(_ n: StoredNode, layers: Int) -> String {

@@ -46,6 +46,7 @@ public struct StoredEdge: Codable, Sendable, Equatable {
     public var source: Int
     public var target: Int
     public var weight: Float
+    public init(source: Int, target: Int, weight: Float) { self.source = source; self.target = target; self.weight = weight }
 }
 
 /// A stored graph as shown: its pruned nodes and edges, and what made it.
@@ -142,7 +143,7 @@ extension GraphStore {
         let factsBlob = try encoder.encode(facts)
         let adjacencyBlob = try SparseAdjacency.encode(graph.adjacency)
         let counts = graph.counts
-        let nodes = storedNodes(facts: facts, kept: graph.pruning.nodes)
+        let nodes = GraphStore.storedNodes(facts: facts, kept: graph.pruning.nodes)
         let provenance = String(decoding: try encoder.encode(p), as: UTF8.self)
         let timings = String(decoding: try encoder.encode(graph.timings), as: UTF8.self)
         let tokenIds = String(decoding: try encoder.encode(p.tokens), as: UTF8.self)
@@ -165,14 +166,14 @@ extension GraphStore {
                                  graph.replacementScore.finite, graph.completenessScore.finite, counts.nodes, counts.edges, counts.prunedNodes,
                                  counts.prunedEdges, provenance, timings, factsBlob, adjacencyBlob])
             let graphId = db.lastInsertedRowID
-            try insert(nodes: nodes, edges: storedEdges(graph.adjacency, kept: graph.pruning.edges, n: n), graph: graphId, db)
+            try insert(nodes: nodes, edges: GraphStore.storedEdges(graph.adjacency, kept: graph.pruning.edges, n: n), graph: graphId, db)
             GraphStore.faultPoint("save")
             return try summary(graphId, db)!
         }
     }
 
     /// The node records of the kept nodes.
-    func storedNodes(facts: NodeFacts, kept: [Bool]) -> [StoredNode] {
+    static func storedNodes(facts: NodeFacts, kept: [Bool]) -> [StoredNode] {
         let layout = facts.layout
         return (0..<layout.count).filter { kept[$0] }.map { i -> StoredNode in
             switch layout.kind(of: i) {
@@ -198,7 +199,7 @@ extension GraphStore {
         }
     }
 
-    func storedEdges(_ a: Tensor, kept: [Bool], n: Int) -> [StoredEdge] {
+    static func storedEdges(_ a: Tensor, kept: [Bool], n: Int) -> [StoredEdge] {
         var edges = [StoredEdge]()
         for t in 0..<n {
             for s in 0..<n where kept[t * n + s] && a.scalars[t * n + s] != 0 {
@@ -455,16 +456,9 @@ extension GraphStore {
         guard (0...1).contains(nodeThreshold), (0...1).contains(edgeThreshold) else {
             throw GraphStoreError.invalidRequest("thresholds must be between 0 and 1")
         }
-        let full = try attributionGraph(key)
-        let facts = try read { db -> NodeFacts in
-            let id = try GraphStore.resolve(key, db)
-            return try JSONDecoder().decode(NodeFacts.self, from: try Data.fetchOne(db, sql: "SELECT nodes_blob FROM graph WHERE id = ?", arguments: [id])!)
-        }
-        let pruning = try Influence.prune(adjacency: full.adjacency, layout: full.layout, logitProbabilities: full.logits.map(\.probability),
-                                          nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold)
-        let n = full.layout.count
-        let nodes = storedNodes(facts: facts, kept: pruning.nodes)
-        let edges = storedEdges(full.adjacency, kept: pruning.edges, n: n)
+        let view = try unpruned(key)
+        let full = view.graph
+        let (nodes, edges) = try view.pruned(nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold)
         return try write { db in
             let id = try GraphStore.resolve(key, db)
             try db.execute(sql: "DELETE FROM node WHERE graph_id = ?", arguments: [id])

@@ -178,6 +178,15 @@ public final class GraphStore: @unchecked Sendable {
         migrator.registerMigration("v4 nodes by kind across graphs") { db in
             try db.execute(sql: "CREATE INDEX node_by_kind_across_graphs ON node(kind, graph_id, idx)")
         }
+        // Subgraphs saved in the viewer: pinned nodes and supernodes, as versioned JSON.
+        migrator.registerMigration("v5 subgraphs") { db in
+            try db.execute(sql: """
+                CREATE TABLE subgraph (
+                    graph_id INTEGER NOT NULL REFERENCES graph(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL, content TEXT NOT NULL, updated_at TEXT NOT NULL,
+                    PRIMARY KEY (graph_id, name)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

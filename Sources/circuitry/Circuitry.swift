@@ -21,11 +21,12 @@ struct Circuitry: ParsableCommand {
               circuitry graphs list
               circuitry features build
               circuitry feature 17/2381
+              circuitry serve
             """,
         version: CircuitryVersion.string,
         subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, TranscodersCommand.self,
                       FeaturesCommand.self, FeatureCommand.self, TraceCommand.self, GraphsCommand.self, ExportCommand.self, QueryCommand.self, CompareCommand.self, InterveneCommand.self,
-                      BenchCommand.self])
+                      ServeCommand.self, BenchCommand.self])
 
     static func main() {
         circuitry_keep_freed_memory()

@@ -165,7 +165,7 @@ func tinyTrainingSetUp() throws -> (LoadedModel, TokenCorpus) {
             let run = try loaded.model.forward([ids], cache: .points([.mlpIn(layer: 1), .mlpOut(layer: 1)]), logits: .none)
             let x = try run.cache[.mlpIn(layer: 1)]!.reshaped([32, 16]).slice(axis: 0, 1..<32)
             let y = try run.cache[.mlpOut(layer: 1)]!.reshaped([32, 16]).slice(axis: 0, 1..<32)
-            error += Double(try (try set[1].reconstruct(x) - y).squared().sum())
+            error += Double(try (set[1].reconstruct(x) - y).squared().sum())
             rows.append(x); targets.append(y)
         }
         let all = try Tensor.concatenate(targets, axis: 0)

@@ -13,6 +13,7 @@ struct ExportCommand: ParsableCommand {
               circuitry export texas --format svg --draw-nodes 120 --draw-edges 600 --out Graphs/texas-more.svg
               circuitry export texas --format json > texas.json
               circuitry export texas --format json --with-unpruned --out texas-full.json   # re-prunable after import
+              circuitry export texas --format svg --subgraph default --out Graphs/texas-subgraph.svg   # pinned in `circuitry serve`
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case dot, svg, json }
@@ -25,17 +26,28 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var drawing: DrawingOptions
     @Flag(name: .long, help: "With --format json: carry the unpruned graph too (a larger file), so an import re-prunes exactly as here.")
     var withUnpruned = false
+    @Option(name: .long, help: ArgumentHelp("A subgraph saved in the viewer: SVG and DOT draw only its pinned nodes, each supernode as one node; JSON carries it in qParams.", valueName: "name"))
+    var subgraph: String?
 
     func run() throws {
         let store = try storeOptions.openForReading()
         let g = try store.graph(graph)
         let labels = try store.labels(for: g)
+        var saved: StoredSubgraph?
+        if let subgraph {
+            let all = try store.subgraphs(graph)
+            guard let found = all.first(where: { $0.name == subgraph }) else {
+                throw CommandError("graph \"\(g.summary.slug)\" has no subgraph \"\(subgraph)\"" + (all.isEmpty ? " (it has none; pin nodes in `circuitry serve`)" : "; it has " + all.map { "\"\($0.name)\"" }.joined(separator: ", ")))
+            }
+            saved = found
+        }
+        func dot() -> String { saved.map { SubgraphDOT.dot(g, subgraph: $0, labels: labels) } ?? DOTWriter.dot(g, labels: labels, rule: drawing.rule) }
         let data: Data
         switch format {
-        case .dot: data = Data(DOTWriter.dot(g, labels: labels, rule: drawing.rule).utf8)
-        case .svg: data = Data(try SVGRenderer.svg(fromDOT: DOTWriter.dot(g, labels: labels, rule: drawing.rule), layout: layout).utf8)
+        case .dot: data = Data(dot().utf8)
+        case .svg: data = Data(try SVGRenderer.svg(fromDOT: dot(), layout: layout).utf8)
         case .json:
-            var file = InterchangeExport.graph(g, promptTokens: try store.tokenTexts(graph).prompt, labels: labels)
+            var file = InterchangeExport.graph(g, promptTokens: try store.tokenTexts(graph).prompt, labels: labels, subgraph: saved)
             if withUnpruned {
                 let (facts, adjacency) = try store.unprunedBlobs(graph)
                 file.metadata.circuitry?.unpruned_facts = facts.base64EncodedString()
