@@ -259,10 +259,16 @@ extension GraphStore {
         try Row.fetchOne(db, sql: GraphStore.summarySQL + " WHERE g.id = ?", arguments: [id]).map { try GraphStore.summary($0) }
     }
 
+    /// A graph's summary columns (not its blobs: the adjacency of a default graph is megabytes).
     static let summarySQL = """
-        SELECT g.*, p.text AS prompt_text, t.name AS set_name FROM graph g
+        SELECT g.id, g.slug, g.created_at, g.positions, g.active_features, g.feature_nodes, g.logit_nodes, g.node_threshold,
+            g.edge_threshold, g.replacement_score, g.completeness_score, g.nodes_total, g.edges_total, g.nodes_kept, g.edges_kept,
+            p.text AS prompt_text, t.name AS set_name FROM graph g
         JOIN prompt p ON p.id = g.prompt_id JOIN transcoder_set t ON t.id = g.transcoder_set_id
         """
+
+    /// The summary columns and what rebuilding the shown graph needs (node facts, provenance, timings).
+    static let shownSQL = summarySQL.replacingOccurrences(of: "p.text AS prompt_text,", with: "g.nodes_blob, g.provenance, g.timings, p.text AS prompt_text,")
 
     static func summary(_ row: Row) throws -> GraphSummary {
         GraphSummary(id: try row.value("id"), slug: try row.value("slug"), prompt: try row.value("prompt_text"), createdAt: try row.value("created_at"), positions: try row.value("positions"),
@@ -293,7 +299,7 @@ extension GraphStore {
     public func graph(_ key: String) throws -> StoredGraph {
         try read { db in
             let id = try GraphStore.resolve(key, db)
-            let row = try Row.fetchOne(db, sql: GraphStore.summarySQL + " WHERE g.id = ?", arguments: [id])!
+            let row = try Row.fetchOne(db, sql: GraphStore.shownSQL + " WHERE g.id = ?", arguments: [id])!
             let nodes = try Row.fetchAll(db, sql: "SELECT * FROM node WHERE graph_id = ? ORDER BY idx", arguments: [id]).map { r in
                 StoredNode(index: try r.value("idx", graph: key), kind: NodeLayout.Kind(rawValue: try r.value("kind", graph: key)) ?? .feature,
                            layer: try r.value("layer", graph: key), position: try r.value("position", graph: key),

@@ -19,8 +19,9 @@ extension StoredGraph {
     }
 
     /// The `k` strongest paths from a token node to `target` (node indices, token first).
-    public func strongestPaths(to target: Int, k: Int = 3) -> [(nodes: [Int], strength: Double)] {
-        let incoming = edgeShares
+    /// `shares` may pass `edgeShares` when it is already at hand.
+    public func strongestPaths(to target: Int, k: Int = 3, shares: [Int: [(source: Int, share: Double)]]? = nil) -> [(nodes: [Int], strength: Double)] {
+        let incoming = shares ?? edgeShares
         let kinds = Dictionary(uniqueKeysWithValues: nodes.map { ($0.index, $0.kind) })
         var memo = [Int: [(nodes: [Int], strength: Double)]]()
         func best(_ node: Int, _ visiting: inout Set<Int>) -> [(nodes: [Int], strength: Double)] {
@@ -40,5 +41,37 @@ extension StoredGraph {
         }
         var visiting = Set<Int>()
         return best(target, &visiting)
+    }
+
+    /// The `k` strongest token → `target` paths that pass through `via`: the strongest ways into
+    /// `via` joined with the strongest ways from it to `target`.
+    public func strongestPaths(through via: Int, to target: Int, k: Int = 5,
+                               shares: [Int: [(source: Int, share: Double)]]? = nil) -> [(nodes: [Int], strength: Double)] {
+        let incoming = shares ?? edgeShares
+        var outgoing = [Int: [(target: Int, share: Double)]]()
+        for (t, list) in incoming { for (s, share) in list { outgoing[s, default: []].append((t, share)) } }
+        var memo = [Int: [(nodes: [Int], strength: Double)]]()
+        func forward(_ node: Int, _ visiting: inout Set<Int>) -> [(nodes: [Int], strength: Double)] {
+            if node == target { return [([node], 1)] }
+            if let known = memo[node] { return known }
+            guard !visiting.contains(node) else { return [] }
+            visiting.insert(node)
+            var candidates = [(nodes: [Int], strength: Double)]()
+            for (next, share) in outgoing[node] ?? [] {
+                for path in forward(next, &visiting) { candidates.append(([node] + path.nodes, share * path.strength)) }
+            }
+            visiting.remove(node)
+            candidates.sort { $0.strength > $1.strength }
+            let top = Array(candidates.prefix(k))
+            memo[node] = top
+            return top
+        }
+        var visiting = Set<Int>()
+        let after = forward(via, &visiting)
+        let before = strongestPaths(to: via, k: k, shares: incoming)
+        var joined = [(nodes: [Int], strength: Double)]()
+        for b in before { for a in after { joined.append((b.nodes + a.nodes.dropFirst(), b.strength * a.strength)) } }
+        joined.sort { $0.strength > $1.strength }
+        return Array(joined.prefix(k))
     }
 }

@@ -101,16 +101,25 @@ final class TraceJobs: @unchecked Sendable {
         try lock.withLock {
             guard let process, current.state == "running" else { throw ViewerError(409, "no trace is running") }
             cancelled = true
-            process.terminate()
+            Self.stop(process)
             return current
         }
+    }
+
+    /// SIGTERM, then SIGKILL if the child is still there a second later (a child spawned from a
+    /// thread that blocks signals may not see SIGTERM). The trace's store write is one transaction,
+    /// so even a killed trace leaves nothing behind.
+    static func stop(_ process: Process) {
+        process.terminate()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) { if process.isRunning { kill(pid, SIGKILL) } }
     }
 
     /// Stops a running trace (the server is shutting down).
     func stop() {
         lock.withLock {
             cancelled = true
-            process?.terminate()
+            if let process { Self.stop(process) }
         }
     }
 }

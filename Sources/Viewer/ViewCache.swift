@@ -73,11 +73,20 @@ final class GraphView: @unchecked Sendable {
         return values[target]
     }
 
+    /// Each edge's share of its target's input (for paths), worked out once per view.
+    var shares: [Int: [(source: Int, share: Double)]] {
+        if let known = lock.withLock({ edgeShares }) { return known }
+        let made = graph.edgeShares
+        lock.withLock { edgeShares = made }
+        return made
+    }
+    private var edgeShares: [Int: [(source: Int, share: Double)]]?
+
     /// Encoded answers by page and labels version, so repeated reads cost no encoding.
     func page(_ key: String, make: () throws -> Data) rethrows -> Data {
         if let hit = lock.withLock({ pages[key] }) { return hit }
         let data = try make()
-        lock.withLock { if pages.count > 16 { pages.removeAll() }; pages[key] = data }
+        lock.withLock { if pages.count > 64 { pages.removeAll() }; pages[key] = data }
         return data
     }
 }

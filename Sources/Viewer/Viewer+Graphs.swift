@@ -72,6 +72,10 @@ extension Viewer {
             if let hit = cache.view(cacheKey) { return hit }
             base = try store.graph(String(id))
             (nt, et) = (base.summary.nodeThreshold, base.summary.edgeThreshold)
+            // Read the unpruned graph in the background, so the first move of a threshold slider
+            // re-prunes at once instead of first reading some 50 MB from the store.
+            let cache = self.cache, store = self.store
+            DispatchQueue.global(qos: .utility).async { _ = try? cache.unpruned(id) { try store.unpruned(String(id)) } }
         } else {
             let storedGraph = try cache.storedGraph(id) { try store.graph(String(id)) }
             nt = nodeThreshold ?? storedGraph.summary.nodeThreshold
@@ -151,6 +155,13 @@ extension Viewer {
 
     func nodeDetail(_ key: String, index: Int, query q: [String: String]) throws -> ViewerResponse {
         let v = try view(key, query: q)
+        let body = try v.page("node|\(index)|\(q["logit"] ?? "")|\(q["top"] ?? "")|\(cache.version)") {
+            try ViewerResponse.encode(try nodeDetail(v, key: key, index: index, query: q))
+        }
+        return ViewerResponse(status: 200, contentType: "application/json", body: body)
+    }
+
+    func nodeDetail(_ v: GraphView, key: String, index: Int, query q: [String: String]) throws -> NodeDetail {
         let g = v.graph
         guard let node = g.nodes.first(where: { $0.index == index }) else {
             throw ViewerError.notFound("node \(index) is not in this view of graph \"\(key)\"")
@@ -177,12 +188,12 @@ extension Viewer {
         var paths = [PathOut]()
         if let logit {
             // The strongest token → logit paths that pass through this node.
-            paths = g.strongestPaths(to: logit, k: 200).filter { $0.nodes.contains(index) }.prefix(5).map { PathOut(nodes: $0.nodes, strength: $0.strength) }
+            paths = g.strongestPaths(through: index, to: logit, k: 5, shares: v.shares).map { PathOut(nodes: $0.nodes, strength: $0.strength) }
         }
-        return .json(NodeDetail(node: nodeOut(node, in: g, labels: labels), page: page, pageError: pageError,
+        return NodeDetail(node: nodeOut(node, in: g, labels: labels), page: page, pageError: pageError,
                                 incoming: incoming.prefix(top).compactMap { e in byIndex[e.source].map { EdgeOut(node: nodeOut($0, in: g, labels: labels), weight: e.weight) } },
                                 outgoing: outgoing.prefix(top).compactMap { e in byIndex[e.target].map { EdgeOut(node: nodeOut($0, in: g, labels: labels), weight: e.weight) } },
-                                incomingTotal: incoming.count, outgoingTotal: outgoing.count, logit: logit, paths: paths))
+                                incomingTotal: incoming.count, outgoingTotal: outgoing.count, logit: logit, paths: paths)
     }
 
     func export(_ key: String, subgraph name: String?, svg: Bool) throws -> ViewerResponse {

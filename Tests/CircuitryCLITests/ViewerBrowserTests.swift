@@ -156,7 +156,7 @@ enum ViewerBrowserFixture {
         }
         try browser.press("g")
         try browser.answerPrompt("an X detector \"<b>\"")
-        try browser.wait("return document.body.dataset.saved", "the subgraph saved")
+        try browser.wait("return document.body.dataset.saved === '2 pinned, 1 supernodes'", "the subgraph saved")
         try browser.run("location.reload()")
         try browser.wait("return document.body.dataset.ready && document.querySelectorAll('#supernodes li').length === 1", "the reloaded subgraph")
         #expect(try browser.run("return document.querySelectorAll('#nodes .node.grouped').length") as? Int == 2)
@@ -202,5 +202,85 @@ enum ViewerBrowserFixture {
         try browser.wait("return document.getElementById('trace-status').dataset.state === 'done' && document.getElementById('trace-result')", timeout: 60, "the trace")
         try shot("trace")
         #expect(try GraphStore(path: store, readOnly: true).list().count == 3)
+    }
+}
+
+/// The viewer on a real store (opt-in: CIRCUITRY_VIEWER_STORE=Graphs/circuits.sqlite, run by
+/// Benchmarks/viewer.sh): time to interactive for a real graph page, re-pruning round trips from
+/// the browser, and screenshots of each page (CIRCUITRY_SCREENSHOTS). Reports; asserts nothing
+/// about speed.
+@Suite(.serialized) struct ViewerRealStoreBenchmark {
+    static let source = ProcessInfo.processInfo.environment["CIRCUITRY_VIEWER_STORE"]
+
+    @Test(.enabled(if: source != nil && WebDriver.installed != nil))
+    func realStore() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let slug = environment["CIRCUITRY_VIEWER_GRAPH"] ?? "the-capital-of-texas-is"
+        let other = environment["CIRCUITRY_VIEWER_OTHER"] ?? "gallery-france"
+        let copy = temporaryPath(".sqlite")
+        try FileManager.default.copyItem(atPath: Self.source!, toPath: copy)
+        let serve = try ServeProcess(store: copy, extra: ["--no-trace"])
+        defer { _ = serve.stop() }
+        let browser = try WebDriver(width: 1800, height: 1100)
+        defer { browser.quit() }
+        let shots = environment["CIRCUITRY_SCREENSHOTS"]
+        func shot(_ name: String) throws { if let shots { try browser.screenshot(to: "\(shots)/\(name).png") } }
+        var report = [String: Any]()
+
+        try browser.open("\(serve.url)/?token=\(serve.token)#/graphs")
+        try browser.wait("return document.querySelectorAll('#graph-table tbody tr').length > 0", "the graph list")
+        try shot("viewer-graphs")
+
+        // Time to interactive: a fresh page load of the graph, to the picture drawn and handlers on.
+        var loads = [Double]()
+        for _ in 0..<3 {
+            try browser.open("about:blank")
+            try browser.open("\(serve.url)/#/graph/\(slug)")
+            try browser.wait("return window.circuitry && window.circuitry.readyAt", timeout: 30, "the graph page")
+            loads.append(try browser.run("return window.circuitry.readyAt") as? Double ?? -1)
+        }
+        report["interactive_ms"] = loads
+        report["nodes_drawn"] = try browser.run("return document.querySelectorAll('#nodes .node').length")
+        report["edges_sent"] = try browser.run("return window.circuitry.view.edges.length")
+        report["edges_total"] = try browser.run("return window.circuitry.view.edgesTotal")
+        // Click the most influential feature: its page opens.
+        let top = try browser.run("return window.circuitry.view.nodes.filter(n => n.kind === 'feature').sort((a, b) => b.infl - a.infl)[0].i") as? Int ?? 0
+        try browser.click("#nodes .node[data-index='\(top)']")
+        try browser.wait("return document.getElementById('node-panel')", "the node panel")
+        try shot("viewer-graph")
+
+        // Re-pruning from the browser: a synchronous request per threshold pair, round trip and server time.
+        var reprunes = [[String: Any]]()
+        for (nt, et) in [(0.7, 0.95), (0.8, 0.99), (0.9, 0.99), (0.95, 0.995), (1.0, 1.0)] {
+            let result = try browser.run("""
+                const x = new XMLHttpRequest();
+                x.open('GET', '/api/graphs/' + encodeURIComponent(arguments[0]) + '?node_threshold=' + arguments[1] + '&edge_threshold=' + arguments[2], false);
+                const t = performance.now(); x.send(); const ms = performance.now() - t;
+                const v = JSON.parse(x.responseText);
+                return [ms, v.milliseconds, v.nodes.length, v.edgesTotal];
+                """, [slug, nt, et]) as? [Double] ?? []
+            reprunes.append(["node_threshold": nt, "edge_threshold": et, "round_trip_ms": result.first ?? -1, "server_ms": result.count > 1 ? result[1] : -1,
+                             "nodes": result.count > 2 ? result[2] : -1, "edges": result.count > 3 ? result[3] : -1])
+        }
+        report["reprune"] = reprunes
+
+        try browser.open("\(serve.url)/#/query")
+        try browser.wait("return document.getElementById('query-text')", "the query page")
+        try browser.run("document.getElementById('query-text').value = arguments[0]",
+                        ["USE '\(slug)'\nMATCH p = (t:Token)-[*1..4]->(l:Logit)\nRETURN t.token AS token, l.token AS logit, nodes(p) AS path, strength(p) AS strength\nORDER BY strength DESC LIMIT 5"])
+        try browser.click("#query-run")
+        try browser.wait("return document.querySelectorAll('#query-table tbody tr').length > 0", timeout: 30, "the query")
+        try shot("viewer-query")
+
+        try browser.open("\(serve.url)/#/compare")
+        try browser.wait("return document.querySelectorAll('.compare-pick').length > 1", "the compare page")
+        try browser.run("document.querySelectorAll('.compare-pick').forEach(b => { if (b.value === arguments[0] || b.value === arguments[1]) b.click(); })", [slug, other])
+        try browser.click("#compare-run")
+        try browser.wait("return document.getElementById('compare-svg') && document.getElementById('compare-svg').naturalWidth > 0", timeout: 60, "the comparison")
+        try shot("viewer-compare")
+
+        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+        FileHandle.standardError.write(Data("viewer benchmark: ".utf8) + json + Data("\n".utf8))
+        if let out = environment["CIRCUITRY_VIEWER_REPORT"] { try json.write(to: URL(fileURLWithPath: out)) }
     }
 }

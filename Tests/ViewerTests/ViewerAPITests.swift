@@ -211,4 +211,67 @@ struct ViewerFixture {
         let listed = ViewerFixture.array(f.get("/api/graphs?q=CAT"))
         #expect(listed.count == 1, "search ignores case")
     }
+
+    /// The strongest token → logit paths through a node against every such path listed by brute force.
+    @Test func pathsThroughANodeAreTheStrongest() throws {
+        let g = try f.store.graph(f.slugs[1])
+        let shares = g.edgeShares
+        var outgoing = [Int: [(Int, Double)]]()
+        for (t, list) in shares { for (s, share) in list { outgoing[s, default: []].append((t, share)) } }
+        let kinds = Dictionary(uniqueKeysWithValues: g.nodes.map { ($0.index, $0.kind) })
+        let logit = g.nodes.filter { $0.kind == .logit }.max { ($0.probability ?? 0) < ($1.probability ?? 0) }!.index
+        var all = [(nodes: [Int], strength: Double)]()
+        func walk(_ path: [Int], _ strength: Double) {
+            let last = path.last!
+            if last == logit { all.append((path, strength)); return }
+            for (next, share) in outgoing[last] ?? [] { walk(path + [next], strength * share) }
+        }
+        for n in g.nodes where kinds[n.index] == .token { walk([n.index], 1) }
+        var checked = 0
+        for via in g.nodes.filter({ $0.kind == .feature || $0.kind == .error }).map(\.index) {
+            let expected = all.filter { $0.nodes.contains(via) }.map(\.strength).sorted(by: >).prefix(5)
+            let found = g.strongestPaths(through: via, to: logit, k: 5)
+            #expect(found.count == expected.count, "node \(via)")
+            for (a, b) in zip(found.map(\.strength), expected) { #expect(abs(a - b) <= 1e-12 * max(1, b), "node \(via)") }
+            for p in found { #expect(p.nodes.contains(via) && p.nodes.last == logit && kinds[p.nodes[0]] == .token) }
+            checked += 1
+        }
+        #expect(checked > 0)
+    }
+
+    /// The trace job: one at a time, its progress read from standard error, cancellable; a job
+    /// that fails reports its last error line. (A shell stands in for `circuitry trace`.)
+    @Test func traceJobsRunOneAtATimeAndCancel() throws {
+        var configuration = ViewerConfiguration(port: 8765, token: f.token)
+        configuration.traceCommand = ["/bin/sh", "-c", "echo 'tracing 50%' >&2; exec sleep 30", "sh"]
+        let viewer = Viewer(store: f.store, configuration: configuration)
+        func send(_ method: String, _ json: Any?) -> ViewerResponse {
+            viewer.respond(ViewerRequest(method: method, path: "/api/trace", host: "127.0.0.1:8765", token: f.token, contentType: "application/json",
+                                         body: json.map { try! JSONSerialization.data(withJSONObject: $0) } ?? Data()))
+        }
+        #expect(send("POST", ["prompt": "   "]).status == 400, "an empty prompt")
+        #expect(send("POST", ["prompt": "The capital of Texas is"]).status == 202)
+        #expect(send("POST", ["prompt": "again"]).status == 409, "one at a time")
+        let deadline = Date().addingTimeInterval(10)
+        while ViewerFixture.object(send("GET", nil))["progress"] as? String != "tracing 50%" && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(ViewerFixture.object(send("GET", nil))["progress"] as? String == "tracing 50%")
+        #expect(send("DELETE", nil).status == 200)
+        while ViewerFixture.object(send("GET", nil))["state"] as? String == "running" && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(ViewerFixture.object(send("GET", nil))["state"] as? String == "cancelled")
+        #expect(send("DELETE", nil).status == 409, "nothing left to cancel")
+
+        var failing = ViewerConfiguration(port: 8765, token: f.token)
+        failing.traceCommand = ["/bin/sh", "-c", "echo 'error: the prompt is too long' >&2; exit 1", "sh"]
+        let other = Viewer(store: f.store, configuration: failing)
+        _ = other.respond(ViewerRequest(method: "POST", path: "/api/trace", host: "127.0.0.1:8765", token: f.token, contentType: "application/json",
+                                        body: try JSONSerialization.data(withJSONObject: ["prompt": "x"])))
+        var status = [String: Any]()
+        while Date() < deadline {
+            status = ViewerFixture.object(other.respond(ViewerRequest(method: "GET", path: "/api/trace", host: "127.0.0.1:8765")))
+            if status["state"] as? String != "running" { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(status["state"] as? String == "failed")
+        #expect(status["error"] as? String == "error: the prompt is too long")
+    }
 }

@@ -199,6 +199,7 @@ async function showGraph(key) {
   renderSubgraphPanel();
   if (state.selected !== null && state.byIndex.has(state.selected)) selectNode(state.selected); else state.selected = null;
   state.lastLoad = { milliseconds: performance.now() - started, serverMilliseconds: v.milliseconds };
+  state.readyAt = performance.now();
   document.body.dataset.ready = String(Date.now());
 }
 
@@ -470,7 +471,10 @@ function changedSubgraph() {
 async function saveSubgraph() {
   const body = { pinned: [...state.pinned].sort((a, b) => a - b), supernodes: state.supernodes };
   state.saving = api(`/api/graphs/${enc(state.graphKey)}/subgraphs/${enc(state.subgraph)}`, { method: 'PUT', body });
-  try { await state.saving; document.body.dataset.saved = String(Date.now()); } catch (e) { flash(e.message, 'error'); }
+  try {
+    await state.saving;
+    document.body.dataset.saved = `${body.pinned.length} pinned, ${body.supernodes.length} supernodes`;
+  } catch (e) { flash(e.message, 'error'); }
   state.saving = null;
 }
 
