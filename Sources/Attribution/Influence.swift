@@ -66,7 +66,7 @@ public enum Influence {
         // equal to and below it; the answer lies where the running share first reaches the
         // threshold. Small ranges are sorted and walked as the sorted list would be.
         var lo = 0, hi = positive.count, above = 0.0
-        var generator = SplitMix(seed: UInt64(positive.count))
+        var generator = SeededGenerator(seed: UInt64(positive.count))   // the same pivots on every run
         return positive.withUnsafeMutableBufferPointer { v -> Float in
             while hi - lo > 2048 {
                 let pivot = v[lo + Int(generator.next() % UInt64(hi - lo))]
@@ -99,19 +99,6 @@ public enum Influence {
             // total), so any threshold up to 1 is reached by the smallest score at the latest; the
             // sums here, taken in another order, may fall short by a rounding.
             return threshold <= 1 ? smallest : fallback
-        }
-    }
-
-    /// A small deterministic generator for pivots (the same choices on every run).
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 

@@ -21,26 +21,9 @@ extension StoredGraph {
     /// The `k` strongest paths from a token node to `target` (node indices, token first).
     /// `shares` may pass `edgeShares` when it is already at hand.
     public func strongestPaths(to target: Int, k: Int = 3, shares: [Int: [(source: Int, share: Double)]]? = nil) -> [(nodes: [Int], strength: Double)] {
-        let incoming = shares ?? edgeShares
+        let incoming = (shares ?? edgeShares).mapValues { $0.map { (next: $0.source, share: $0.share) } }
         let kinds = Dictionary(uniqueKeysWithValues: nodes.map { ($0.index, $0.kind) })
-        var memo = [Int: [(nodes: [Int], strength: Double)]]()
-        func best(_ node: Int, _ visiting: inout Set<Int>) -> [(nodes: [Int], strength: Double)] {
-            if let known = memo[node] { return known }
-            if kinds[node] == .token { return [([node], 1)] }
-            guard !visiting.contains(node) else { return [] }
-            visiting.insert(node)
-            var candidates = [(nodes: [Int], strength: Double)]()
-            for (source, share) in incoming[node] ?? [] {
-                for path in best(source, &visiting) { candidates.append((path.nodes + [node], path.strength * share)) }
-            }
-            visiting.remove(node)
-            candidates.sort { $0.strength > $1.strength }
-            let top = Array(candidates.prefix(k))
-            memo[node] = top
-            return top
-        }
-        var visiting = Set<Int>()
-        return best(target, &visiting)
+        return Self.kBest(from: target, links: incoming, k: k) { kinds[$0] == .token }.map { (Array($0.nodes.reversed()), $0.strength) }
     }
 
     /// The `k` strongest token → `target` paths that pass through `via`: the strongest ways into
@@ -48,17 +31,30 @@ extension StoredGraph {
     public func strongestPaths(through via: Int, to target: Int, k: Int = 5,
                                shares: [Int: [(source: Int, share: Double)]]? = nil) -> [(nodes: [Int], strength: Double)] {
         let incoming = shares ?? edgeShares
-        var outgoing = [Int: [(target: Int, share: Double)]]()
+        var outgoing = [Int: [(next: Int, share: Double)]]()
         for (t, list) in incoming { for (s, share) in list { outgoing[s, default: []].append((t, share)) } }
+        let after = Self.kBest(from: via, links: outgoing, k: k) { $0 == target }
+        let before = strongestPaths(to: via, k: k, shares: incoming)
+        var joined = [(nodes: [Int], strength: Double)]()
+        for b in before { for a in after { joined.append((b.nodes + a.nodes.dropFirst(), b.strength * a.strength)) } }
+        joined.sort { $0.strength > $1.strength }
+        return Array(joined.prefix(k))
+    }
+
+    /// The `k` strongest chains from `start` along `links` (node → its next nodes and the share of
+    /// each step) to a node where `isEnd` holds, `start` first: dynamic programming over the
+    /// acyclic graph, keeping the k best chains per node.
+    static func kBest(from start: Int, links: [Int: [(next: Int, share: Double)]], k: Int,
+                      isEnd: (Int) -> Bool) -> [(nodes: [Int], strength: Double)] {
         var memo = [Int: [(nodes: [Int], strength: Double)]]()
-        func forward(_ node: Int, _ visiting: inout Set<Int>) -> [(nodes: [Int], strength: Double)] {
-            if node == target { return [([node], 1)] }
+        func best(_ node: Int, _ visiting: inout Set<Int>) -> [(nodes: [Int], strength: Double)] {
+            if isEnd(node) { return [([node], 1)] }
             if let known = memo[node] { return known }
             guard !visiting.contains(node) else { return [] }
             visiting.insert(node)
             var candidates = [(nodes: [Int], strength: Double)]()
-            for (next, share) in outgoing[node] ?? [] {
-                for path in forward(next, &visiting) { candidates.append(([node] + path.nodes, share * path.strength)) }
+            for (next, share) in links[node] ?? [] {
+                for chain in best(next, &visiting) { candidates.append(([node] + chain.nodes, chain.strength * share)) }
             }
             visiting.remove(node)
             candidates.sort { $0.strength > $1.strength }
@@ -67,11 +63,6 @@ extension StoredGraph {
             return top
         }
         var visiting = Set<Int>()
-        let after = forward(via, &visiting)
-        let before = strongestPaths(to: via, k: k, shares: incoming)
-        var joined = [(nodes: [Int], strength: Double)]()
-        for b in before { for a in after { joined.append((b.nodes + a.nodes.dropFirst(), b.strength * a.strength)) } }
-        joined.sort { $0.strength > $1.strength }
-        return Array(joined.prefix(k))
+        return best(start, &visiting)
     }
 }

@@ -91,53 +91,52 @@ final class GraphView: @unchecked Sendable {
     }
 }
 
+/// The most recently used values by key, at most `capacity` of them.
+struct Recent<Key: Equatable, Value> {
+    let capacity: Int
+    private var entries: [(key: Key, value: Value)] = []
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func get(_ key: Key) -> Value? {
+        guard let i = entries.firstIndex(where: { $0.key == key }) else { return nil }
+        let hit = entries.remove(at: i)
+        entries.append(hit)
+        return hit.value
+    }
+
+    mutating func put(_ value: Value, for key: Key) {
+        entries.removeAll { $0.key == key }
+        entries.append((key, value))
+        if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
+    }
+
+    mutating func removeAll(where drop: (Key) -> Bool) { entries.removeAll { drop($0.key) } }
+}
+
 final class ViewCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var unpruned: [(id: Int64, graph: UnprunedGraph)] = []
-    private var views: [(key: String, view: GraphView)] = []
-    private var labels: [String: [LayerFeature: String]] = [:]
     /// Two unpruned graphs (the default one takes about 50 MB) and a dozen views.
-    let maxUnpruned = 2, maxViews = 12
+    private var unpruned = Recent<Int64, UnprunedGraph>(capacity: 2)
+    private var storedGraphs = Recent<Int64, StoredGraph>(capacity: 2)
+    private var views = Recent<String, GraphView>(capacity: 12)
+    private var labels: [String: [LayerFeature: String]] = [:]
 
-    func view(_ key: String) -> GraphView? {
-        lock.withLock {
-            guard let i = views.firstIndex(where: { $0.key == key }) else { return nil }
-            let hit = views.remove(at: i)
-            views.append(hit)
-            return hit.view
-        }
-    }
+    func view(_ key: String) -> GraphView? { lock.withLock { views.get(key) } }
 
-    func keep(_ view: GraphView, as key: String) {
-        lock.withLock {
-            views.removeAll { $0.key == key }
-            views.append((key, view))
-            if views.count > maxViews { views.removeFirst(views.count - maxViews) }
-        }
-    }
-
-    private var storedGraphs: [(id: Int64, graph: StoredGraph)] = []
+    func keep(_ view: GraphView, as key: String) { lock.withLock { views.put(view, for: key) } }
 
     /// A graph as stored (its summary and provenance head every view of it).
     func storedGraph(_ id: Int64, load: () throws -> StoredGraph) throws -> StoredGraph {
-        if let hit = lock.withLock({ storedGraphs.first { $0.id == id }?.graph }) { return hit }
+        if let hit = lock.withLock({ storedGraphs.get(id) }) { return hit }
         let graph = try load()
-        lock.withLock {
-            storedGraphs.removeAll { $0.id == id }
-            storedGraphs.append((id, graph))
-            if storedGraphs.count > maxUnpruned { storedGraphs.removeFirst(storedGraphs.count - maxUnpruned) }
-        }
+        lock.withLock { storedGraphs.put(graph, for: id) }
         return graph
     }
 
     func unpruned(_ id: Int64, load: () throws -> UnprunedGraph) throws -> UnprunedGraph {
-        if let hit = lock.withLock({ unpruned.first { $0.id == id }?.graph }) { return hit }
+        if let hit = lock.withLock({ unpruned.get(id) }) { return hit }
         let graph = try load()
-        lock.withLock {
-            unpruned.removeAll { $0.id == id }
-            unpruned.append((id, graph))
-            if unpruned.count > maxUnpruned { unpruned.removeFirst(unpruned.count - maxUnpruned) }
-        }
+        lock.withLock { unpruned.put(graph, for: id) }
         return graph
     }
 
@@ -162,9 +161,9 @@ final class ViewCache: @unchecked Sendable {
     /// After a graph is deleted.
     func forget(graph id: Int64) {
         lock.withLock {
-            unpruned.removeAll { $0.id == id }
-            storedGraphs.removeAll { $0.id == id }
-            views.removeAll { $0.key.hasPrefix("\(id)|") }
+            unpruned.removeAll { $0 == id }
+            storedGraphs.removeAll { $0 == id }
+            views.removeAll { $0.hasPrefix("\(id)|") }
         }
     }
 }
