@@ -42,13 +42,14 @@ models-gemma:
 build: setup
 	@swift build -c release $(SWIFT_FLAGS)
 
-# Tests build with -O (bounds and overflow checks stay on, unlike release's -Ounchecked): the
-# real-model and attribution tests do too much arithmetic for an unoptimised build. The viewer's
+# Tests build our modules with -O (Package.swift; bounds and overflow checks stay on, unlike
+# release's -Ounchecked): the real-model and attribution tests do too much arithmetic for an
+# unoptimised build. The packages we depend on keep the debug default, which builds faster. The viewer's
 # browser tests run in Debian's headless Chromium, installed here and required.
 BROWSER_PACKAGES := chromium chromium-driver
 test: setup
 	@scripts/install-system-packages.sh $(BROWSER_PACKAGES)
-	CIRCUITRY_BROWSER_TESTS=1 swift test -Xswiftc -O $(SWIFT_FLAGS)
+	CIRCUITRY_BROWSER_TESTS=1 swift test $(SWIFT_FLAGS)
 
 # The training corpus: English prose and some code from Debian packages (installed when missing).
 corpus:

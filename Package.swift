@@ -7,7 +7,10 @@ import PackageDescription
 /// explicitly (and throw) before any loop runs, so nothing user-reachable relies on those traps.
 let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
 ]
+/// Tests and the viewer build optimised too; the packages we depend on keep the debug default.
+let optimisedDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "Circuitry",
@@ -54,7 +57,7 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "Viewer",
                 dependencies: ["GraphStore", "CircuitQL", "CircuitCompare", "GraphExport", .product(name: "Hummingbird", package: "hummingbird"),
-                             .product(name: "HTTPTypes", package: "swift-http-types")]),
+                             .product(name: "HTTPTypes", package: "swift-http-types")], swiftSettings: optimisedDebug),
         .target(name: "Transcoders",
                 dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: numericSettings),
@@ -70,21 +73,21 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore"],
-                path: "Tests/TestSupport"),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
-        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"]),
-        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TestSupport"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
-        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"]),
-        .testTarget(name: "TranscodersTests", dependencies: ["Transcoders", "TestSupport"]),
-        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "TestSupport"]),
+                path: "Tests/TestSupport", swiftSettings: optimisedDebug),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "TranscodersTests", dependencies: ["Transcoders", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "GraphStoreTests", dependencies: ["GraphStore", "GraphExport", "Attribution", "TestSupport",
-                                                      .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "CircuitQLTests", dependencies: ["CircuitQL", "GraphStore", "Attribution", "TestSupport"]),
-        .testTarget(name: "CircuitCompareTests", dependencies: ["CircuitCompare", "GraphStore", "GraphExport", "TestSupport"]),
-        .testTarget(name: "ViewerTests", dependencies: ["Viewer", "GraphStore", "GraphExport", "Attribution", "TestSupport"]),
+                                                      .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimisedDebug),
+        .testTarget(name: "CircuitQLTests", dependencies: ["CircuitQL", "GraphStore", "Attribution", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "CircuitCompareTests", dependencies: ["CircuitCompare", "GraphStore", "GraphExport", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "ViewerTests", dependencies: ["Viewer", "GraphStore", "GraphExport", "Attribution", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "GraphStore", "TestSupport",
-                                                         .product(name: "GRDB", package: "GRDB.swift")]),
+                                                         .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimisedDebug),
     ]
 )
 

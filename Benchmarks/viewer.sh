@@ -38,5 +38,5 @@ node=$(curl -s "$base/api/graphs/$SLUG" | python3 -c "import json,sys; d=json.lo
 kill -INT $pid; wait $pid 2>/dev/null || true
 
 CIRCUITRY_VIEWER_STORE="$STORE" CIRCUITRY_VIEWER_GRAPH="$SLUG" CIRCUITRY_VIEWER_OTHER="$OTHER" CIRCUITRY_SCREENSHOTS=Graphs \
-  CIRCUITRY_VIEWER_REPORT="$OUT/browser.json" swift test -Xswiftc -O $FLAGS --filter ViewerRealStoreBenchmark 2>&1 | grep -E "viewer benchmark|✘|passed|failed" || true
+  CIRCUITRY_VIEWER_REPORT="$OUT/browser.json" swift test $FLAGS --filter ViewerRealStoreBenchmark 2>&1 | grep -E "viewer benchmark|✘|passed|failed" || true
 echo "browser: $(cat "$OUT/browser.json" 2>/dev/null)"

@@ -202,6 +202,17 @@ enum ViewerBrowserFixture {
         try browser.wait("return document.getElementById('trace-status').dataset.state === 'done' && document.getElementById('trace-result')", timeout: 60, "the trace")
         try shot("trace")
         #expect(try GraphStore(path: store, readOnly: true).list().count == 3)
+        let traced = try browser.run("return document.getElementById('trace-result').textContent") as? String ?? ""
+
+        // Delete it from the graph list, confirming the question.
+        try browser.click("#trace-result")
+        try browser.wait("return document.body.dataset.page === 'graph' && document.body.dataset.ready", "the traced graph")
+        try browser.open("\(serve.url)/#/graphs")
+        try browser.wait("return document.querySelectorAll('#graph-table tbody tr').length === 3", "three graphs")
+        try browser.click("tr[data-slug='\(traced)'] button.danger")
+        try browser.acceptAlert()
+        try browser.wait("return document.querySelectorAll('#graph-table tbody tr').length === 2", "the deleted graph gone")
+        #expect(try GraphStore(path: store, readOnly: true).list().map(\.slug).contains(traced) == false)
     }
 }
 
