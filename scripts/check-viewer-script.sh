@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the syntax of the viewer's script (embedded in Sources/Viewer/Assets/AppScript.swift)
+# Checks the syntax of the viewer's script (embedded in Sources/Viewer/Assets/AppScript*.swift)
 # with node --check, when node is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,8 +8,12 @@ tmp=$(mktemp --suffix=.js)
 trap 'rm -f "$tmp"' EXIT
 python3 - "$tmp" <<'PY'
 import re, sys
-text = open("Sources/Viewer/Assets/AppScript.swift").read()
-body = text.split('#"""\n', 1)[1].rsplit('"""#', 1)[0]
-open(sys.argv[1], "w").write(body)
+# The parts in the order AppScript.source joins them.
+files = {"base": "AppScript.swift", "graphPages": "AppScript+Graph.swift", "otherPages": "AppScript+Pages.swift", "start": "AppScript.swift"}
+parts = []
+for name, file in files.items():
+    text = open("Sources/Viewer/Assets/" + file).read()
+    parts.append(re.search(r"static let " + name + r' = #"""\n(.*?)"""#', text, re.S).group(1))
+open(sys.argv[1], "w").write("\n".join(parts))
 PY
 node --check "$tmp" && echo "viewer script: syntax ok"

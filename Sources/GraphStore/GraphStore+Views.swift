@@ -12,9 +12,6 @@ public struct UnprunedGraph: Sendable {
     public let graph: AttributionGraph
     let facts: NodeFacts
 
-    /// Node count of the unpruned graph and its non-zero edges.
-    public var nodeCount: Int { graph.layout.count }
-
     /// The nodes and edges kept at these thresholds (the same as `graphs prune` would store).
     public func pruned(nodeThreshold: Double, edgeThreshold: Double) throws -> (nodes: [StoredNode], edges: [StoredEdge]) {
         guard (0...1).contains(nodeThreshold), (0...1).contains(edgeThreshold) else {

@@ -106,9 +106,9 @@ final class TraceJobs: @unchecked Sendable {
         }
     }
 
-    /// SIGTERM, then SIGKILL if the child is still there a second later (a child spawned from a
-    /// thread that blocks signals may not see SIGTERM). The trace's store write is one transaction,
-    /// so even a killed trace leaves nothing behind.
+    /// SIGTERM, then SIGKILL if the child is still there a second later (one that ignores
+    /// SIGTERM). The trace's store write is one transaction, so even a killed trace leaves nothing
+    /// behind.
     static func stop(_ process: Process) {
         process.terminate()
         let pid = process.processIdentifier

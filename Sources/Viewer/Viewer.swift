@@ -18,8 +18,8 @@ import GraphStore
 public final class Viewer: @unchecked Sendable {
     public let store: GraphStore
     public let configuration: ViewerConfiguration
-    /// The port actually bound (set once the server runs; the configured one until then).
     private let lock = NSLock()
+    /// The port actually bound (set once the server runs; the configured one until then).
     private var boundPort: Int
     let cache = ViewCache()
     let traces: TraceJobs
@@ -149,8 +149,7 @@ public final class Viewer: @unchecked Sendable {
         case ("GET", 1, "subgraphs"):
             return .json(try store.subgraphs(key))
         case ("PUT", 2, "subgraphs"):
-            var body = try Self.decode(SubgraphBody.self, request)
-            body.name = rest[1]
+            let body = try Self.decode(SubgraphBody.self, request)
             let saved = try store.saveSubgraph(StoredSubgraph(name: rest[1], pinned: body.pinned, supernodes: body.supernodes), of: key)
             cache.changed()
             return .json(saved)
@@ -166,7 +165,7 @@ public final class Viewer: @unchecked Sendable {
     static let version = "0.1.0"
 
     struct Info: Encodable { var store: String; var version: String; var canTrace: Bool }
-    struct SubgraphBody: Decodable { var name: String?; var pinned: [Int]; var supernodes: [StoredSubgraph.Supernode] }
+    struct SubgraphBody: Decodable { var pinned: [Int]; var supernodes: [StoredSubgraph.Supernode] }
 
     /// A JSON body, which must be declared as JSON.
     static func decode<T: Decodable>(_ type: T.Type, _ request: ViewerRequest) throws -> T {

@@ -1,5 +1,6 @@
 // How a viewer is set up: where it listens, who may write, and how it traces.
 
+import CircuitQL
 import Foundation
 
 public struct ViewerConfiguration: Sendable {
@@ -12,7 +13,7 @@ public struct ViewerConfiguration: Sendable {
     /// The largest request body accepted (bytes).
     public var maxBody: Int = 1 << 20
     /// The most rows a query may return and how long it may run (seconds).
-    public var maxRows: Int = 10_000
+    public var maxRows: Int = CircuitQL.defaultMaxRows
     public var queryTimeout: Double = 5
     /// The most edges one graph view sends (the rest are paged with `edge_offset`).
     public var maxEdgesPerPage: Int = 50_000
