@@ -30,16 +30,30 @@ public enum Influence {
         }) ?? a
     }
 
-    /// I = w·Â + w·Â² + … for a row-normalised Â.
+    /// I = w·Â + w·Â² + … for a row-normalised Â. Each step is xÂ taken over the rows where x is
+    /// not zero: the series moves down the layers, so later steps touch ever fewer rows.
     static func influence(_ normalized: Tensor, weights: [Float], maxIterations: Int = 1000) throws -> [Float] {
-        var current = try Tensor.matvec(normalized, Tensor(weights), transposeA: true)
-        var total = current.scalars
+        let n = normalized.shape[0]
+        var current = weights, next = [Float](repeating: 0, count: n)
+        var total = [Float](repeating: 0, count: n)
         var iterations = 0
-        while current.scalars.contains(where: { $0 != 0 }) {
-            guard iterations < maxIterations else { throw AttributionError.notConverged("influence") }
-            current = try Tensor.matvec(normalized, current, transposeA: true)
-            for i in total.indices { total[i] += current.scalars[i] }
-            iterations += 1
+        try normalized.scalars.withUnsafeBufferPointer { a in
+            while true {
+                var any = false
+                next.withUnsafeMutableBufferPointer { y in
+                    for s in 0..<n { y[s] = 0 }
+                    for t in 0..<n where current[t] != 0 {
+                        let c = current[t], row = a.baseAddress! + t * n
+                        for s in 0..<n { y[s] += c * row[s] }
+                    }
+                    for s in 0..<n where y[s] != 0 { any = true; break }
+                }
+                guard any else { break }
+                guard iterations < maxIterations else { throw AttributionError.notConverged("influence") }
+                for i in 0..<n { total[i] += next[i] }
+                swap(&current, &next)
+                iterations += 1
+            }
         }
         return total
     }
@@ -51,55 +65,57 @@ public enum Influence {
 
     /// The score at which the cumulative share of the sorted scores first reaches `threshold`
     /// (as torch.searchsorted over the descending cumulative sum). Zero scores add nothing to the
-    /// sum, so only the positive ones are sorted; if they do not reach the share, the answer is 0.
+    /// sum, so only the positive ones count; if they do not reach the share, the answer is 0.
+    ///
+    /// Instead of sorting, one pass sums the scores into bins by the top 16 bits of their IEEE
+    /// pattern (for positive floats, the bit pattern orders as the value does): the bins, walked
+    /// from the top, say which bin holds the cut; only that bin's scores are sorted and walked.
     static func threshold(_ scores: [Float], keeping threshold: Double) -> Float {
-        var positive = [Float]()
-        positive.reserveCapacity(min(scores.count, 1 << 20))
-        for s in scores where s > 0 { positive.append(s) }
-        guard !positive.isEmpty else { return 0 }
-        let smallest = positive.min() ?? 0
-        let fallback: Float = scores.count > positive.count ? 0 : smallest
-        let total = positive.reduce(0.0) { $0 + Double($1) }
+        let bins = 1 << 15
+        var sums = [Double](repeating: 0, count: bins), counts = [Int](repeating: 0, count: bins)
+        var positives = 0, smallest = Float.infinity
+        scores.withUnsafeBufferPointer { v in
+            for s in v where s > 0 {
+                let b = Int(s.bitPattern >> 16)
+                sums[b] += Double(s); counts[b] += 1
+                positives += 1
+                if s < smallest { smallest = s }
+            }
+        }
+        guard positives > 0 else { return 0 }
+        let fallback: Float = scores.count > positives ? 0 : smallest
+        var total = 0.0
+        for b in stride(from: bins - 1, through: 0, by: -1) where counts[b] > 0 { total += sums[b] }
         let wanted = Float(threshold)
         func reached(_ running: Double) -> Bool { Float(running / total) >= wanted }
-        // Selection instead of a full sort: split the candidates around a pivot into those above,
-        // equal to and below it; the answer lies where the running share first reaches the
-        // threshold. Small ranges are sorted and walked as the sorted list would be.
-        var lo = 0, hi = positive.count, above = 0.0
-        var generator = SeededGenerator(seed: UInt64(positive.count))   // the same pivots on every run
-        return positive.withUnsafeMutableBufferPointer { v -> Float in
-            while hi - lo > 2048 {
-                let pivot = v[lo + Int(generator.next() % UInt64(hi - lo))]
-                // Three-way partition of v[lo..<hi]: > pivot, == pivot, < pivot.
-                var greater = lo, i = lo, smaller = hi
-                while i < smaller {
-                    if v[i] > pivot { v.swapAt(i, greater); greater += 1; i += 1 } else if v[i] < pivot { smaller -= 1; v.swapAt(i, smaller) } else { i += 1 }
-                }
-                var sumGreater = 0.0, sumEqual = 0.0
-                for k in lo..<greater { sumGreater += Double(v[k]) }
-                for k in greater..<smaller { sumEqual += Double(v[k]) }
-                if greater > lo && reached(above + sumGreater) {
-                    hi = greater
-                } else if reached(above + sumGreater + sumEqual) {
-                    // Within the run of equal values: the first one that reaches it is the pivot.
-                    return pivot
+        var above = 0.0
+        var b = bins - 1
+        while b >= 0 {
+            if counts[b] > 0 {
+                if reached(above + sums[b]) {
+                    // The cut is in this bin: walk its scores as the sorted list would. (Its sum,
+                    // taken in another order, may round either way: fall through to the next.)
+                    var members = [Float]()
+                    members.reserveCapacity(counts[b])
+                    let key = UInt32(b)
+                    for s in scores where s > 0 && s.bitPattern >> 16 == key { members.append(s) }
+                    members.sort(by: >)
+                    var running = above
+                    for s in members {
+                        running += Double(s)
+                        if reached(running) { return s }
+                    }
+                    above = running
                 } else {
-                    above += sumGreater + sumEqual
-                    lo = smaller
+                    above += sums[b]
                 }
             }
-            var rest = UnsafeMutableBufferPointer(rebasing: v[lo..<hi])
-            rest.sort(by: >)
-            var running = above
-            for s in rest {
-                running += Double(s)
-                if reached(running) { return s }
-            }
-            // The walk over the sorted list ends at a share of exactly 1 (its running sum is its
-            // total), so any threshold up to 1 is reached by the smallest score at the latest; the
-            // sums here, taken in another order, may fall short by a rounding.
-            return threshold <= 1 ? smallest : fallback
+            b -= 1
         }
+        // The walk over the sorted list ends at a share of exactly 1 (its running sum is its
+        // total), so any threshold up to 1 is reached by the smallest score at the latest; the
+        // sums here, taken in another order, may fall short by a rounding.
+        return threshold <= 1 ? smallest : fallback
     }
 
     /// The sort-based form of `threshold` (the definition; tests check the selection against it).
@@ -142,18 +158,25 @@ public enum Influence {
         var keep = influence.map { $0 >= nodeCut }
         for i in layout.tokenStart..<n { keep[i] = true }
 
-        // Edge scores on the node-pruned graph: Â'[t, s]·(I'_t + w_t).
-        let pruned = try Tensor(shape: [n, n]) { out in
+        // Edge scores on the node-pruned graph: Â'[t, s]·(I'_t + w_t), with Â' normalised from
+        // the kept rows and columns in one pass (no masked copy of A is made).
+        let keptAll = !keep.contains(false)
+        var scores = keptAll ? normalized(a) : try Tensor(shape: [n, n]) { out in
             a.scalars.withUnsafeBufferPointer { src in
                 for t in 0..<n {
                     let row = src.baseAddress! + t * n, dst = out.baseAddress! + t * n
                     if !keep[t] { for s in 0..<n { dst[s] = 0 }; continue }
-                    for s in 0..<n { dst[s] = keep[s] ? row[s] : 0 }
+                    for s in 0..<n { dst[s] = keep[s] ? abs(row[s]) : 0 }
+                    let inverse = 1 / max(VectorReduce.sum(dst, n), 1e-10)
+                    for s in 0..<n { dst[s] *= inverse }
                 }
             }
         }
-        var scores = normalized(pruned)
-        var prunedInfluence = try Influence.influence(scores, weights: weights)
+        // When every node dropped has no influence (as at thresholds near 1), the kept nodes'
+        // influence is the graph's: a node without influence feeds only nodes without it, so the
+        // rows its removal renormalises carry nothing in the series, which skips rows of zero.
+        let inert = (0..<n).allSatisfy { keep[$0] || (influence[$0] == 0 && weights[$0] == 0) }
+        var prunedInfluence = try inert ? influence.indices.map { keep[$0] ? influence[$0] : 0 } : Influence.influence(scores, weights: weights)
         for i in 0..<n { prunedInfluence[i] += weights[i] }
         scores.scalars.withUnsafeMutableBufferPointer { p in
             for t in 0..<n {

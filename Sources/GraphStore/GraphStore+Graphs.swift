@@ -200,13 +200,20 @@ extension GraphStore {
     }
 
     static func storedEdges(_ a: Tensor, kept: [Bool], n: Int) -> [StoredEdge] {
-        var edges = [StoredEdge]()
-        for t in 0..<n {
-            for s in 0..<n where kept[t * n + s] && a.scalars[t * n + s] != 0 {
-                edges.append(StoredEdge(source: s, target: t, weight: a.scalars[t * n + s]))
+        a.scalars.withUnsafeBufferPointer { w in
+            kept.withUnsafeBufferPointer { k in
+                var count = 0
+                for i in 0..<n * n where k[i] && w[i] != 0 { count += 1 }
+                var edges = [StoredEdge]()
+                edges.reserveCapacity(count)
+                for t in 0..<n {
+                    for s in 0..<n where k[t * n + s] && w[t * n + s] != 0 {
+                        edges.append(StoredEdge(source: s, target: t, weight: w[t * n + s]))
+                    }
+                }
+                return edges
             }
         }
-        return edges
     }
 
     func insert(nodes: [StoredNode], edges: [StoredEdge], graph graphId: Int64, _ db: Database) throws {

@@ -70,7 +70,7 @@ extension Viewer {
         if stored {
             cacheKey = "\(id)|stored"
             if let hit = cache.view(cacheKey) { return hit }
-            base = try store.graph(String(id))
+            base = try cache.storedGraph(id) { try self.store.graph(String(id)) }
             (nt, et) = (base.summary.nodeThreshold, base.summary.edgeThreshold)
             // Read the unpruned graph in the background, so the first move of a threshold slider
             // re-prunes at once instead of first reading some 50 MB from the store.
@@ -83,7 +83,7 @@ extension Viewer {
             cacheKey = "\(id)|\(nt)|\(et)"
             if let hit = cache.view(cacheKey) { return hit }
             let full = try cache.unpruned(id) { try store.unpruned(String(id)) }
-            let (nodes, edges) = try full.pruned(nodeThreshold: nt, edgeThreshold: et)
+                let (nodes, edges) = try full.pruned(nodeThreshold: nt, edgeThreshold: et)
             base = storedGraph.replacing(nodes: nodes, edges: edges, shares: full.cumulativeShares)
         }
         let view = GraphView(graph: base, nodeThreshold: nt, edgeThreshold: et, stored: stored,
