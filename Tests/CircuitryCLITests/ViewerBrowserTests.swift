@@ -146,10 +146,11 @@ enum ViewerBrowserFixture {
         #expect(try browser.run("return window.pwned === undefined && document.querySelectorAll('img').length === 0 && document.scripts.length === 1") as? Bool == true)
         try shot("graph")
 
-        // Pin two features, group them, reload: the supernode is still there, and in the export.
-        let features = try browser.run("return window.circuitry.view.nodes.filter(n => n.kind === 'feature').slice(0, 2).map(n => n.i)") as? [Int] ?? []
-        #expect(features.count == 2)
-        for i in features {
+        // Pin two features, group them, drag a third onto the group, reload: the supernode is
+        // still there, and in the export.
+        let features = try browser.run("return window.circuitry.view.nodes.filter(n => n.kind === 'feature').slice(0, 3).map(n => n.i)") as? [Int] ?? []
+        #expect(features.count == 3)
+        for i in features.prefix(2) {
             try browser.click("#nodes .node[data-index='\(i)']")
             try browser.wait("return window.circuitry.selected === \(i) && document.getElementById('node-panel')", "selecting \(i)")
             try browser.press("p")
@@ -157,13 +158,16 @@ enum ViewerBrowserFixture {
         try browser.press("g")
         try browser.answerPrompt("an X detector \"<b>\"")
         try browser.wait("return document.body.dataset.saved === '2 pinned, 1 supernodes'", "the subgraph saved")
+        try browser.drag("#nodes .node[data-index='\(features[2])']", onto: "#nodes .node[data-index='\(features[0])']")
+        try browser.wait("return document.body.dataset.saved === '3 pinned, 1 supernodes'", "the dragged node grouped and saved")
         try browser.run("location.reload()")
         try browser.wait("return document.body.dataset.ready && document.querySelectorAll('#supernodes li').length === 1", "the reloaded subgraph")
-        #expect(try browser.run("return document.querySelectorAll('#nodes .node.grouped').length") as? Int == 2)
+        #expect(try browser.run("return document.querySelectorAll('#nodes .node.grouped').length") as? Int == 3)
         let exported = try httpExchange("GET", URL(string: "\(serve.url)/api/graphs/\(slug)/export.json?subgraph=default")!, headers: ["Host": "127.0.0.1:\(serve.port)"])
         let q = (try JSONSerialization.jsonObject(with: exported.body) as? [String: Any])?["qParams"] as? [String: Any]
         #expect((q?["supernodes"] as? [[String]])?.first?.first == "an X detector \"<b>\"")
-        #expect((q?["pinnedIds"] as? [String])?.count == 2)
+        #expect((q?["pinnedIds"] as? [String])?.count == 3)
+        #expect((q?["supernodes"] as? [[String]])?.first?.count == 4)   // the name and three nodes
 
         // A threshold re-prunes as `graphs prune` does.
         try browser.run("const s = document.getElementById('node-threshold'); s.value = '0.6'; s.dispatchEvent(new Event('input'))")

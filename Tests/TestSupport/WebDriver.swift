@@ -172,6 +172,19 @@ public final class WebDriver {
         try call("POST", "actions", ["actions": [["type": "key", "id": "keyboard", "actions": actions]]])
     }
 
+    /// Drags with the mouse from the centre of one element to the centre of another.
+    public func drag(_ from: String, onto to: String) throws {
+        let a = [Self.elementKey: try element(from)], b = [Self.elementKey: try element(to)]
+        let steps: [[String: Any]] = [
+            ["type": "pointerMove", "duration": 0, "origin": a, "x": 0, "y": 0],
+            ["type": "pointerDown", "button": 0],
+            ["type": "pointerMove", "duration": 150, "origin": b, "x": 0, "y": 0],
+            ["type": "pointerUp", "button": 0],
+        ]
+        try call("POST", "actions", ["actions": [["type": "pointer", "id": "mouse", "parameters": ["pointerType": "mouse"], "actions": steps]]])
+        try call("DELETE", "actions")
+    }
+
     public func answerPrompt(_ text: String) throws {
         try call("POST", "alert/text", ["text": text])
         try call("POST", "alert/accept")

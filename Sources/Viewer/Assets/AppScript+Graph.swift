@@ -11,8 +11,10 @@ async function showGraphs() {
   setMain(el('h1', {}, 'Graphs'), el('div', { class: 'toolbar' }, search), body);
   async function load() {
     state.listSearch = search.value;
+    const nav = state.nav;
     try {
       const graphs = await api('/api/graphs?q=' + enc(search.value));
+      if (nav !== state.nav) return;
       body.replaceChildren(graphTable(graphs, load));
     } catch (e) { body.replaceChildren(message(e.message)); }
   }
@@ -76,10 +78,15 @@ async function showGraph(key) {
   if (state.pendingHighlight) { state.highlight = state.pendingHighlight; state.pendingHighlight = null; }
   const started = performance.now();
   setMain(el('p', { class: 'message info' }, 'loading…'));
+  // A page left (or re-pruned again) while its answer was on the way draws nothing when it comes.
+  state.nav = (state.nav || 0) + 1;
+  const nav = state.nav;
+  let v;
   try {
-    state.view = await api('/api/graphs/' + enc(key) + viewQuery());
-  } catch (e) { setMain(el('h1', {}, key), message(e.message)); return; }
-  const v = state.view;
+    v = await api('/api/graphs/' + enc(key) + viewQuery());
+  } catch (e) { if (nav === state.nav) setMain(el('h1', {}, key), message(e.message)); return; }
+  if (nav !== state.nav) return;
+  state.view = v;
   if (!state.loadedSubgraph) {
     const saved = v.subgraphs.find(s => s.name === state.subgraph) || v.subgraphs[0];
     if (saved) { state.subgraph = saved.name; state.pinned = new Set(saved.pinned); state.supernodes = saved.supernodes.map(s => ({ name: s.name, members: s.members.slice() })); }
@@ -93,7 +100,7 @@ async function showGraph(key) {
     el('p', { class: 'facts' }, `${s.transcoderSet} · ${v.layers} layers · replacement ${fmt(s.replacementScore)} · completeness ${fmt(s.completenessScore)}`));
   const controls = graphControls(v);
   const picture = el('div', { id: 'picture' });
-  const side = el('aside', { id: 'side' }, el('p', { class: 'hint' }, 'Hover a node for its label; click it for its feature page, edges and paths. Keys: p pins the selected node, g groups the pinned nodes into a supernode, Esc clears the selection.'));
+  const side = el('aside', { id: 'side' }, el('p', { class: 'hint' }, 'Hover a node for its label; click it for its feature page, edges and paths. Keys: p pins the selected node, g groups the pinned nodes into a supernode, Esc clears the selection. Drag a node onto another to group the two.'));
   setMain(header, controls, el('div', { class: 'graph-body' }, picture, side));
   drawGraph();
   renderSubgraphPanel();
@@ -194,9 +201,11 @@ function drawGraph() {
     shape.addEventListener('mouseenter', e => showTooltip(e, n));
     shape.addEventListener('mouseleave', hideTooltip);
     shape.addEventListener('click', () => selectNode(n.i));
+    shape.addEventListener('pointerdown', e => startDrag(e, n.i));
     nodes.append(shape);
   }
   svg.append(nodes);
+  svg.addEventListener('pointermove', moveDrag);
   svg.addEventListener('click', e => { if (e.target === svg) clearSelection(); });
   const frame = el('div', { class: 'frame' }, canvas, svg);
   frame.style.height = L.height + 'px';
@@ -351,6 +360,64 @@ function togglePin(i) {
   if (state.selected === i) { const b = document.getElementById('pin'); if (b) b.textContent = state.pinned.has(i) ? 'unpin (p)' : 'pin (p)'; }
 }
 
+// Dragging a node onto another groups them: into the target's supernode, else the dragged
+// node's, else a new one named after the target. Both are pinned.
+function startDrag(e, i) {
+  if (e.button !== 0) return;
+  e.preventDefault();
+  state.drag = { from: i, x: e.clientX, y: e.clientY, moved: false };
+}
+
+function moveDrag(e) {
+  const d = state.drag, svg = document.getElementById('graph');
+  if (!d || !svg) return;
+  if (!d.moved && Math.hypot(e.clientX - d.x, e.clientY - d.y) < 5) return;
+  d.moved = true;
+  const a = state.layout.get(d.from), box = svg.getBoundingClientRect();
+  let line = document.getElementById('drag-line');
+  if (!line) { line = sv('line', { id: 'drag-line' }); svg.append(line); }
+  for (const [k, v] of Object.entries({ x1: a.x, y1: a.y, x2: e.clientX - box.left, y2: e.clientY - box.top })) line.setAttribute(k, v);
+}
+
+document.addEventListener('pointerup', e => {
+  const d = state.drag;
+  state.drag = null;
+  const line = document.getElementById('drag-line');
+  if (line) line.remove();
+  if (!d || !d.moved) return;
+  const target = document.elementFromPoint(e.clientX, e.clientY);
+  const to = target && target.classList.contains('node') ? Number(target.dataset.index) : null;
+  if (to === null || to === d.from) return;
+  groupByDrop(d.from, to);
+});
+
+function groupByDrop(from, to) {
+  const home = i => state.supernodes.find(s => s.members.includes(i));
+  let group = home(to) || home(from);
+  if (!group) {
+    const n = state.byIndex.get(to);
+    group = { name: (n && n.label) || (n ? nodeName(n) : String(to)), members: [] };
+    state.supernodes.push(group);
+  }
+  for (const i of [from, to]) {
+    state.pinned.add(i);
+    const old = home(i);
+    if (old && old !== group) old.members = old.members.filter(m => m !== i);
+    if (!group.members.includes(i)) group.members.push(i);
+  }
+  group.members.sort((a, b) => a - b);
+  state.supernodes = state.supernodes.filter(s => s.members.length);
+  changedSubgraph();
+}
+
+function renameSupernode(k) {
+  const s = state.supernodes[k];
+  const name = prompt('Rename the supernode:', s.name);
+  if (!name) return;
+  s.name = name;
+  changedSubgraph();
+}
+
 function groupPinned(name) {
   const grouped = new Set(state.supernodes.flatMap(s => s.members));
   const members = [...state.pinned].filter(i => !grouped.has(i)).sort((a, b) => a - b);
@@ -391,6 +458,7 @@ function renderSubgraphPanel() {
       el('a', { href: `/api/graphs/${enc(state.graphKey)}/subgraph.svg?subgraph=${enc(state.subgraph)}`, target: '_blank', id: 'subgraph-svg' }, 'subgraph SVG')),
     el('ul', { id: 'supernodes' }, state.supernodes.map((s, k) => el('li', {}, el('strong', {}, s.name), ` (${s.members.length}) `,
       el('span', { class: 'small' }, s.members.map(m => state.byIndex.has(m) ? nodeName(state.byIndex.get(m)) : String(m)).join(', ')), ' ',
+      el('button', { class: 'small', onclick: () => renameSupernode(k) }, 'rename'), ' ',
       el('button', { class: 'small', onclick: () => { state.supernodes.splice(k, 1); changedSubgraph(); } }, 'ungroup')))),
     el('div', { id: 'suggestions' }));
   if (panel.parentNode !== side) side.append(panel);

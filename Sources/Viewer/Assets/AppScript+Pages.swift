@@ -14,7 +14,9 @@ const EXAMPLES = [
 
 async function showQuery() {
   let graphs = [];
-  try { graphs = await api('/api/graphs'); } catch (e) { setMain(message(e.message)); return; }
+  const nav = state.nav;
+  try { graphs = await api('/api/graphs'); } catch (e) { if (nav === state.nav) setMain(message(e.message)); return; }
+  if (nav !== state.nav) return;
   const first = (state.graphKey && graphs.find(g => g.slug === state.graphKey)) || graphs[0];
   const slug = first ? first.slug : 'graph';
   const text = el('textarea', { id: 'query-text', rows: 8, spellcheck: 'false' });
@@ -47,7 +49,9 @@ async function showQuery() {
 
 async function showCompare() {
   let graphs = [];
-  try { graphs = await api('/api/graphs'); } catch (e) { setMain(message(e.message)); return; }
+  const nav = state.nav;
+  try { graphs = await api('/api/graphs'); } catch (e) { if (nav === state.nav) setMain(message(e.message)); return; }
+  if (nav !== state.nav) return;
   const boxes = graphs.map(g => el('label', { class: 'check' }, el('input', { type: 'checkbox', value: g.slug, class: 'compare-pick' }), ' ', g.slug, el('span', { class: 'small' }, ' ' + visible(g.prompt))));
   const out = el('div', { id: 'compare-result' });
   const go = el('button', { id: 'compare-run', onclick: async () => {

@@ -99,6 +99,8 @@ function route() {
   const [, page, ...rest] = hash.split('/');
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.page === page);
   const arg = rest.length ? decodeURIComponent(rest.join('/')) : null;
+  state.nav = (state.nav || 0) + 1;
+  delete document.body.dataset.ready;
   document.body.dataset.page = page;
   if (page === 'graph' && arg) return showGraph(arg);
   if (page === 'query') return showQuery();

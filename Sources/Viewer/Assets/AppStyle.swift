@@ -46,6 +46,7 @@ svg .node.selected { stroke: #000; stroke-width: 2.5; }
 svg .node.highlight { fill: #d81b60; stroke: #000; stroke-width: 1.4; }
 svg .node.found { stroke: #00838f; stroke-width: 2.4; }
 svg .node.dim { opacity: 0.25; }
+svg #drag-line { stroke: var(--pin); stroke-width: 1.5; stroke-dasharray: 4 3; pointer-events: none; }
 aside#side { background: #fff; border: 1px solid var(--line); border-radius: 4px; padding: 8px 12px; max-height: 88vh; overflow: auto; }
 aside h2 { font-size: 15px; }
 ul.edges, ol.paths, #supernodes, #suggestions ul { padding-left: 18px; margin: 4px 0; }
