@@ -503,12 +503,22 @@ extension GraphStore {
     /// else the automatic one.
     public func featureLabels(transcoderFingerprint: String) throws -> [LayerFeature: String] {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT f.layer, f.idx, COALESCE(f.user_label, f.label) AS text FROM feature f
+            // A set's labels number in the hundreds of thousands: read by column position from a
+            // cursor, without a row object each.
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT f.layer, f.idx, COALESCE(f.user_label, f.label) FROM feature f
                 JOIN transcoder_set t ON t.id = f.transcoder_set_id
                 WHERE t.fingerprint = ? AND COALESCE(f.user_label, f.label) IS NOT NULL
                 """, arguments: [transcoderFingerprint])
-            return Dictionary(try rows.map { (LayerFeature(layer: try $0.value("layer"), feature: try $0.value("idx")), try $0.value("text") as String) }, uniquingKeysWith: { a, _ in a })
+            var labels = [LayerFeature: String]()
+            while let row = try cursor.next() {
+                guard let layer = Int.fromDatabaseValue(row[0]), let feature = Int.fromDatabaseValue(row[1]),
+                      let text = String.fromDatabaseValue(row[2]) else {
+                    throw GraphStoreError.damagedRow(graph: nil, reason: "a feature label row is not (layer, index, text)")
+                }
+                labels[LayerFeature(layer: layer, feature: feature)] = labels[LayerFeature(layer: layer, feature: feature)] ?? text
+            }
+            return labels
         }
     }
 }

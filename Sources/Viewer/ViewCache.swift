@@ -104,6 +104,8 @@ struct Recent<Key: Equatable, Value> {
         return hit.value
     }
 
+    func contains(_ key: Key) -> Bool { entries.contains { $0.key == key } }
+
     mutating func put(_ value: Value, for key: Key) {
         entries.removeAll { $0.key == key }
         entries.append((key, value))
@@ -139,6 +141,18 @@ final class ViewCache: @unchecked Sendable {
         lock.withLock { unpruned.put(graph, for: id) }
         return graph
     }
+
+    /// Whether to start reading graph `id`'s unpruned form in the background: not when it is in
+    /// memory or already being read. `done` is called when the read ends.
+    func claimPrefetch(_ id: Int64) -> Bool {
+        lock.withLock {
+            guard !fetching.contains(id), !unpruned.contains(id) else { return false }
+            fetching.insert(id)
+            return true
+        }
+    }
+    func prefetched(_ id: Int64) { _ = lock.withLock { fetching.remove(id) } }
+    private var fetching = Set<Int64>()
 
     func labels(_ fingerprint: String, load: () throws -> [LayerFeature: String]) throws -> [LayerFeature: String] {
         if let hit = lock.withLock({ labels[fingerprint] }) { return hit }

@@ -72,10 +72,6 @@ extension Viewer {
             if let hit = cache.view(cacheKey) { return hit }
             base = try cache.storedGraph(id) { try self.store.graph(String(id)) }
             (nt, et) = (base.summary.nodeThreshold, base.summary.edgeThreshold)
-            // Read the unpruned graph in the background, so the first move of a threshold slider
-            // re-prunes at once instead of first reading some 50 MB from the store.
-            let cache = self.cache, store = self.store
-            DispatchQueue.global(qos: .utility).async { _ = try? cache.unpruned(id) { try store.unpruned(String(id)) } }
         } else {
             let storedGraph = try cache.storedGraph(id) { try store.graph(String(id)) }
             nt = nodeThreshold ?? storedGraph.summary.nodeThreshold
@@ -117,7 +113,20 @@ extension Viewer {
                                subgraphs: try store.subgraphs(String(g.summary.id)), milliseconds: v.milliseconds)
             return try Self.splice(edges: v.edges(offset: offset, limit: limit), into: ViewerResponse.encode(out))
         }
+        if v.stored { prefetchUnpruned(v.graph.summary.id) }
         return ViewerResponse(status: 200, contentType: "application/json", body: body)
+    }
+
+    /// Reads the unpruned graph in the background once a stored view has been answered, so the
+    /// first move of a threshold slider re-prunes at once instead of first reading some 50 MB from
+    /// the store (started after the answer is made, not while: it would compete for the cores).
+    func prefetchUnpruned(_ id: Int64) {
+        let cache = self.cache, store = self.store
+        guard cache.claimPrefetch(id) else { return }
+        DispatchQueue.global(qos: .utility).async {
+            _ = try? cache.unpruned(id) { try store.unpruned(String(id)) }
+            cache.prefetched(id)
+        }
     }
 
     /// Writes the edges as `[[source, target, weight], …]` in place of the encoded empty list: a

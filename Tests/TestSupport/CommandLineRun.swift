@@ -7,8 +7,10 @@ public struct CommandLineRun: Sendable {
     public let standardOutput: String
     public let standardError: String
 
-    /// The `circuitry` executable next to the test bundle in the build folder.
+    /// The `circuitry` executable next to the test bundle in the build folder, or the one
+    /// `CIRCUITRY_BINARY` names (benchmarks run the release build through the tests' browser).
     public static var executable: URL {
+        if let path = ProcessInfo.processInfo.environment["CIRCUITRY_BINARY"], !path.isEmpty { return URL(fileURLWithPath: path) }
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         var directory = bundle
         for _ in 0..<3 {
