@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The viewer at real scale, on a copy of a store (default: the demo store):
 #   1. API latency under load: wrk on loopback against the stored graph's reads (the graph list,
-#      the graph view, a node's panel), 10 s each, 2 threads and 4 connections;
-#   2. in headless Chromium (the opt-in ViewerRealStoreBenchmark test): time to interactive for
+#      the graph view, a node's panel), 10 s each, 2 threads and 4 connections, as fast as it
+#      goes; then paced at about 200 requests a second (Benchmarks/viewer-paced.lua), 20 s each;
+#   2. in headless Chromium (the opt-in ViewerRealStoreBenchmark test, serving with the release
+#      build): time to interactive for
 #      the graph page, re-pruning round trips from the browser, and screenshots of each page
 #      (written to Graphs/viewer-*.png).
 # Usage: Benchmarks/viewer.sh [STORE] [GRAPH] [OTHER-GRAPH]; results in Benchmarks/results/viewer/.
@@ -34,9 +36,14 @@ node=$(curl -s "$base/api/graphs/$SLUG" | python3 -c "import json,sys; d=json.lo
     echo; echo "## GET $path ($(curl -s -o /dev/null -w '%{size_download}' "$base$path") bytes)"
     wrk -t2 -c4 -d10s --latency "$base$path" | grep -E "Latency|50%|90%|99%|Requests/sec|requests in"
   done
+  echo; echo "# paced: about 200 requests a second (4 connections, 17 ms between a connection's answer and its next request), 20 s each"
+  for path in "/api/graphs" "/api/graphs/$SLUG" "/api/graphs/$SLUG/nodes/$node"; do
+    echo; echo "## GET $path, paced"
+    wrk -t2 -c4 -d20s --latency -s Benchmarks/viewer-paced.lua "$base$path" | grep -E "Latency|50%|90%|99%|Requests/sec|requests in"
+  done
 } | tee "$OUT/wrk.txt"
 kill -INT $pid; wait $pid 2>/dev/null || true
 
-CIRCUITRY_VIEWER_STORE="$STORE" CIRCUITRY_VIEWER_GRAPH="$SLUG" CIRCUITRY_VIEWER_OTHER="$OTHER" CIRCUITRY_SCREENSHOTS=Graphs \
+CIRCUITRY_BINARY="$PWD/.build/release/circuitry" CIRCUITRY_VIEWER_STORE="$STORE" CIRCUITRY_VIEWER_GRAPH="$SLUG" CIRCUITRY_VIEWER_OTHER="$OTHER" CIRCUITRY_SCREENSHOTS=Graphs \
   CIRCUITRY_VIEWER_REPORT="$OUT/browser.json" swift test $FLAGS --filter ViewerRealStoreBenchmark 2>&1 | grep -E "viewer benchmark|✘|passed|failed" || true
 echo "browser: $(cat "$OUT/browser.json" 2>/dev/null)"
