@@ -64,7 +64,8 @@ public struct StoredGraph: Sendable {
 }
 
 /// What a stored graph needs besides its adjacency to be rebuilt exactly.
-struct NodeFacts: Codable {
+/// Written and read by StoredBlobs (explicit keys, versioned).
+struct NodeFacts {
     var tokens: [Int]
     var layout: NodeLayout
     var features: [ActiveFeature]
@@ -140,12 +141,12 @@ extension GraphStore {
         let p = graph.provenance
         let n = graph.layout.count
         let encoder = JSONEncoder()
-        let factsBlob = try encoder.encode(facts)
+        let factsBlob = try StoredBlobs.encode(facts)
         let adjacencyBlob = try SparseAdjacency.encode(graph.adjacency)
         let counts = graph.counts
         let nodes = GraphStore.storedNodes(facts: facts, kept: graph.pruning.nodes)
-        let provenance = String(decoding: try encoder.encode(p), as: UTF8.self)
-        let timings = String(decoding: try encoder.encode(graph.timings), as: UTF8.self)
+        let provenance = try StoredBlobs.provenanceText(p)
+        let timings = try StoredBlobs.timingsText(graph.timings)
         let tokenIds = String(decoding: try encoder.encode(p.tokens), as: UTF8.self)
         return try write { db in
             let slug = try uniqueSlug(requested ?? GraphStore.slug(for: defaultSlug ?? p.prompt), requested: requested != nil, db)
@@ -326,9 +327,7 @@ extension GraphStore {
             for e in edges where !e.weight.isFinite {
                 throw GraphStoreError.damagedRow(graph: key, reason: "edge \(e.source) → \(e.target) has weight \(e.weight)")
             }
-            let decoder = JSONDecoder()
-            let provenance = try decoder.decode(GraphProvenance.self, from: Data((try row.value("provenance", graph: key) as String).utf8))
-            let timings = try decoder.decode(AttributionTimings.self, from: Data((try row.value("timings", graph: key) as String).utf8))
+            let (provenance, timings) = try GraphStore.provenanceAndTimings(row, graph: key)
             let shares = facts.cumulativeShares
             var kept = [Int: Float]()
             for node in nodes { kept[node.index] = shares[node.index] ?? 0 }
@@ -342,8 +341,8 @@ extension GraphStore {
         try read { db in
             let id = try GraphStore.resolve(key, db)
             let row = try Row.fetchOne(db, sql: "SELECT * FROM graph WHERE id = ?", arguments: [id])!
-            let decoder = JSONDecoder()
             let (facts, stored) = try GraphStore.facts(row, graph: key, adjacency: true)
+            let (provenance, timings) = try GraphStore.provenanceAndTimings(row, graph: key)
             let adjacency = stored!
             let n = facts.layout.count
             let kept = try Int.fetchAll(db, sql: "SELECT idx FROM node WHERE graph_id = ?", arguments: [id])
@@ -360,17 +359,21 @@ extension GraphStore {
                 pruning: Influence.Pruning(nodes: nodes, edges: edges, nodeInfluence: facts.influence),
                 replacementScore: try row.value("replacement_score", graph: key) ?? .nan,
                 completenessScore: try row.value("completeness_score", graph: key) ?? .nan,
-                provenance: try decoder.decode(GraphProvenance.self, from: Data((try row.value("provenance", graph: key) as String).utf8)),
-                timings: try decoder.decode(AttributionTimings.self, from: Data((try row.value("timings", graph: key) as String).utf8)))
+                provenance: provenance, timings: timings)
         }
+    }
+
+    /// A graph row's provenance and timings.
+    static func provenanceAndTimings(_ row: Row, graph key: String) throws -> (GraphProvenance, AttributionTimings) {
+        let provenance: String = try row.value("provenance", graph: key), timings: String = try row.value("timings", graph: key)
+        return (try StoredBlobs.read("provenance", of: key) { try StoredBlobs.provenance(provenance) },
+                try StoredBlobs.read("timings", of: key) { try StoredBlobs.timings(timings) })
     }
 
     /// A graph row's node facts (and its adjacency when asked), checked against each other.
     static func facts(_ row: Row, graph key: String, adjacency: Bool) throws -> (NodeFacts, Tensor?) {
-        let facts: NodeFacts
-        do { facts = try JSONDecoder().decode(NodeFacts.self, from: try row.value("nodes_blob", graph: key) as Data) } catch let error as GraphStoreError {
-            throw error
-        } catch { throw GraphStoreError.invalidBlob(graph: key, reason: "its node facts do not decode") }
+        let blob: Data = try row.value("nodes_blob", graph: key)
+        let facts = try StoredBlobs.read("node facts", of: key) { try StoredBlobs.facts(blob) }
         let layout = facts.layout
         let limit = 1 << 24
         guard [layout.features, layout.layers, layout.positions, layout.logits].allSatisfy({ (0...limit).contains($0) }) else {
@@ -422,10 +425,7 @@ extension GraphStore {
     /// What unpruned blobs hold: the node layout, features, logits, influence and adjacency.
     public static func decodeUnpruned(facts: Data, adjacency: Data, graph: String) throws
         -> (layout: NodeLayout, features: [ActiveFeature], activeFeatureCount: Int, logits: [LogitNode], influence: [Float], adjacency: Tensor) {
-        let decoded: NodeFacts
-        do { decoded = try JSONDecoder().decode(NodeFacts.self, from: facts) } catch {
-            throw GraphStoreError.invalidBlob(graph: graph, reason: "its node facts do not decode")
-        }
+        let decoded = try StoredBlobs.read("node facts", of: graph) { try StoredBlobs.facts(facts) }
         let a = try SparseAdjacency.decode(adjacency, graph: graph)
         guard a.shape == [decoded.layout.count, decoded.layout.count], decoded.features.count == decoded.layout.features,
               decoded.influence.count == decoded.layout.count, decoded.logits.count == decoded.layout.logits else {
@@ -439,7 +439,7 @@ extension GraphStore {
     @discardableResult
     public func saveRestored(_ graph: AttributionGraph, facts: Data, slug requested: String?, defaultSlug: String,
                              context: GraphContext) throws -> GraphSummary {
-        let decoded = try JSONDecoder().decode(NodeFacts.self, from: facts)
+        let decoded = try StoredBlobs.read("node facts", of: defaultSlug) { try StoredBlobs.facts(facts) }
         return try save(graph, facts: decoded, slug: requested, defaultSlug: defaultSlug, context: context)
     }
 
@@ -447,7 +447,8 @@ extension GraphStore {
     public func tokenTexts(_ key: String) throws -> (prompt: [String], logits: [String]) {
         try read { db in
             let id = try GraphStore.resolve(key, db)
-            let facts = try JSONDecoder().decode(NodeFacts.self, from: try Data.fetchOne(db, sql: "SELECT nodes_blob FROM graph WHERE id = ?", arguments: [id])!)
+            let blob = try Data.fetchOne(db, sql: "SELECT nodes_blob FROM graph WHERE id = ?", arguments: [id]) ?? Data()
+            let facts = try StoredBlobs.read("node facts", of: key) { try StoredBlobs.facts(blob) }
             return (facts.tokenTexts, facts.logitTexts)
         }
     }
@@ -483,7 +484,7 @@ extension GraphStore {
             try db.execute(sql: """
                 UPDATE graph SET node_threshold = ?, edge_threshold = ?, nodes_kept = ?, edges_kept = ?, provenance = ? WHERE id = ?
                 """, arguments: [nodeThreshold, edgeThreshold, nodes.count, edges.count,
-                                 String(decoding: try JSONEncoder().encode(provenance), as: UTF8.self), id])
+                                 try StoredBlobs.provenanceText(provenance), id])
             return try summary(id, db)!
         }
     }

@@ -8,7 +8,8 @@
 //   prompt         a prompt's text and token ids
 //   graph          one attribution graph: slug, prompt, model, set, options, scores, counts,
 //                  provenance and timings (JSON), and `adjacency` (the unpruned adjacency, exact,
-//                  see SparseAdjacency) with `nodes_blob` (all node facts) for re-pruning
+//                  see SparseAdjacency) with `nodes_blob` (all node facts) for re-pruning; the
+//                  JSON ones carry a format version and explicit keys (see StoredBlobs)
 //   node           the pruned graph's nodes: kind, layer, position, feature, token id and text,
 //                  activation, influence, probability (logits), input_abs (Σ |weight| of its
 //                  kept incoming edges, v2); key (graph_id, idx)

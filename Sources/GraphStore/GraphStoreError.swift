@@ -34,7 +34,7 @@ extension GraphStoreError: CustomStringConvertible {
         case let .corrupt(path, reason): return "\(path): not a readable graph store (\(reason))"
         case let .newerSchema(path): return "\(path): the store was written by a newer version of Circuitry; upgrade to read it"
         case let .unknownGraph(key): return "no graph with id or slug \"\(key)\" in the store (list them with `circuitry graphs list`)"
-        case let .invalidBlob(graph, reason): return "graph \(graph): its stored adjacency is damaged (\(reason))"
+        case let .invalidBlob(graph, reason): return "graph \(graph): its stored blobs cannot be read: \(reason)"
         case let .damagedRow(graph?, reason): return "graph \(graph): the store holds a damaged row (\(reason)); delete the graph and trace or import it again"
         case let .damagedRow(nil, reason): return "the store holds a damaged row (\(reason))"
         case let .invalidRequest(reason): return reason
