@@ -45,13 +45,20 @@ $cli export tex --format json --out "$corpus/interchange/tiny.json" --store "$st
 $cli export tex --format json --with-unpruned --out "$work/unpruned.json" --store "$store"
 cp "$work/unpruned.json" "$corpus/interchange/tiny-with-unpruned.json"
 
-# Store blobs: two bytes of node-facts length, the node facts, the adjacency (as the harness splits them).
-python3 - "$work/unpruned.json" "$corpus/store-blobs/tiny.bin" <<'PY'
+# Store blobs: two bytes of node-facts length, the node facts, the adjacency (as the harness splits them),
+# in today's format and as stores kept them before blobs were versioned.
+python3 - "$work/unpruned.json" "$corpus/store-blobs/tiny-v1.bin" <<'PY'
 import base64, json, sys
 g = json.load(open(sys.argv[1]))["metadata"]["circuitry"]
 facts, adjacency = base64.b64decode(g["unpruned_facts"]), base64.b64decode(g["unpruned_adjacency"])
 assert len(facts) < 65536, "node facts too long for the two-byte split"
 open(sys.argv[2], "wb").write(len(facts).to_bytes(2, "big") + facts + adjacency)
+# The same facts as stores kept them before blobs were versioned (version 0: features as objects).
+old = json.loads(facts)
+old.pop("version", None)
+old["features"] = [dict(zip(["layer", "position", "feature", "activation"], f)) for f in old["features"]]
+old = json.dumps(old).encode()
+open(sys.argv[2].replace("-v1.bin", "-v0.bin"), "wb").write(len(old).to_bytes(2, "big") + old + adjacency)
 PY
 
 # CircuitQL: the README's examples and one of each construct.
