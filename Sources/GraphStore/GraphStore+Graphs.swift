@@ -268,15 +268,19 @@ extension GraphStore {
     }
 
     /// A graph's summary columns (not its blobs: the adjacency of a default graph is megabytes).
-    static let summarySQL = """
-        SELECT g.id, g.slug, g.created_at, g.positions, g.active_features, g.feature_nodes, g.logit_nodes, g.node_threshold,
-            g.edge_threshold, g.replacement_score, g.completeness_score, g.nodes_total, g.edges_total, g.nodes_kept, g.edges_kept,
-            p.text AS prompt_text, t.name AS set_name FROM graph g
-        JOIN prompt p ON p.id = g.prompt_id JOIN transcoder_set t ON t.id = g.transcoder_set_id
-        """
+    static let summarySQL = summarySelect(extra: "")
 
     /// The summary columns and what rebuilding the shown graph needs (node facts, provenance, timings).
-    static let shownSQL = summarySQL.replacingOccurrences(of: "p.text AS prompt_text,", with: "g.nodes_blob, g.provenance, g.timings, p.text AS prompt_text,")
+    static let shownSQL = summarySelect(extra: "g.nodes_blob, g.provenance, g.timings, ")
+
+    private static func summarySelect(extra columns: String) -> String {
+        """
+        SELECT g.id, g.slug, g.created_at, g.positions, g.active_features, g.feature_nodes, g.logit_nodes, g.node_threshold,
+            g.edge_threshold, g.replacement_score, g.completeness_score, g.nodes_total, g.edges_total, g.nodes_kept, g.edges_kept,
+            \(columns)p.text AS prompt_text, t.name AS set_name FROM graph g
+        JOIN prompt p ON p.id = g.prompt_id JOIN transcoder_set t ON t.id = g.transcoder_set_id
+        """
+    }
 
     static func summary(_ row: Row) throws -> GraphSummary {
         GraphSummary(id: try row.value("id"), slug: try row.value("slug"), prompt: try row.value("prompt_text"), createdAt: try row.value("created_at"), positions: try row.value("positions"),
@@ -366,14 +370,13 @@ extension GraphStore {
     /// A graph row's provenance and timings.
     static func provenanceAndTimings(_ row: Row, graph key: String) throws -> (GraphProvenance, AttributionTimings) {
         let provenance: String = try row.value("provenance", graph: key), timings: String = try row.value("timings", graph: key)
-        return (try StoredBlobs.read("provenance", of: key) { try StoredBlobs.provenance(provenance) },
-                try StoredBlobs.read("timings", of: key) { try StoredBlobs.timings(timings) })
+        return (try StoredBlobs.provenance(provenance, graph: key), try StoredBlobs.timings(timings, graph: key))
     }
 
     /// A graph row's node facts (and its adjacency when asked), checked against each other.
     static func facts(_ row: Row, graph key: String, adjacency: Bool) throws -> (NodeFacts, Tensor?) {
         let blob: Data = try row.value("nodes_blob", graph: key)
-        let facts = try StoredBlobs.read("node facts", of: key) { try StoredBlobs.facts(blob) }
+        let facts = try StoredBlobs.facts(blob, graph: key)
         let layout = facts.layout
         let limit = 1 << 24
         guard [layout.features, layout.layers, layout.positions, layout.logits].allSatisfy({ (0...limit).contains($0) }) else {
@@ -425,7 +428,7 @@ extension GraphStore {
     /// What unpruned blobs hold: the node layout, features, logits, influence and adjacency.
     public static func decodeUnpruned(facts: Data, adjacency: Data, graph: String) throws
         -> (layout: NodeLayout, features: [ActiveFeature], activeFeatureCount: Int, logits: [LogitNode], influence: [Float], adjacency: Tensor) {
-        let decoded = try StoredBlobs.read("node facts", of: graph) { try StoredBlobs.facts(facts) }
+        let decoded = try StoredBlobs.facts(facts, graph: graph)
         let a = try SparseAdjacency.decode(adjacency, graph: graph)
         guard a.shape == [decoded.layout.count, decoded.layout.count], decoded.features.count == decoded.layout.features,
               decoded.influence.count == decoded.layout.count, decoded.logits.count == decoded.layout.logits else {
@@ -439,7 +442,7 @@ extension GraphStore {
     @discardableResult
     public func saveRestored(_ graph: AttributionGraph, facts: Data, slug requested: String?, defaultSlug: String,
                              context: GraphContext) throws -> GraphSummary {
-        let decoded = try StoredBlobs.read("node facts", of: defaultSlug) { try StoredBlobs.facts(facts) }
+        let decoded = try StoredBlobs.facts(facts, graph: defaultSlug)
         return try save(graph, facts: decoded, slug: requested, defaultSlug: defaultSlug, context: context)
     }
 
@@ -448,7 +451,7 @@ extension GraphStore {
         try read { db in
             let id = try GraphStore.resolve(key, db)
             let blob = try Data.fetchOne(db, sql: "SELECT nodes_blob FROM graph WHERE id = ?", arguments: [id]) ?? Data()
-            let facts = try StoredBlobs.read("node facts", of: key) { try StoredBlobs.facts(blob) }
+            let facts = try StoredBlobs.facts(blob, graph: key)
             return (facts.tokenTexts, facts.logitTexts)
         }
     }

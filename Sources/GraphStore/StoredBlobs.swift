@@ -26,14 +26,17 @@ enum StoredBlobs {
 
     static func encodeText<T: Encodable>(_ value: T) throws -> String { String(decoding: try encode(value), as: UTF8.self) }
 
-    static func facts(_ data: Data) throws -> NodeFacts { try JSONDecoder().decode(NodeFacts.self, from: data) }
-
-    static func provenance(_ text: String) throws -> GraphProvenance {
-        try JSONDecoder().decode(StoredProvenance.self, from: Data(text.utf8)).provenance
+    /// The blobs of graph `graph` (named in errors), each read in whichever version wrote it.
+    static func facts(_ data: Data, graph: String = "?") throws -> NodeFacts {
+        try read("node facts", of: graph) { try JSONDecoder().decode(NodeFacts.self, from: data) }
     }
 
-    static func timings(_ text: String) throws -> AttributionTimings {
-        try JSONDecoder().decode(StoredTimings.self, from: Data(text.utf8)).timings
+    static func provenance(_ text: String, graph: String = "?") throws -> GraphProvenance {
+        try read("provenance", of: graph) { try JSONDecoder().decode(StoredProvenance.self, from: Data(text.utf8)).provenance }
+    }
+
+    static func timings(_ text: String, graph: String = "?") throws -> AttributionTimings {
+        try read("timings", of: graph) { try JSONDecoder().decode(StoredTimings.self, from: Data(text.utf8)).timings }
     }
 
     static func provenanceText(_ p: GraphProvenance) throws -> String { try encodeText(StoredProvenance(provenance: p)) }
@@ -240,7 +243,7 @@ struct StoredTimings: Codable {
 extension StoredBlobs {
     /// Reads one of graph `key`'s blobs: a refusal names the graph; anything else that does not
     /// decode is "its <what> do not decode".
-    static func read<T>(_ what: String, of key: String, _ body: () throws -> T) throws -> T {
+    private static func read<T>(_ what: String, of key: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let GraphStoreError.invalidBlob(_, reason) {
             throw GraphStoreError.invalidBlob(graph: key, reason: reason)
         } catch let error as GraphStoreError {

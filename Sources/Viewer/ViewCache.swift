@@ -104,8 +104,6 @@ struct Recent<Key: Equatable, Value> {
         return hit.value
     }
 
-    func contains(_ key: Key) -> Bool { entries.contains { $0.key == key } }
-
     mutating func put(_ value: Value, for key: Key) {
         entries.removeAll { $0.key == key }
         entries.append((key, value))
@@ -135,24 +133,27 @@ final class ViewCache: @unchecked Sendable {
         return graph
     }
 
+    /// A graph's unpruned form, read once however many requests (and the background read) ask
+    /// at the same time: later ones wait for the read under way.
     func unpruned(_ id: Int64, load: () throws -> UnprunedGraph) throws -> UnprunedGraph {
-        if let hit = lock.withLock({ unpruned.get(id) }) { return hit }
-        let graph = try load()
-        lock.withLock { unpruned.put(graph, for: id) }
-        return graph
-    }
-
-    /// Whether to start reading graph `id`'s unpruned form in the background: not when it is in
-    /// memory or already being read. `done` is called when the read ends.
-    func claimPrefetch(_ id: Int64) -> Bool {
-        lock.withLock {
-            guard !fetching.contains(id), !unpruned.contains(id) else { return false }
-            fetching.insert(id)
-            return true
+        while true {
+            let (hit, underWay, mine) = lock.withLock { () -> (UnprunedGraph?, DispatchGroup?, DispatchGroup?) in
+                if let hit = unpruned.get(id) { return (hit, nil, nil) }
+                if let group = loading[id] { return (nil, group, nil) }
+                let group = DispatchGroup()
+                group.enter()
+                loading[id] = group
+                return (nil, nil, group)
+            }
+            if let hit { return hit }
+            if let underWay { underWay.wait(); continue }   // read (or failed) elsewhere: look again
+            defer { lock.withLock { loading[id] = nil }; mine?.leave() }
+            let graph = try load()
+            lock.withLock { unpruned.put(graph, for: id) }
+            return graph
         }
     }
-    func prefetched(_ id: Int64) { _ = lock.withLock { fetching.remove(id) } }
-    private var fetching = Set<Int64>()
+    private var loading: [Int64: DispatchGroup] = [:]
 
     func labels(_ fingerprint: String, load: () throws -> [LayerFeature: String]) throws -> [LayerFeature: String] {
         if let hit = lock.withLock({ labels[fingerprint] }) { return hit }

@@ -102,7 +102,9 @@ extension Viewer {
         let offset = try Self.count(q["edge_offset"], "edge_offset", default: 0, max: v.graph.edges.count)
         let limit = try Self.count(q["edge_limit"], "edge_limit", default: 20_000, max: configuration.maxEdgesPerPage)
         let pageKey = "\(offset)|\(limit)|\(cache.version)"
+        var encoded = false
         let body = try v.page(pageKey) {
+            encoded = true
             let g = v.graph
             let labels = try labels(g)
             let out = GraphOut(summary: g.summary, layers: g.layout.layers, positions: g.layout.positions,
@@ -113,20 +115,17 @@ extension Viewer {
                                subgraphs: try store.subgraphs(String(g.summary.id)), milliseconds: v.milliseconds)
             return try Self.splice(edges: v.edges(offset: offset, limit: limit), into: ViewerResponse.encode(out))
         }
-        if v.stored { prefetchUnpruned(v.graph.summary.id) }
+        if v.stored && encoded { prefetchUnpruned(v.graph.summary.id) }
         return ViewerResponse(status: 200, contentType: "application/json", body: body)
     }
 
     /// Reads the unpruned graph in the background once a stored view has been answered, so the
     /// first move of a threshold slider re-prunes at once instead of first reading some 50 MB from
     /// the store (started after the answer is made, not while: it would compete for the cores).
+    /// A re-prune asked for meanwhile waits for this read instead of making a second one.
     func prefetchUnpruned(_ id: Int64) {
         let cache = self.cache, store = self.store
-        guard cache.claimPrefetch(id) else { return }
-        DispatchQueue.global(qos: .utility).async {
-            _ = try? cache.unpruned(id) { try store.unpruned(String(id)) }
-            cache.prefetched(id)
-        }
+        DispatchQueue.global(qos: .utility).async { _ = try? cache.unpruned(id) { try store.unpruned(String(id)) } }
     }
 
     /// Writes the edges as `[[source, target, weight], …]` in place of the encoded empty list: a
