@@ -84,6 +84,7 @@ public struct QueryResult: Sendable {
         case let .text(s):
             if listColumns.contains(column), let array = try? JSONSerialization.jsonObject(with: Data(s.utf8)) { return array }
             return s
+        case let .blob(b): return b.base64EncodedString()
         case .null: return NSNull()
         }
     }
@@ -107,6 +108,7 @@ public struct QueryResult: Sendable {
                 if let n = item as? NSNumber { return String(format: "%.4g", n.doubleValue) }
                 return "\(item)"
             }.joined(separator: ", ") + "]"
+        case let .blob(b): return b.base64EncodedString()
         case .null: return "null"
         }
     }

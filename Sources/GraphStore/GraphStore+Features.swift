@@ -2,7 +2,6 @@
 // with the graphs it appears in, and user labels (which win over automatic ones everywhere).
 
 import Foundation
-import GRDB
 import Transcoders
 
 /// A model and transcoder set, as the store identifies them (by content fingerprints).
@@ -88,14 +87,13 @@ extension GraphStore {
     }
 
     /// The ids of a model's and a set's rows, made when new.
-    static func ensure(_ s: SetIdentity, _ db: Database) throws -> (model: Int64, set: Int64) {
-        try db.execute(sql: "INSERT OR IGNORE INTO model (fingerprint, path, architecture, layers, width) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [s.modelFingerprint, s.modelPath, s.architecture, s.layers, s.width])
-        let modelId = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE fingerprint = ?", arguments: [s.modelFingerprint])!
-        try db.execute(sql: "INSERT OR IGNORE INTO transcoder_set (model_id, fingerprint, name, path, features) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [modelId, s.setFingerprint, s.setName, s.setPath, s.features])
-        let setId = try Int64.fetchOne(db, sql: "SELECT id FROM transcoder_set WHERE model_id = ? AND fingerprint = ?",
-                                       arguments: [modelId, s.setFingerprint])!
+    static func ensure(_ s: SetIdentity, _ db: any StoreConnection) throws -> (model: Int64, set: Int64) {
+        try db.execute("INSERT INTO model (fingerprint, path, architecture, layers, width) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       [s.modelFingerprint, s.modelPath, s.architecture, s.layers, s.width])
+        let modelId: Int64 = try db.scalar("SELECT id FROM model WHERE fingerprint = ?", [s.modelFingerprint])!
+        try db.execute("INSERT INTO transcoder_set (model_id, fingerprint, name, path, features) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       [modelId, s.setFingerprint, s.setName, s.setPath, s.features])
+        let setId: Int64 = try db.scalar("SELECT id FROM transcoder_set WHERE model_id = ? AND fingerprint = ?", [modelId, s.setFingerprint])!
         return (modelId, setId)
     }
 
@@ -112,26 +110,41 @@ extension GraphStore {
         let vocabularyJSON = String(decoding: try JSONEncoder().encode(vocabulary), as: UTF8.self)
         try write { db in
             let (modelId, setId) = try GraphStore.ensure(identity, db)
-            try db.execute(sql: "INSERT OR REPLACE INTO vocabulary (model_id, texts) VALUES (?, ?)", arguments: [modelId, vocabularyJSON])
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO feature_scan (transcoder_set_id, created_at, tokens, sequence_length, sequences, corpus, options, seconds)
+            try db.execute("""
+                INSERT INTO vocabulary (model_id, texts) VALUES (?, ?) ON CONFLICT (model_id) DO UPDATE SET texts = excluded.texts
+                """, [modelId, vocabularyJSON])
+            try db.execute("""
+                INSERT INTO feature_scan (transcoder_set_id, created_at, tokens, sequence_length, sequences, corpus, options, seconds)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [setId, ISO8601DateFormatter().string(from: Date()), tokens, length,
+                ON CONFLICT (transcoder_set_id) DO UPDATE SET created_at = excluded.created_at, tokens = excluded.tokens,
+                    sequence_length = excluded.sequence_length, sequences = excluded.sequences, corpus = excluded.corpus,
+                    options = excluded.options, seconds = excluded.seconds
+                """, [setId, ISO8601DateFormatter().string(from: Date()), tokens, length,
                                  FeaturePageBlobs.encode(sequences: sequences), corpus, options, seconds])
-            let statement = try db.makeStatement(sql: """
-                INSERT INTO feature (transcoder_set_id, layer, idx, label, firings, frequency, mean_activation, max_activation, contexts, logit_lens)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (transcoder_set_id, layer, idx) DO UPDATE SET
-                    label = excluded.label, firings = excluded.firings, frequency = excluded.frequency,
-                    mean_activation = excluded.mean_activation, max_activation = excluded.max_activation,
-                    contexts = excluded.contexts, logit_lens = excluded.logit_lens
-                """)
-            for e in evidence {
+            // The scan replaces the set's pages and keeps its user labels: the old rows' values go
+            // (user labels stay on their rows), then the new rows are merged in.
+            let userLabels = try db.rows("SELECT layer, idx, user_label FROM feature WHERE transcoder_set_id = ? AND user_label IS NOT NULL", [setId])
+            try db.execute("DELETE FROM feature WHERE transcoder_set_id = ?", [setId])
+            var labelled = [LayerFeature: String]()
+            for row in userLabels {
+                labelled[LayerFeature(layer: try row.value("layer"), feature: try row.value("idx"))] = try row.value("user_label")
+            }
+            try db.insert(into: "feature", columns: ["transcoder_set_id", "layer", "idx", "label", "user_label", "firings", "frequency",
+                                                      "mean_activation", "max_activation", "contexts", "logit_lens"], count: evidence.count) { i, v in
+                let e = evidence[i]
                 let peaks = e.contexts.map { sequences[$0.sequence][$0.start + $0.peak] }
                 let label = FeatureLabel.automatic(e, layers: identity.layers, peakTokens: peaks, text: text)
-                try statement.execute(arguments: [setId, e.layer, e.index, label.isEmpty ? nil : label, e.firings, e.frequency,
-                                                  e.meanActivation, Double(e.maxActivation), FeaturePageBlobs.encode(contexts: e.contexts),
-                                                  FeaturePageBlobs.encode(promoted: e.promoted, suppressed: e.suppressed)])
+                v[0] = .integer(setId); v[1] = .integer(Int64(e.layer)); v[2] = .integer(Int64(e.index))
+                v[3] = label.isEmpty ? .null : .text(label)
+                v[4] = labelled.removeValue(forKey: LayerFeature(layer: e.layer, feature: e.index)).map { .text($0) } ?? .null
+                v[5] = .integer(Int64(e.firings)); v[6] = .double(e.frequency); v[7] = .double(e.meanActivation)
+                v[8] = .double(Double(e.maxActivation)); v[9] = .blob(FeaturePageBlobs.encode(contexts: e.contexts))
+                v[10] = .blob(FeaturePageBlobs.encode(promoted: e.promoted, suppressed: e.suppressed))
+            }
+            // User labels of features the scan did not cover stay as they were.
+            let rest = labelled.sorted { $0.key < $1.key }
+            try db.insert(into: "feature", columns: ["transcoder_set_id", "layer", "idx", "user_label"], count: rest.count) { i, v in
+                v[0] = .integer(setId); v[1] = .integer(Int64(rest[i].key.layer)); v[2] = .integer(Int64(rest[i].key.feature)); v[3] = .text(rest[i].value)
             }
         }
     }
@@ -139,13 +152,13 @@ extension GraphStore {
     /// What the pages of a set (by fingerprint) were built from, or nil when they were not.
     public func featureScan(setFingerprint: String) throws -> FeatureScanSummary? {
         try read { db in
-            try Row.fetchOne(db, sql: GraphStore.scanSQL + " WHERE t.fingerprint = ?", arguments: [setFingerprint]).map { try GraphStore.scanSummary($0) }
+            try db.row(GraphStore.scanSQL + " WHERE t.fingerprint = ?", [setFingerprint]).map { try GraphStore.scanSummary($0) }
         }
     }
 
     /// Every set with feature pages in the store.
     public func featureScans() throws -> [FeatureScanSummary] {
-        try read { db in try Row.fetchAll(db, sql: GraphStore.scanSQL + " ORDER BY t.name").map { try GraphStore.scanSummary($0) } }
+        try read { db in try db.rows(GraphStore.scanSQL + " ORDER BY t.name").map { try GraphStore.scanSummary($0) } }
     }
 
     static let scanSQL = """
@@ -153,7 +166,7 @@ extension GraphStore {
         JOIN transcoder_set t ON t.id = s.transcoder_set_id
         """
 
-    static func scanSummary(_ row: Row) throws -> FeatureScanSummary {
+    static func scanSummary(_ row: StoreRow) throws -> FeatureScanSummary {
         FeatureScanSummary(setName: try row.value("name"), setFingerprint: try row.value("fingerprint"), createdAt: try row.value("created_at"), tokens: try row.value("tokens"),
                            seconds: try row.value("seconds"), corpus: try row.value("corpus"))
     }
@@ -161,11 +174,11 @@ extension GraphStore {
     /// The page of feature `index` of layer `layer` in the set with this fingerprint.
     public func featurePage(setFingerprint: String, setName: String, layer: Int, index: Int) throws -> FeaturePage {
         try read { db in
-            guard let scanRow = try Row.fetchOne(db, sql: """
+            guard let scanRow = try db.row("""
                 SELECT s.*, t.id AS set_id, t.name, t.fingerprint, t.features, t.model_id, m.layers FROM feature_scan s
                 JOIN transcoder_set t ON t.id = s.transcoder_set_id JOIN model m ON m.id = t.model_id WHERE t.fingerprint = ?
-                """, arguments: [setFingerprint]) else {
-                let others = try Row.fetchAll(db, sql: GraphStore.scanSQL).map { "\"\(try $0.value("name") as String)\" (\(try $0.value("fingerprint") as String))" }
+                """, [setFingerprint]) else {
+                let others = try db.rows(GraphStore.scanSQL).map { "\"\(try $0.value("name") as String)\" (\(try $0.value("fingerprint") as String))" }
                 throw GraphStoreError.invalidRequest("no feature pages for transcoder set \"\(setName)\" (\(setFingerprint)) in \(path)"
                     + (others.isEmpty ? "" : "; pages exist for \(others.joined(separator: ", "))")
                     + "; build them with `circuitry features build`")
@@ -179,11 +192,10 @@ extension GraphStore {
             }
             let setId: Int64 = try scanRow.value("set_id")
             let length: Int = try scanRow.value("sequence_length")
-            let vocabulary = try String.fetchOne(db, sql: "SELECT texts FROM vocabulary WHERE model_id = ?", arguments: [try scanRow.value("model_id") as Int64])
+            let vocabulary = try (db.scalar("SELECT texts FROM vocabulary WHERE model_id = ?", [try scanRow.value("model_id") as Int64]) as String?)
                 .map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
             func text(_ id: Int) -> String { GraphStore.tokenText(id, in: vocabulary) }
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM feature WHERE transcoder_set_id = ? AND layer = ? AND idx = ?",
-                                             arguments: [setId, layer, index]), let contextBlob = try row.value("contexts") as Data?,
+            guard let row = try db.row("SELECT * FROM feature WHERE transcoder_set_id = ? AND layer = ? AND idx = ?", [setId, layer, index]), let contextBlob = try row.value("contexts") as Data?,
                   let lensBlob = try row.value("logit_lens") as Data? else {
                 throw GraphStoreError.invalidRequest("the pages of set \"\(setName)\" have no entry for feature \(layer)/\(index): rebuild them")
             }
@@ -199,12 +211,12 @@ extension GraphStore {
                 return FeaturePage.Context(tokens: c.positions.map { text(sequences[c.sequence][$0]) }, activations: c.activations,
                                            peak: c.peak, sequence: c.sequence, start: c.start)
             }
-            let graphs = try Row.fetchAll(db, sql: """
+            let graphs = try db.rows("""
                 SELECT g.id, g.slug, p.text AS prompt, n.position, n.token_text, n.activation, n.influence FROM node n
                 JOIN graph g ON g.id = n.graph_id JOIN prompt p ON p.id = g.prompt_id
                 WHERE n.kind = 'feature' AND n.layer = ? AND n.feature = ? AND g.transcoder_set_id = ?
                 ORDER BY n.influence DESC, g.id
-                """, arguments: [layer, index, setId]).map { r in
+                """, [layer, index, setId]).map { r in
                 FeaturePage.Appearance(graphId: try r.value("id"), slug: try r.value("slug"), prompt: try r.value("prompt"), position: try r.value("position"), token: try r.value("token_text"),
                                        activation: (try r.value("activation") as Double?).map(Float.init), influence: Float(try r.value("influence") as Double))
             }
@@ -226,10 +238,10 @@ extension GraphStore {
         let text = label?.trimmingCharacters(in: .whitespacesAndNewlines)
         try write { db in
             let (_, setId) = try GraphStore.ensure(identity, db)
-            try db.execute(sql: """
+            try db.execute("""
                 INSERT INTO feature (transcoder_set_id, layer, idx, user_label) VALUES (?, ?, ?, ?)
                 ON CONFLICT (transcoder_set_id, layer, idx) DO UPDATE SET user_label = excluded.user_label
-                """, arguments: [setId, layer, index, text?.isEmpty == false ? text : nil])
+                """, [setId, layer, index, text?.isEmpty == false ? text : nil])
         }
     }
 }

@@ -2,7 +2,6 @@
 
 import Attribution
 import Foundation
-import GRDB
 import TensorCore
 
 /// One row of `graphs list`.
@@ -154,19 +153,18 @@ extension GraphStore {
                 modelFingerprint: p.modelFingerprint, modelPath: p.modelPath, architecture: context.architecture, layers: context.layers,
                 width: context.width, setFingerprint: p.transcoderFingerprint, setName: context.transcoderName, setPath: p.transcoderSet,
                 features: context.transcoderFeatures), db)
-            try db.execute(sql: "INSERT OR IGNORE INTO prompt (text, token_ids) VALUES (?, ?)", arguments: [p.prompt, tokenIds])
-            let promptId = try Int64.fetchOne(db, sql: "SELECT id FROM prompt WHERE text = ? AND token_ids = ?", arguments: [p.prompt, tokenIds])!
+            try db.execute("INSERT INTO prompt (text, token_ids) VALUES (?, ?) ON CONFLICT DO NOTHING", [p.prompt, tokenIds])
+            let promptId: Int64 = try db.scalar("SELECT id FROM prompt WHERE text = ? AND token_ids = ?", [p.prompt, tokenIds])!
             let createdAt = ISO8601DateFormatter().string(from: Date())
-            try db.execute(sql: """
+            let graphId: Int64 = try db.scalar("""
                 INSERT INTO graph (slug, prompt_id, model_id, transcoder_set_id, created_at, positions, layers, active_features,
                     feature_nodes, logit_nodes, node_threshold, edge_threshold, replacement_score, completeness_score,
                     nodes_total, edges_total, nodes_kept, edges_kept, provenance, timings, nodes_blob, adjacency)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [slug, promptId, modelId, setId, createdAt, p.tokens.count, graph.layout.layers, graph.activeFeatureCount,
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                """, [slug, promptId, modelId, setId, createdAt, p.tokens.count, graph.layout.layers, graph.activeFeatureCount,
                                  graph.features.count, graph.logits.count, p.options.nodeThreshold, p.options.edgeThreshold,
                                  graph.replacementScore.finite, graph.completenessScore.finite, counts.nodes, counts.edges, counts.prunedNodes,
-                                 counts.prunedEdges, provenance, timings, factsBlob, adjacencyBlob])
-            let graphId = db.lastInsertedRowID
+                                 counts.prunedEdges, provenance, timings, factsBlob, adjacencyBlob])!
             try insert(nodes: nodes, edges: GraphStore.storedEdges(graph.adjacency, kept: graph.pruning.edges, n: n), graph: graphId, db)
             GraphStore.faultPoint("save")
             return try summary(graphId, db)!
@@ -217,20 +215,23 @@ extension GraphStore {
         }
     }
 
-    func insert(nodes: [StoredNode], edges: [StoredEdge], graph graphId: Int64, _ db: Database) throws {
+    func insert(nodes: [StoredNode], edges: [StoredEdge], graph graphId: Int64, _ db: any StoreConnection) throws {
         var inputs = [Int: Double]()
         for edge in edges { inputs[edge.target, default: 0] += Double(abs(edge.weight)) }
-        let nodeStatement = try db.makeStatement(sql: """
-            INSERT INTO node (graph_id, idx, kind, layer, position, feature, token_id, token_text, activation, influence, probability, input_abs)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        for node in nodes {
-            try nodeStatement.execute(arguments: [graphId, node.index, node.kind.rawValue, node.layer, node.position, node.feature,
-                                                  node.tokenId, node.tokenText, node.activation.map { Double($0) }, Double(node.influence),
-                                                  node.probability.map { Double($0) }, inputs[node.index]])
+        func optional(_ x: Int?) -> StoreValue { x.map { .integer(Int64($0)) } ?? .null }
+        func optional(_ x: Float?) -> StoreValue { x.map { .double(Double($0)) } ?? .null }
+        try db.insert(into: "node", columns: ["graph_id", "idx", "kind", "layer", "position", "feature", "token_id", "token_text", "activation",
+                                               "influence", "probability", "input_abs"], count: nodes.count) { i, v in
+            let node = nodes[i]
+            v[0] = .integer(graphId); v[1] = .integer(Int64(node.index)); v[2] = .text(node.kind.rawValue); v[3] = optional(node.layer)
+            v[4] = .integer(Int64(node.position)); v[5] = optional(node.feature); v[6] = optional(node.tokenId)
+            v[7] = node.tokenText.map { .text($0) } ?? .null; v[8] = optional(node.activation); v[9] = .double(Double(node.influence))
+            v[10] = optional(node.probability); v[11] = inputs[node.index].map { .double($0) } ?? .null
         }
-        let edgeStatement = try db.makeStatement(sql: "INSERT INTO edge (graph_id, source, target, weight) VALUES (?, ?, ?, ?)")
-        for edge in edges { try edgeStatement.execute(arguments: [graphId, edge.source, edge.target, Double(edge.weight)]) }
+        try db.insert(into: "edge", columns: ["graph_id", "source", "target", "weight"], count: edges.count) { i, v in
+            let edge = edges[i]
+            v[0] = .integer(graphId); v[1] = .integer(Int64(edge.source)); v[2] = .integer(Int64(edge.target)); v[3] = .double(Double(edge.weight))
+        }
     }
 
     /// A slug from the prompt's words ("the-capital-of-texas-is").
@@ -246,8 +247,8 @@ extension GraphStore {
         _ = try read { db in try uniqueSlug(slug, requested: true, db) }
     }
 
-    func uniqueSlug(_ base: String, requested: Bool, _ db: Database) throws -> String {
-        func taken(_ s: String) throws -> Bool { try Int.fetchOne(db, sql: "SELECT 1 FROM graph WHERE slug = ?", arguments: [s]) != nil }
+    func uniqueSlug(_ base: String, requested: Bool, _ db: any StoreConnection) throws -> String {
+        func taken(_ s: String) throws -> Bool { try db.row("SELECT 1 FROM graph WHERE slug = ?", [s]) != nil }
         if requested {
             guard !base.isEmpty, !base.allSatisfy(\.isNumber) else {
                 throw GraphStoreError.invalidRequest("a slug must be a non-empty name that is not a number")
@@ -263,8 +264,8 @@ extension GraphStore {
 
     // MARK: Reading
 
-    func summary(_ id: Int64, _ db: Database) throws -> GraphSummary? {
-        try Row.fetchOne(db, sql: GraphStore.summarySQL + " WHERE g.id = ?", arguments: [id]).map { try GraphStore.summary($0) }
+    func summary(_ id: Int64, _ db: any StoreConnection) throws -> GraphSummary? {
+        try db.row(GraphStore.summarySQL + " WHERE g.id = ?", [id]).map { try GraphStore.summary($0) }
     }
 
     /// A graph's summary columns (not its blobs: the adjacency of a default graph is megabytes).
@@ -282,7 +283,7 @@ extension GraphStore {
         """
     }
 
-    static func summary(_ row: Row) throws -> GraphSummary {
+    static func summary(_ row: StoreRow) throws -> GraphSummary {
         GraphSummary(id: try row.value("id"), slug: try row.value("slug"), prompt: try row.value("prompt_text"), createdAt: try row.value("created_at"), positions: try row.value("positions"),
                      activeFeatures: try row.value("active_features"), featureNodes: try row.value("feature_nodes"), logitNodes: try row.value("logit_nodes"),
                      nodeThreshold: try row.value("node_threshold"), edgeThreshold: try row.value("edge_threshold"), replacementScore: try row.value("replacement_score"),
@@ -292,7 +293,7 @@ extension GraphStore {
 
     /// Every graph, newest first.
     public func list() throws -> [GraphSummary] {
-        try read { db in try Row.fetchAll(db, sql: GraphStore.summarySQL + " ORDER BY g.id DESC").map { try GraphStore.summary($0) } }
+        try read { db in try db.rows(GraphStore.summarySQL + " ORDER BY g.id DESC").map { try GraphStore.summary($0) } }
     }
 
     /// The id of the graph named by an id or a slug.
@@ -300,9 +301,9 @@ extension GraphStore {
         try read { db in try GraphStore.resolve(key, db) }
     }
 
-    static func resolve(_ key: String, _ db: Database) throws -> Int64 {
-        if let id = Int64(key), try Int.fetchOne(db, sql: "SELECT 1 FROM graph WHERE id = ?", arguments: [id]) != nil { return id }
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM graph WHERE slug = ?", arguments: [key]) { return id }
+    static func resolve(_ key: String, _ db: any StoreConnection) throws -> Int64 {
+        if let id = Int64(key), try db.row("SELECT 1 FROM graph WHERE id = ?", [id]) != nil { return id }
+        if let id: Int64 = try db.scalar("SELECT id FROM graph WHERE slug = ?", [key]) { return id }
         throw GraphStoreError.unknownGraph(key)
     }
 
@@ -311,8 +312,8 @@ extension GraphStore {
     public func graph(_ key: String) throws -> StoredGraph {
         try read { db in
             let id = try GraphStore.resolve(key, db)
-            let row = try Row.fetchOne(db, sql: GraphStore.shownSQL + " WHERE g.id = ?", arguments: [id])!
-            let nodes = try Row.fetchAll(db, sql: "SELECT * FROM node WHERE graph_id = ? ORDER BY idx", arguments: [id]).map { r in
+            let row = try db.row(GraphStore.shownSQL + " WHERE g.id = ?", [id])!
+            let nodes = try db.rows("SELECT * FROM node WHERE graph_id = ? ORDER BY idx", [id]).map { r in
                 StoredNode(index: try r.value("idx", graph: key), kind: NodeLayout.Kind(rawValue: try r.value("kind", graph: key)) ?? .feature,
                            layer: try r.value("layer", graph: key), position: try r.value("position", graph: key),
                            feature: try r.value("feature", graph: key), tokenId: try r.value("token_id", graph: key),
@@ -321,8 +322,7 @@ extension GraphStore {
                            influence: Float(try r.value("influence", graph: key) as Double),
                            probability: (try r.value("probability", graph: key) as Double?).map(Float.init))
             }
-            let edges = try Row.fetchAll(db, sql: "SELECT source, target, weight FROM edge WHERE graph_id = ? ORDER BY target, source",
-                                         arguments: [id]).map {
+            let edges = try db.rows("SELECT source, target, weight FROM edge WHERE graph_id = ? ORDER BY target, source", [id]).map {
                 StoredEdge(source: try $0.value("source", graph: key), target: try $0.value("target", graph: key),
                            weight: Float(try $0.value("weight", graph: key) as Double))
             }
@@ -344,13 +344,13 @@ extension GraphStore {
     public func attributionGraph(_ key: String) throws -> AttributionGraph {
         try read { db in
             let id = try GraphStore.resolve(key, db)
-            let row = try Row.fetchOne(db, sql: "SELECT * FROM graph WHERE id = ?", arguments: [id])!
+            let row = try db.row("SELECT * FROM graph WHERE id = ?", [id])!
             let (facts, stored) = try GraphStore.facts(row, graph: key, adjacency: true)
             let (provenance, timings) = try GraphStore.provenanceAndTimings(row, graph: key)
             let adjacency = stored!
             let n = facts.layout.count
-            let kept = try Int.fetchAll(db, sql: "SELECT idx FROM node WHERE graph_id = ?", arguments: [id])
-            let links = try Row.fetchAll(db, sql: "SELECT source, target FROM edge WHERE graph_id = ?", arguments: [id]).map {
+            let kept: [Int] = try db.column("SELECT idx FROM node WHERE graph_id = ?", [id])
+            let links = try db.rows("SELECT source, target FROM edge WHERE graph_id = ?", [id]).map {
                 (try $0.value("source", graph: key) as Int, try $0.value("target", graph: key) as Int)
             }
             try GraphStore.checkRows(nodes: kept, edges: links, count: n, graph: key)
@@ -368,13 +368,13 @@ extension GraphStore {
     }
 
     /// A graph row's provenance and timings.
-    static func provenanceAndTimings(_ row: Row, graph key: String) throws -> (GraphProvenance, AttributionTimings) {
+    static func provenanceAndTimings(_ row: StoreRow, graph key: String) throws -> (GraphProvenance, AttributionTimings) {
         let provenance: String = try row.value("provenance", graph: key), timings: String = try row.value("timings", graph: key)
         return (try StoredBlobs.provenance(provenance, graph: key), try StoredBlobs.timings(timings, graph: key))
     }
 
     /// A graph row's node facts (and its adjacency when asked), checked against each other.
-    static func facts(_ row: Row, graph key: String, adjacency: Bool) throws -> (NodeFacts, Tensor?) {
+    static func facts(_ row: StoreRow, graph key: String, adjacency: Bool) throws -> (NodeFacts, Tensor?) {
         let blob: Data = try row.value("nodes_blob", graph: key)
         let facts = try StoredBlobs.facts(blob, graph: key)
         let layout = facts.layout
@@ -413,7 +413,7 @@ extension GraphStore {
     public func unprunedBlobs(_ key: String) throws -> (facts: Data, adjacency: Data) {
         try read { db in
             let id = try GraphStore.resolve(key, db)
-            let row = try Row.fetchOne(db, sql: "SELECT nodes_blob, adjacency FROM graph WHERE id = ?", arguments: [id])!
+            let row = try db.row("SELECT nodes_blob, adjacency FROM graph WHERE id = ?", [id])!
             return (try row.value("nodes_blob"), try row.value("adjacency"))
         }
     }
@@ -450,7 +450,7 @@ extension GraphStore {
     public func tokenTexts(_ key: String) throws -> (prompt: [String], logits: [String]) {
         try read { db in
             let id = try GraphStore.resolve(key, db)
-            let blob = try Data.fetchOne(db, sql: "SELECT nodes_blob FROM graph WHERE id = ?", arguments: [id]) ?? Data()
+            let blob: Data = try db.scalar("SELECT nodes_blob FROM graph WHERE id = ?", [id]) ?? Data()
             let facts = try StoredBlobs.facts(blob, graph: key)
             return (facts.tokenTexts, facts.logitTexts)
         }
@@ -462,7 +462,7 @@ extension GraphStore {
     public func delete(_ key: String, reclaim: Bool = false) throws {
         try write { db in
             let id = try GraphStore.resolve(key, db)
-            try db.execute(sql: "DELETE FROM graph WHERE id = ?", arguments: [id])
+            try db.execute("DELETE FROM graph WHERE id = ?", [id])
         }
         if reclaim { try vacuum() }
     }
@@ -478,15 +478,15 @@ extension GraphStore {
         let (nodes, edges) = try view.pruned(nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold)
         return try write { db in
             let id = try GraphStore.resolve(key, db)
-            try db.execute(sql: "DELETE FROM node WHERE graph_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM edge WHERE graph_id = ?", arguments: [id])
+            try db.execute("DELETE FROM node WHERE graph_id = ?", [id])
+            try db.execute("DELETE FROM edge WHERE graph_id = ?", [id])
             try insert(nodes: nodes, edges: edges, graph: id, db)
             var provenance = full.provenance
             provenance.options.nodeThreshold = nodeThreshold
             provenance.options.edgeThreshold = edgeThreshold
-            try db.execute(sql: """
+            try db.execute("""
                 UPDATE graph SET node_threshold = ?, edge_threshold = ?, nodes_kept = ?, edges_kept = ?, provenance = ? WHERE id = ?
-                """, arguments: [nodeThreshold, edgeThreshold, nodes.count, edges.count,
+                """, [nodeThreshold, edgeThreshold, nodes.count, edges.count,
                                  try StoredBlobs.provenanceText(provenance), id])
             return try summary(id, db)!
         }
@@ -507,17 +507,15 @@ extension GraphStore {
     /// else the automatic one.
     public func featureLabels(transcoderFingerprint: String) throws -> [LayerFeature: String] {
         try read { db in
-            // A set's labels number in the hundreds of thousands: read by column position from a
-            // cursor, without a row object each.
-            let cursor = try Row.fetchCursor(db, sql: """
+            // A set's labels number in the hundreds of thousands: read by column position, one
+            // row at a time.
+            var labels = [LayerFeature: String]()
+            try db.forEachRow("""
                 SELECT f.layer, f.idx, COALESCE(f.user_label, f.label) FROM feature f
                 JOIN transcoder_set t ON t.id = f.transcoder_set_id
                 WHERE t.fingerprint = ? AND COALESCE(f.user_label, f.label) IS NOT NULL
-                """, arguments: [transcoderFingerprint])
-            var labels = [LayerFeature: String]()
-            while let row = try cursor.next() {
-                guard let layer = Int.fromDatabaseValue(row[0]), let feature = Int.fromDatabaseValue(row[1]),
-                      let text = String.fromDatabaseValue(row[2]) else {
+                """, [transcoderFingerprint]) { row in
+                guard let layer = Int.read(row[0]), let feature = Int.read(row[1]), let text = String.read(row[2]) else {
                     throw GraphStoreError.damagedRow(graph: nil, reason: "a feature label row is not (layer, index, text)")
                 }
                 labels[LayerFeature(layer: layer, feature: feature)] = labels[LayerFeature(layer: layer, feature: feature)] ?? text

@@ -3,7 +3,6 @@
 
 import Attribution
 import Foundation
-import GRDB
 import TensorCore
 
 /// A stored graph's complete adjacency and node facts, read once, to prune in memory as often as
@@ -56,7 +55,7 @@ extension GraphStore {
         let graph = try attributionGraph(key)
         let facts = try read { db -> NodeFacts in
             let id = try GraphStore.resolve(key, db)
-            let row = try Row.fetchOne(db, sql: "SELECT nodes_blob FROM graph WHERE id = ?", arguments: [id])!
+            let row = try db.row("SELECT nodes_blob FROM graph WHERE id = ?", [id])!
             return try GraphStore.facts(row, graph: key, adjacency: false).0
         }
         return UnprunedGraph(graph: graph, facts: facts)
@@ -66,7 +65,7 @@ extension GraphStore {
     public func subgraphs(_ key: String) throws -> [StoredSubgraph] {
         try read { db in
             let id = try GraphStore.resolve(key, db)
-            return try Row.fetchAll(db, sql: "SELECT name, content, updated_at FROM subgraph WHERE graph_id = ? ORDER BY name", arguments: [id]).map { row in
+            return try db.rows("SELECT name, content, updated_at FROM subgraph WHERE graph_id = ? ORDER BY name", [id]).map { row in
                 let name: String = try row.value("name", graph: key)
                 do {
                     var s = try JSONDecoder().decode(SubgraphContent.self, from: Data((try row.value("content", graph: key) as String).utf8)).subgraph(name: name)
@@ -109,14 +108,14 @@ extension GraphStore {
         let now = ISO8601DateFormatter().string(from: Date())
         try write { db in
             let id = try GraphStore.resolve(key, db)
-            let count = try Int.fetchOne(db, sql: "SELECT nodes_total FROM graph WHERE id = ?", arguments: [id]) ?? 0
+            let count: Int = try db.scalar("SELECT nodes_total FROM graph WHERE id = ?", [id]) ?? 0
             if let bad = subgraph.pinned.first(where: { !(0..<count).contains($0) }) {
                 throw GraphStoreError.invalidRequest("node \(bad) is not a node of graph \"\(key)\" (it has nodes 0–\(count - 1))")
             }
-            try db.execute(sql: """
+            try db.execute("""
                 INSERT INTO subgraph (graph_id, name, content, updated_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (graph_id, name) DO UPDATE SET content = excluded.content, updated_at = excluded.updated_at
-                """, arguments: [id, name, text, now])
+                """, [id, name, text, now])
         }
         return StoredSubgraph(name: name, pinned: content.pinned, supernodes: content.supernodes, updatedAt: now)
     }
@@ -125,18 +124,17 @@ extension GraphStore {
     public func deleteSubgraph(_ name: String, of key: String) throws {
         try write { db in
             let id = try GraphStore.resolve(key, db)
-            try db.execute(sql: "DELETE FROM subgraph WHERE graph_id = ? AND name = ?", arguments: [id, name])
-            if db.changesCount == 0 { throw GraphStoreError.invalidRequest("graph \"\(key)\" has no subgraph \"\(name)\"") }
+            if try db.execute("DELETE FROM subgraph WHERE graph_id = ? AND name = ?", [id, name]) == 0 { throw GraphStoreError.invalidRequest("graph \"\(key)\" has no subgraph \"\(name)\"") }
         }
     }
 
     /// Sets (or with nil, removes) the user's label of a feature of a set already in the store.
     public func setUserLabel(_ label: String?, layer: Int, index: Int, setFingerprint: String) throws {
         let identity = try read { db -> SetIdentity in
-            guard let row = try Row.fetchOne(db, sql: """
+            guard let row = try db.row("""
                 SELECT t.fingerprint, t.name, t.path, t.features, m.fingerprint AS model_fingerprint, m.path AS model_path, m.architecture,
                     m.layers, m.width FROM transcoder_set t JOIN model m ON m.id = t.model_id WHERE t.fingerprint = ?
-                """, arguments: [setFingerprint]) else {
+                """, [setFingerprint]) else {
                 throw GraphStoreError.invalidRequest("no transcoder set with fingerprint \(setFingerprint) in the store")
             }
             return SetIdentity(modelFingerprint: try row.value("model_fingerprint"), modelPath: try row.value("model_path"),

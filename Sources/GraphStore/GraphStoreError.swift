@@ -43,14 +43,3 @@ extension GraphStoreError: CustomStringConvertible {
         }
     }
 }
-
-extension Row {
-    /// The value of `column`, or `GraphStoreError.damagedRow` naming the column when the stored
-    /// value cannot be read as `T` (GRDB's subscript would stop the process instead).
-    func value<T: DatabaseValueConvertible>(_ column: String, graph: String? = nil) throws -> T {
-        do { return try decode(T.self, forColumn: column) } catch {
-            let stored = (self[column] as DatabaseValue?).map { String($0.description.prefix(40)) } ?? "nothing"
-            throw GraphStoreError.damagedRow(graph: graph, reason: "column \(column) holds \(stored), not a \(T.self)")
-        }
-    }
-}

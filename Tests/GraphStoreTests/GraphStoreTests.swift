@@ -166,8 +166,8 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
         #expect(try store.list().map(\.id) == [b.id])
         #expect(throws: GraphStoreError.unknownGraph(a.slug)) { try store.graph(a.slug) }
         let orphans = try store.read { db in
-            try Int.fetchOne(db, sql: "SELECT (SELECT count(*) FROM node WHERE graph_id = ?) + (SELECT count(*) FROM edge WHERE graph_id = ?)",
-                             arguments: [a.id, a.id])!
+            try db.scalar("SELECT (SELECT count(*) FROM node WHERE graph_id = ?) + (SELECT count(*) FROM edge WHERE graph_id = ?)",
+                          [a.id, a.id]) as Int?
         }
         #expect(orphans == 0)
     }
@@ -248,7 +248,7 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
         let path = temporaryPath(".sqlite")
         do {
             let store = try GraphStore(path: path)
-            try store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9 from the future')") }
+            try store.write { db in try db.execute("INSERT INTO grdb_migrations (identifier) VALUES ('v9 from the future')") }
         }
         #expect(throws: GraphStoreError.newerSchema(path: path)) { try GraphStore(path: path) }
     }
