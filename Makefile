@@ -47,9 +47,17 @@ build: setup
 # unoptimised build. The packages we depend on keep the debug default, which builds faster. The viewer's
 # browser tests run in Debian's headless Chromium, installed here and required.
 BROWSER_PACKAGES := chromium chromium-driver
+# The store, query and compare suites also run on PostgreSQL: a throwaway server (Debian's
+# PostgreSQL 15, its own data directory and port on 127.0.0.1) is started for them and removed
+# afterwards, however the tests end.
+TEST_PG_PORT ?= 55433
 test: setup
-	@scripts/install-system-packages.sh $(BROWSER_PACKAGES)
-	CIRCUITRY_BROWSER_TESTS=1 swift test $(SWIFT_FLAGS)
+	@scripts/install-system-packages.sh $(BROWSER_PACKAGES) postgresql
+	@pgdir=$$(mktemp -d /tmp/circuitry-pg.XXXXXX); chmod 755 $$pgdir; \
+	url=$$(scripts/test-postgres.sh start $$pgdir/server $(TEST_PG_PORT)) || exit 1; \
+	trap "scripts/test-postgres.sh stop $$pgdir/server; rm -rf $$pgdir" EXIT; \
+	echo "test PostgreSQL server on 127.0.0.1:$(TEST_PG_PORT)"; \
+	CIRCUITRY_TEST_POSTGRES=$$url CIRCUITRY_REQUIRE_POSTGRES=1 CIRCUITRY_BROWSER_TESTS=1 swift test $(SWIFT_FLAGS)
 
 # The training corpus: English prose and some code from Debian packages (installed when missing).
 corpus:

@@ -25,6 +25,8 @@ let package = Package(
         // The viewer's HTTP server; without its default traits (swift-configuration, full Foundation).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // The PostgreSQL store backend's client.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // MARK: System libraries
@@ -51,6 +53,9 @@ let package = Package(
         .target(name: "GraphStore", dependencies: ["TensorCore", "Transcoders", "Attribution", "CZlib", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "GRDBSQLite", package: "GRDB.swift")],
                 swiftSettings: numericSettings),
+        // The PostgreSQL backend of the store interface (GraphStore knows only the interface).
+        .target(name: "PostgresStore", dependencies: ["GraphStore", .product(name: "PostgresNIO", package: "postgres-nio")],
+                swiftSettings: optimisedDebug),
         .target(name: "CircuitQL", dependencies: ["GraphStore"], swiftSettings: numericSettings),
         .target(name: "CircuitCompare", dependencies: ["GraphStore", "CircuitQL"], swiftSettings: numericSettings),
         .target(name: "GraphExport", dependencies: ["TensorCore", "ModelIO", "Attribution", "GraphStore", "CircuitCompare", "CGraphviz"],
@@ -66,13 +71,13 @@ let package = Package(
         .executableTarget(
             name: "circuitry",
             dependencies: [
-                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "GraphExport", "CircuitQL", "CircuitCompare", "Viewer",
+                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "GraphExport", "CircuitQL", "CircuitCompare", "Viewer", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore"],
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Autodiff", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "PostgresStore"],
                 path: "Tests/TestSupport", swiftSettings: optimisedDebug),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TestSupport"], swiftSettings: optimisedDebug),

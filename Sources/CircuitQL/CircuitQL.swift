@@ -16,9 +16,11 @@ public enum CircuitQL {
     public static let defaultMaxRows = 10_000
 
     /// Compiles a query to SQL without running it (`graphId` is the USE graph, already resolved).
-    public static func compile(_ text: String, graphId: Int64? = nil, maxRows: Int = defaultMaxRows) throws -> CompiledQuery {
+    /// SQL is in SQLite's spelling unless `functions` gives another engine's.
+    public static func compile(_ text: String, graphId: Int64? = nil, maxRows: Int = defaultMaxRows,
+                               functions: SQLFunctions = .sqlite) throws -> CompiledQuery {
         let query = try Parser.parse(text)
-        return try Compiler.compile(query, source: text, graphId: graphId, maxRows: maxRows)
+        return try Compiler.compile(query, source: text, graphId: graphId, maxRows: maxRows, functions: functions)
     }
 
     /// Compiles a query for a store (resolving its USE clause there).
@@ -31,7 +33,7 @@ public enum CircuitQL {
                 throw CircuitQLError("no graph with id or slug \"\(use.value)\" in the store", at: use.location, in: text)
             }
         }
-        return try Compiler.compile(query, source: text, graphId: graphId, maxRows: maxRows)
+        return try Compiler.compile(query, source: text, graphId: graphId, maxRows: maxRows, functions: store.dialect.functions)
     }
 
     /// How long a query may run unless the caller says otherwise (seconds).

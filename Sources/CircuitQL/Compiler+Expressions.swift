@@ -46,7 +46,7 @@ extension Compiler {
         case let .integer(i): return bind(.integer(Int64(i)))
         case let .float(d): return bind(.double(d))
         case let .string(s): return bind(.text(s))
-        case let .boolean(b): return b ? "1" : "0"
+        case let .boolean(b): return b ? functions.trueValue : functions.falseValue
         case .null: return "NULL"
         case .list: throw error("a list can only follow IN, as in n.layer IN [1, 2, 3]", e.location)
         case .countAll: return multiplicity.map { "coalesce(sum(\($0)), 0)" } ?? "count(*)"
@@ -58,7 +58,7 @@ extension Compiler {
                 return Compiler.nodeName(a)
             case let .edge(a, source, target):
                 guard output else { throw error("compare a property of \(v), such as \(v).weight, not the relationship itself", location) }
-                return "(\(Compiler.nodeName(source)) || ' → ' || \(Compiler.nodeName(target)) || printf(' (%.4g)', \(a).weight))"
+                return "(\(Compiler.nodeName(source)) || ' → ' || \(Compiler.nodeName(target)) || \(functions.weightLabel("\(a).weight")))"
             case let .element(a, false):
                 guard output else { throw error("compare a property of \(v), such as \(v).weight", location) }
                 return "\(a).weight"
@@ -97,7 +97,7 @@ extension Compiler {
     mutating func binary(_ op: String, _ a: Expression, _ b: Expression, _ location: SourceLocation) throws -> String {
         switch op {
         case "AND", "OR": return "(\(try expression(a)) \(op) \(try expression(b)))"
-        case "XOR": return "((\(try expression(a)) <> 0) <> (\(try expression(b)) <> 0))"
+        case "XOR": return functions.xor(try expression(a), try expression(b))
         case "=":
             // A graph named by slug is found through the unique slug index, not per node.
             if case let .property(v, "graph", _) = a, case let .node(alias)? = bindings[v] {
@@ -118,9 +118,9 @@ extension Compiler {
             return "(substr(\(x), 1, length(\(y))) = \(y))"
         case "ENDS WITH":
             let (x, y) = (try expression(a), try expression(b))
-            return "(length(\(y)) = 0 OR substr(\(x), -length(\(y))) = \(y))"
+            return "(length(\(y)) = 0 OR \(functions.endsWith(x, y)))"
         case "CONTAINS":
-            return "(instr(\(try expression(a)), \(try expression(b))) > 0)"
+            return functions.contains(try expression(a), try expression(b))
         default:
             throw error("unknown operator \(op)", location)
         }
@@ -141,18 +141,22 @@ extension Compiler {
             if case let .property(v, "graph", _) = arguments[0], case let .node(a)? = bindings[v], f == "count" {
                 return "count(\(distinct ? "DISTINCT " : "")\(a).graph_id)"
             }
-            let sqlName = f == "collect" ? "json_group_array" : f
             let argument = try expression(arguments[0], output: f == "collect" || f == "count")
             // Counted walks: each row stands for `mult` paths, so count, sum and avg weigh by it.
             if let m = multiplicity, !distinct {
                 switch f {
                 case "count": return "coalesce(sum(CASE WHEN \(argument) IS NOT NULL THEN \(m) ELSE 0 END), 0)"
                 case "sum": return "sum((\(argument)) * (\(m)))"
-                case "avg": return "(sum((\(argument)) * (\(m))) * 1.0 / sum(CASE WHEN \(argument) IS NOT NULL THEN \(m) END))"
+                case "avg": return functions.real("(sum((\(argument)) * (\(m))) * 1.0 / sum(CASE WHEN \(argument) IS NOT NULL THEN \(m) END))")
                 default: break
                 }
             }
-            return "\(sqlName)(\(distinct ? "DISTINCT " : "")\(argument))"
+            let inner = (distinct ? "DISTINCT " : "") + argument
+            switch f {
+            case "collect": return functions.collect(inner)
+            case "avg": return functions.real("avg(\(inner))")
+            default: return "\(f)(\(inner))"
+            }
         }
         if Functions.path.contains(f) {
             try arity(1...1)
@@ -172,14 +176,14 @@ extension Compiler {
             try arity(1...1)
             let x = try expression(arguments[0])
             return "(CASE WHEN \(x) > 0 THEN 1 WHEN \(x) < 0 THEN -1 WHEN \(x) = 0 THEN 0 END)"
-        case "round": try arity(1...2); return "round(\(try arguments.map { try expression($0) }.joined(separator: ", ")))"
+        case "round": try arity(1...2); return functions.round(try expression(arguments[0]), try arguments.count > 1 ? expression(arguments[1]) : nil)
         case "tolower": try arity(1...1); return "lower(\(try expression(arguments[0])))"
         case "toupper": try arity(1...1); return "upper(\(try expression(arguments[0])))"
         case "coalesce": try arity(1...8); return "coalesce(\(try arguments.map { try expression($0) }.joined(separator: ", ")), NULL)"
         case "size":
             try arity(1...1)
             guard isList(arguments[0]) else { throw error("size() takes a list such as nodes(p) or collect(…)", location) }
-            return "json_array_length(\(try expression(arguments[0], output: true)))"
+            return functions.arrayLength(try expression(arguments[0], output: true))
         default:
             throw error("unknown function \(name)() (functions: \(Functions.all.joined(separator: ", ")))", location)
         }
@@ -196,18 +200,18 @@ extension Compiler {
             case let .walk(w, _): list += " || ',' || \(w).nodes"
             }
         }
-        return "(SELECT json_group_array(name) FROM (SELECT \(Compiler.nodeName("nn")) AS name FROM json_each('[' || \(list) || ']') j "
-            + "JOIN node nn ON nn.graph_id = \(path.start).graph_id AND nn.idx = j.value ORDER BY j.key))"
+        return "(SELECT \(functions.collect("name")) FROM (SELECT \(Compiler.nodeName("nn")) AS name FROM \(functions.arrayElements("'[' || \(list) || ']'", "j")) "
+            + "JOIN node nn ON nn.graph_id = \(path.start).graph_id AND nn.idx = j.value ORDER BY j.key) names)"
     }
 
     func pathRelationships(_ p: String) -> String {
         let parts = paths[p]!.segments.map { segment -> String in
             switch segment {
-            case let .edge(e, _): "CAST(\(e).weight AS TEXT)"
+            case let .edge(e, _): functions.numberText("\(e).weight")
             case let .walk(w, _): "\(w).weights"
             }
         }
-        return "json('[' || \(parts.joined(separator: " || ',' || ")) || ']')"
+        return functions.json("'[' || \(parts.joined(separator: " || ',' || ")) || ']'")
     }
 
     func pathLength(_ p: String) -> String {
@@ -258,7 +262,7 @@ extension Compiler {
                 }
             }
         }
-        if parts.isEmpty { return kind == "ANY" ? "0" : "1" }
+        if parts.isEmpty { return kind == "ANY" ? functions.falseValue : functions.trueValue }
         switch kind {
         case "ALL": return "(" + parts.map { "(\($0))" }.joined(separator: " AND ") + ")"
         case "ANY": return "(" + parts.map { "(\($0))" }.joined(separator: " OR ") + ")"

@@ -83,12 +83,12 @@ extension Compiler {
                 } else {
                     flags[location.offset] = "\(w).f\(flagSQL.count)"
                     flagCombinesWithAnd.append(kind == "ALL")
-                    flagSQL.append("coalesce((\(check)), 0) <> 0")
+                    flagSQL.append(c.functions.truth(check))
                 }
             }
             return (checks, flagSQL)
         }
-        let ok = checks.isEmpty ? "1" : checks.map { "coalesce((\($0)), 0) <> 0" }.joined(separator: " AND ")
+        let ok = checks.isEmpty ? "1" : "(" + checks.map { functions.truth($0) }.joined(separator: " AND ") + ")"
         let edgeSQL = """
             SELECT e.source, e.target, e.weight, abs(e.weight) / t.input_abs, \(ok)\(flagSQL.map { ", " + $0 }.joined())
             FROM edge e JOIN node t ON t.graph_id = e.graph_id AND t.idx = e.target
@@ -99,8 +99,10 @@ extension Compiler {
         let slot = bind(.text("[]"))
         let columns = ["graph_id", "start", "finish", "hops", "nodes", "weights", "strength", "mult"]
             + flagCombinesWithAnd.indices.map { "f\($0)" }
-        let reads = columns.indices.map { "value ->> \($0)" }.joined(separator: ", ")
-        ctes.append("\(w)(\(columns.joined(separator: ", "))) AS MATERIALIZED (SELECT \(reads) FROM json_each(\(slot)))")
+        let types: [JSONColumnType] = [.integer, .integer, .integer, .integer, .text, .text, .real, .integer]
+            + flagCombinesWithAnd.map { _ in .flag }
+        let reads = types.enumerated().map { functions.jsonRowColumn($0.offset, $0.element) }.joined(separator: ", ")
+        ctes.append("\(w)(\(columns.joined(separator: ", "))) AS MATERIALIZED (SELECT \(reads) FROM \(functions.jsonRows(slot)))")
         from.append(w)
         walks.append(WalkPlan(alias: w, startSQL: startSQL, startArguments: startArguments, endSQL: endSQL,
                               endArguments: endArguments, edgeSQL: edgeSQL, edgeArguments: edgeArguments, hops: hops,

@@ -46,6 +46,8 @@ struct Compiler {
     var aliasCounter = 0
     /// The graph every node must be in (from USE), by id.
     let graphId: Int64?
+    /// How the store's engine spells what engines spell differently.
+    let functions: SQLFunctions
     /// ALL conditions checked inside walks (by the quantifier's offset in the source).
     var pushedQuantifiers = Set<Int>()
     /// Set while compiling inside a walk's step, where only the quantifier's element is in scope.
@@ -80,9 +82,10 @@ struct Compiler {
         path.segments.compactMap { if case let .walk(w, _) = $0 { w } else { nil } }
     }
 
-    init(source: String, graphId: Int64?) {
+    init(source: String, graphId: Int64?, functions: SQLFunctions) {
         self.source = source
         self.graphId = graphId
+        self.functions = functions
     }
 
     func error(_ message: String, _ location: SourceLocation?) -> CircuitQLError { CircuitQLError(message, at: location, in: source) }
@@ -99,8 +102,8 @@ struct Compiler {
 
     // MARK: Query
 
-    static func compile(_ query: Query, source: String, graphId: Int64?, maxRows: Int) throws -> CompiledQuery {
-        var c = Compiler(source: source, graphId: graphId)
+    static func compile(_ query: Query, source: String, graphId: Int64?, maxRows: Int, functions: SQLFunctions) throws -> CompiledQuery {
+        var c = Compiler(source: source, graphId: graphId, functions: functions)
         let conjuncts = query.whereClause.map(Compiler.conjuncts) ?? []
         // Conditions on one node variable alone, by variable: pushed into walks that start there.
         var single = [String: [Expression]]()
@@ -240,7 +243,7 @@ struct Compiler {
                 throw error("unknown label :\(label) (labels are :Token, :Feature, :Error and :Logit)", location)
             }
             // Tokens, errors and logits are a small share of a graph's nodes: the hint lets SQLite start there.
-            out.append(kind == "feature" ? "\(a).kind = 'feature'" : "likelihood(\(a).kind = '\(kind)', 0.05)")
+            out.append(kind == "feature" ? "\(a).kind = 'feature'" : functions.rarely("\(a).kind = '\(kind)'"))
         }
         for (key, value, location) in node.properties {
             if key == "graph" {
@@ -282,7 +285,7 @@ struct Compiler {
             } else {
                 sql = try expression(e, output: true)
             }
-            order.append(sql + (descending ? " DESC" : ""))
+            order.append(sql + (descending ? " DESC" : "") + functions.nullsOrder(descending))
         }
         var sql = ctes.isEmpty ? "" : "WITH RECURSIVE " + ctes.joined(separator: ",\n") + "\n"
         sql += "SELECT \(query.distinct ? "DISTINCT " : "")" + select.joined(separator: ", ")

@@ -8,7 +8,8 @@ import GRDBSQLite
 public final class SQLiteDatabase: StoreDatabase, @unchecked Sendable {
     public let location: String
     public let dialect = SQLDialect(name: "SQLite", key: "INTEGER PRIMARY KEY", integer: "INTEGER", real: "REAL", blob: "BLOB",
-                                    keyedTable: "WITHOUT ROWID", migrationsTable: "grdb_migrations")
+                                    keyedTable: "WITHOUT ROWID", migrationsTable: "grdb_migrations",
+                                    functions: .sqlite)
     let queue: DatabaseQueue
 
     /// How long opening a store waits for another process's set-up (seconds).

@@ -143,8 +143,13 @@ public struct SQLDialect: Sendable {
     public var keyedTable: String
     /// The table that records applied migrations (kept where existing stores have it).
     public var migrationsTable: String
+    /// How compiled queries spell what engines spell differently.
+    public var functions: SQLFunctions
+    /// Schema objects the functions need (created, or replaced, whenever the store is opened for writing).
+    public var supportSQL: String
 
-    public init(name: String, key: String, integer: String, real: String, blob: String, keyedTable: String, migrationsTable: String) {
+    public init(name: String, key: String, integer: String, real: String, blob: String, keyedTable: String, migrationsTable: String,
+                functions: SQLFunctions, supportSQL: String = "") {
         self.name = name
         self.key = key
         self.integer = integer
@@ -152,6 +157,8 @@ public struct SQLDialect: Sendable {
         self.blob = blob
         self.keyedTable = keyedTable
         self.migrationsTable = migrationsTable
+        self.functions = functions
+        self.supportSQL = supportSQL
     }
 
     /// Schema text with portable names ({key}, {integer}, {real}, {blob}, {keyed}) made concrete.
@@ -253,6 +260,7 @@ extension StoreDatabase {
                 try db.executeScript(dialect.ddl(migration.sql))
             }
         }
+        if !dialect.supportSQL.isEmpty { try write { try $0.executeScript(dialect.supportSQL) } }
     }
 
     /// Whether every migration is applied (and none unknown): false for an older schema; throws

@@ -5,6 +5,7 @@
 import ArgumentParser
 import CRuntime
 import Foundation
+import PostgresStore
 
 @main
 struct Circuitry: ParsableCommand {
@@ -30,6 +31,7 @@ struct Circuitry: ParsableCommand {
 
     static func main() {
         circuitry_keep_freed_memory()
+        PostgresStoreDatabase.register()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -23,8 +23,8 @@ enum CompareFixture {
                              logits: [("R", 0.9)],
                              edges: [("t1", "f0", 1), ("f0", "f1", 1), ("f1", "l0", 1)])
 
-    static func store() throws -> GraphStore {
-        let store = try GraphStore(path: temporaryPath(".sqlite"))
+    static func store(_ backend: String = "sqlite") throws -> GraphStore {
+        let store = try TestStores.make(backend)
         try a.save(into: store, slug: "a")
         try b.save(into: store, slug: "b")
         try c.save(into: store, slug: "c")
@@ -37,8 +37,8 @@ func close(_ x: Double?, _ y: Double, _ tolerance: Double = 1e-6) -> Bool { x.ma
 @Suite struct ComparisonTests {
     static let store: GraphStore = try! CompareFixture.store()
 
-    @Test func twoGraphs() throws {
-        let c = try CircuitComparison.compare(["a", "b"], in: Self.store)
+    @Test(arguments: TestStores.backends) func twoGraphs(backend: String) throws {
+        let c = try CircuitComparison.compare(["a", "b"], in: backend == "sqlite" ? Self.store : CompareFixture.store(backend))
         // Position-free keys: A {110, 220, 330, 440}, B {110, 220, 330, 550}: 3 shared of 5.
         #expect(close(c.featureIoU, 3.0 / 5) && close(c.featureIoM, 3.0 / 4))
         // Aligned: (1,10,−1) and (2,20,0) shared; (3,30) at offsets 0 and 2 differ: 2 of 6.
@@ -60,8 +60,8 @@ func close(_ x: Double?, _ y: Double, _ tolerance: Double = 1e-6) -> Bool { x.ma
         #expect(c.recurrence.isEmpty)
     }
 
-    @Test func threeGraphsRecur() throws {
-        let c = try CircuitComparison.compare(["a", "b", "c"], in: Self.store)
+    @Test(arguments: TestStores.backends) func threeGraphsRecur(backend: String) throws {
+        let c = try CircuitComparison.compare(["a", "b", "c"], in: backend == "sqlite" ? Self.store : CompareFixture.store(backend))
         #expect(close(c.featureIoU, 1.0 / 6) && close(c.featureIoM, 1.0 / 2))
         let table = c.recurrence.map { "\($0.feature.layer)/\($0.feature.feature):\($0.graphs):\(String(format: "%.4f", $0.meanInfluence))" }
         #expect(table == ["1/10:3:0.3667", "2/20:2:0.2750", "3/30:2:0.2250", "5/50:1:0.5000", "4/40:1:0.1000", "6/60:1:0.1000"])

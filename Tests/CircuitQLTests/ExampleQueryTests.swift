@@ -30,7 +30,9 @@ enum Examples {
 }
 
 @Suite struct ExampleQueryTests {
-    static let store: GraphStore = try! QueryFixture.store()
+    /// The fixture store on each backend, made once.
+    static let stores: [String: GraphStore] = Dictionary(uniqueKeysWithValues: TestStores.backends.compactMap { b in (try? QueryFixture.store(b)).map { (b, $0) } })
+    static var store: GraphStore { stores["sqlite"]! }
 
     @Test func everyExampleIsTested() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Examples.folder.path).filter { $0.hasSuffix(".cql") }.sorted()
@@ -74,9 +76,10 @@ enum Examples {
         "plural-logits.cql": (["graph", "token", "prob"], [["the-capital-of-france-is", " Paris", "0.7"], ["i-like-green-tea", "'s", "0.1"]]),
     ]
 
-    @Test(arguments: expected.keys.sorted())
-    func exampleGivesTheKnownAnswer(_ name: String) throws {
-        let result = try Examples.run(name, on: Self.store)
+    @Test(arguments: TestStores.backends, expected.keys.sorted())
+    func exampleGivesTheKnownAnswer(backend: String, _ name: String) throws {
+        let store = try #require(Self.stores[backend], "no fixture store on \(backend)")
+        let result = try Examples.run(name, on: store)
         let want = Self.expected[name]!
         #expect(result.columns == want.columns)
         #expect(rows(result) == want.rows)

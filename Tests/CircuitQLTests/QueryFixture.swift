@@ -30,8 +30,8 @@ enum QueryFixture {
         edges: [("t3", "f0", 0.7), ("f0", "f1", 0.9), ("f1", "l0", 1.1), ("t4", "l0", 0.5)])
 
     /// A store holding the three graphs (slugs from their prompts).
-    static func store() throws -> GraphStore {
-        let store = try GraphStore(path: temporaryPath(".sqlite"))
+    static func store(_ backend: String = "sqlite") throws -> GraphStore {
+        let store = try TestStores.make(backend)
         for g in [texas, france, tea] { try g.save(into: store) }
         return store
     }

@@ -59,9 +59,9 @@ func randomHandGraph(seed: UInt64) -> HandGraph {
         return found
     }
 
-    @Test(arguments: [1, 2, 3] as [UInt64])
-    func pathsMatchABruteForceEnumeration(_ seed: UInt64) throws {
-        let store = try GraphStore(path: temporaryPath(".sqlite"))
+    @Test(arguments: TestStores.backends, [1, 2, 3] as [UInt64])
+    func pathsMatchABruteForceEnumeration(backend: String, _ seed: UInt64) throws {
+        let store = try TestStores.make(backend)
         let hand = randomHandGraph(seed: seed)
         let summary = try hand.save(into: store, slug: "g")
         try QueryFixture.texas.save(into: store)          // another graph, which USE must exclude
@@ -123,11 +123,15 @@ func randomHandGraph(seed: UInt64) -> HandGraph {
 }
 
 @Suite struct QueryLanguageTests {
-    static let store: GraphStore = try! QueryFixture.store()
+    static var store: GraphStore { ExampleQueryTests.store }
 
-    func run(_ q: String, maxRows: Int = 1000) throws -> [[String]] { rows(try CircuitQL.run(q, on: Self.store, maxRows: maxRows)) }
+    func run(_ q: String, maxRows: Int = 1000, on backend: String = "sqlite") throws -> [[String]] {
+        let store = try #require(ExampleQueryTests.stores[backend], "no fixture store on \(backend)")
+        return rows(try CircuitQL.run(q, on: store, maxRows: maxRows))
+    }
 
-    @Test func expressionsAndClauses() throws {
+    @Test(arguments: TestStores.backends) func expressionsAndClauses(backend: String) throws {
+        func run(_ q: String) throws -> [[String]] { try self.run(q, on: backend) }
         #expect(try run("MATCH (n:Token) RETURN count(*) AS n") == [["17"]])
         #expect(try run("MATCH (n:Token) RETURN DISTINCT n.token AS t ORDER BY t LIMIT 3") == [[" France"], [" Texas"], [" capital"]])
         #expect(try run("MATCH (n:Token) RETURN DISTINCT n.token AS t ORDER BY t SKIP 1 LIMIT 1") == [[" Texas"]])
@@ -144,7 +148,8 @@ func randomHandGraph(seed: UInt64) -> HandGraph {
         #expect(try run("MATCH (f:Feature) RETURN f.layer AS layer, count(*) AS n ORDER BY n DESC, layer LIMIT 2") == [["12", "3"], ["3", "2"]])
     }
 
-    @Test func valuesAreParametersNotSQL() throws {
+    @Test(arguments: TestStores.backends) func valuesAreParametersNotSQL(backend: String) throws {
+        func run(_ q: String) throws -> [[String]] { try self.run(q, on: backend) }
         // Quotes and SQL inside string values match text and nothing else.
         #expect(try run("MATCH (l:Logit {token: \"'s\"}) RETURN l.graph") == [["i-like-green-tea"]])
         #expect(try run("MATCH (t:Token) WHERE t.token = \"' OR 1=1 --\" RETURN t.token") == [])
@@ -154,6 +159,27 @@ func randomHandGraph(seed: UInt64) -> HandGraph {
         let compiled = try CircuitQL.compile("MATCH (n:Token {token: 'x\\'; DROP TABLE node'}) RETURN n.token")
         #expect(!compiled.sql.contains("DROP"))
         #expect(compiled.arguments.contains(.text("x'; DROP TABLE node")))
+    }
+
+    /// What engines spell differently gives the same rows on every backend as on SQLite: nodes and
+    /// relationships by name (weights as %.4g), rounding, averages, lists, text tests, XOR, and
+    /// NULLs in ORDER BY.
+    @Test(arguments: TestStores.backends.filter { $0 != "sqlite" }) func everyBackendAnswersAsSQLiteDoes(backend: String) throws {
+        let queries = [
+            "MATCH (a)-[r]->(b:Logit) RETURN r, a, b ORDER BY r.weight DESC, a.layer",
+            "MATCH (a)-[r]->(b) RETURN round(r.weight * 1000) AS w, round(r.share, 2) AS s, r.weight * 100000 AS big, r.weight / 1000 AS small ORDER BY w, s LIMIT 20",
+            "MATCH (f:Feature) RETURN f.layer, avg(f.activation) AS a, avg(f.layer) AS al, sum(f.pos) AS s ORDER BY f.layer",
+            "MATCH (n) RETURN n.layer AS l, n.token AS t ORDER BY l, t LIMIT 12",
+            "MATCH (n) RETURN n.layer AS l ORDER BY l DESC LIMIT 30",
+            "MATCH p = (t:Token)-[*1..3]->(l:Logit) RETURN nodes(p), relationships(p), size(nodes(p)) AS n, strength(p) AS s ORDER BY s DESC LIMIT 8",
+            "MATCH (t:Token) WHERE t.token ENDS WITH 'as' OR t.token CONTAINS 'ea' OR t.token ENDS WITH '' RETURN DISTINCT t.token AS x ORDER BY x",
+            "MATCH (f:Feature) WHERE (f.layer > 10) XOR (f.pos = 5) RETURN f.graph AS g, collect(DISTINCT f.layer) AS layers ORDER BY g",
+            "MATCH p = (a:Feature)-[*1..2]->(b) WHERE ANY(r IN relationships(p) WHERE r.weight < 0) RETURN count(*)",
+            "MATCH p = (a:Token)-[*1..3]->(b:Logit) WHERE NONE(n IN nodes(p) WHERE n.layer = 12) RETURN a.graph AS g, count(*) AS c ORDER BY g",
+        ]
+        for q in queries {
+            #expect(try run(q, on: backend) == run(q, on: "sqlite"), "\(q)")
+        }
     }
 
     /// The error's message, line and column.

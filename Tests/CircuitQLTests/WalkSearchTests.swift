@@ -35,9 +35,9 @@ import TestSupport
         #expect(Set(got.map(\.path)).subtracting(wantSet).count <= tiedAtEnd, "\(context): paths outside the brute-force top")
     }
 
-    @Test(arguments: [1, 2, 3, 4] as [UInt64])
-    func strongestFirstIsTheExactTopK(_ seed: UInt64) throws {
-        let store = try GraphStore(path: temporaryPath(".sqlite"))
+    @Test(arguments: TestStores.backends, [1, 2, 3, 4] as [UInt64])
+    func strongestFirstIsTheExactTopK(backend: String, _ seed: UInt64) throws {
+        let store = try TestStores.make(backend)
         _ = try randomHandGraph(seed: seed).save(into: store, slug: "g")
         _ = try randomHandGraph(seed: seed + 100).save(into: store, slug: "other")
         let stored = try store.graph("g")
@@ -75,8 +75,8 @@ import TestSupport
         #expect(CircuitQL.compileMode("USE 'g' MATCH p = (t:Token)-[*1..4]->(l:Logit) RETURN strength(p) AS s ORDER BY s DESC LIMIT 3", store) == .strongest)
     }
 
-    @Test func countsByLengthMatchBruteForce() throws {
-        let store = try GraphStore(path: temporaryPath(".sqlite"))
+    @Test(arguments: TestStores.backends) func countsByLengthMatchBruteForce(backend: String) throws {
+        let store = try TestStores.make(backend)
         _ = try randomHandGraph(seed: 9).save(into: store, slug: "g")
         let all = PathQueryTests.bruteForce(try store.graph("g"), maxHops: 5) { $0 > 0 }
         var want = [String: Int]()

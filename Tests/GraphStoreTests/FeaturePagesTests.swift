@@ -40,8 +40,8 @@ enum PageFixture {
 }
 
 @Suite struct FeaturePagesTests {
-    @Test func pageRoundTripsWithTextsAndAppearances() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func pageRoundTripsWithTextsAndAppearances(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         let summary = try StoreFixture.save(into: store)
         try PageFixture.save(into: store)
         let page = try store.featurePage(setFingerprint: "tiny-set", setName: "tiny", layer: 1, index: 5)
@@ -61,8 +61,8 @@ enum PageFixture {
         #expect(page.graphs.map(\.influence).sorted() == nodes.map(\.influence).sorted())
     }
 
-    @Test func graphsStoredBeforeThePagesPickUpTheirLabels() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func graphsStoredBeforeThePagesPickUpTheirLabels(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         let summary = try StoreFixture.save(into: store)
         let before = try store.graph(String(summary.id))
         #expect(try store.labels(for: before).isEmpty)
@@ -77,8 +77,8 @@ enum PageFixture {
         #expect(json.nodes.contains { $0.clerp == label })
     }
 
-    @Test func userLabelsWinAndSurviveARebuild() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func userLabelsWinAndSurviveARebuild(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         try PageFixture.save(into: store)
         try store.setUserLabel("greeting <b>", layer: 1, index: 5, identity: PageFixture.identity)
         try PageFixture.save(into: store, labelSeed: 3)
@@ -89,13 +89,13 @@ enum PageFixture {
         try store.setUserLabel(nil, layer: 1, index: 5, identity: PageFixture.identity)
         #expect(try store.featurePage(setFingerprint: "tiny-set", setName: "tiny", layer: 1, index: 5).label == page.automaticLabel)
         // A label may be set before any pages exist.
-        let fresh = try StoreFixture.store()
+        let fresh = try StoreFixture.store(backend)
         try fresh.setUserLabel("by hand", layer: 0, index: 3, identity: PageFixture.identity)
         #expect(try fresh.featureLabels(transcoderFingerprint: "tiny-set") == [LayerFeature(layer: 0, feature: 3): "by hand"])
     }
 
-    @Test func badRequestsAreNamed() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func badRequestsAreNamed(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         func message(_ body: () throws -> Void) -> String {
             do { try body() } catch { return String(describing: error) }
             return "no error"

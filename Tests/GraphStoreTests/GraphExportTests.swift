@@ -30,8 +30,8 @@ final class XMLText: NSObject, XMLParserDelegate {
 }
 
 @Suite struct InterchangeTests {
-    @Test func exportImportExportIsIdentical() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func exportImportExportIsIdentical(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         let saved = try StoreFixture.save(into: store)
         let first = InterchangeExport.graph(try store.graph(saved.slug), promptTokens: try store.tokenTexts(saved.slug).prompt)
         #expect(first.nodes.contains { $0.feature_type == "cross layer transcoder" })
@@ -39,7 +39,7 @@ final class XMLText: NSObject, XMLParserDelegate {
         let file = temporaryPath(".json")
         try first.encoded().write(to: URL(fileURLWithPath: file))
 
-        let other = try StoreFixture.store()
+        let other = try StoreFixture.store(backend)
         let imported = try InterchangeImport.load(file: file, into: other)
         #expect(imported.slug == saved.slug)
         #expect(imported.replacementScore == saved.replacementScore && imported.completenessScore == saved.completenessScore)
@@ -52,8 +52,8 @@ final class XMLText: NSObject, XMLParserDelegate {
         #expect(throws: GraphStoreError.self) { try InterchangeImport.load(file: file, into: other, slug: saved.slug) }
     }
 
-    @Test func aFileWithItsUnprunedGraphRePrunesLikeTheOriginal() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func aFileWithItsUnprunedGraphRePrunesLikeTheOriginal(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         let saved = try StoreFixture.save(into: store)
         var file = InterchangeExport.graph(try store.graph(saved.slug), promptTokens: try store.tokenTexts(saved.slug).prompt)
         let (facts, adjacency) = try store.unprunedBlobs(saved.slug)
@@ -61,7 +61,7 @@ final class XMLText: NSObject, XMLParserDelegate {
         file.metadata.circuitry?.unpruned_adjacency = adjacency.base64EncodedString()
         let path = temporaryPath(".json")
         try file.encoded().write(to: URL(fileURLWithPath: path))
-        let other = try StoreFixture.store()
+        let other = try StoreFixture.store(backend)
         let imported = try InterchangeImport.load(file: path, into: other)
         func same(_ a: StoredGraph, _ b: StoredGraph) -> Bool {
             a.nodes.map(\.index) == b.nodes.map(\.index) && a.nodes.map(\.influence) == b.nodes.map(\.influence)
@@ -83,11 +83,11 @@ final class XMLText: NSObject, XMLParserDelegate {
         #expect(throws: InterchangeImport.ImportError.self) { try InterchangeImport.load(file: path, into: other) }
     }
 
-    @Test func badGraphFilesAreRefusedWithoutWritingAnything() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func badGraphFilesAreRefusedWithoutWritingAnything(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         let saved = try StoreFixture.save(into: store)
         var good = InterchangeExport.graph(try store.graph(saved.slug), promptTokens: try store.tokenTexts(saved.slug).prompt)
-        let target = try StoreFixture.store()
+        let target = try StoreFixture.store(backend)
 
         func write(_ data: Data) throws -> String {
             let file = temporaryPath(".json")
@@ -120,9 +120,9 @@ final class XMLText: NSObject, XMLParserDelegate {
     static let nastyToken = "<script>alert(\"&\\\")</script>\"\u{05B9}"
 
     /// The nasty prompt, traced and stored with nasty token texts, as a user would export it.
-    static func stored() throws -> (StoredGraph, [String]) {
+    static func stored(_ backend: String = "sqlite") throws -> (StoredGraph, [String]) {
         let graph = try StoreFixture.trace.graph(nasty)
-        let store = try StoreFixture.store()
+        let store = try StoreFixture.store(backend)
         let summary = try store.save(graph, context: StoreFixture.context) { id in id % 3 == 0 ? nastyToken : StoreFixture.trace.tokenText(id) }
         return (try store.graph(summary.slug), try store.tokenTexts(summary.slug).prompt)
     }
@@ -180,8 +180,8 @@ final class XMLText: NSObject, XMLParserDelegate {
         #expect(error.map { String(describing: $0).contains("syntax error") } == true, "\(String(describing: error))")
     }
 
-    @Test func jsonKeepsTheExactText() throws {
-        let (g, tokens) = try Self.stored()
+    @Test(arguments: TestStores.backends) func jsonKeepsTheExactText(backend: String) throws {
+        let (g, tokens) = try Self.stored(backend)
         let data = try InterchangeExport.graph(g, promptTokens: tokens).encoded()
         let back = try JSONDecoder().decode(InterchangeGraph.self, from: data)
         #expect(back.metadata.prompt == Self.nasty)

@@ -14,7 +14,7 @@ enum StoreFixture {
     static let graph: AttributionGraph = try! trace.graph("Hi there, Tex!")
     static let context = GraphContext(architecture: "llama", layers: 2, width: 16, transcoderName: "tiny", transcoderFeatures: 24)
 
-    static func store() throws -> GraphStore { try GraphStore(path: temporaryPath(".sqlite")) }
+    static func store(_ backend: String = "sqlite") throws -> GraphStore { try TestStores.make(backend) }
 
     @discardableResult
     static func save(_ graph: AttributionGraph = graph, into store: GraphStore, slug: String? = nil) throws -> GraphSummary {
@@ -25,9 +25,9 @@ enum StoreFixture {
 func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
 
 @Suite struct GraphStoreRoundTripTests {
-    @Test func savedGraphLoadsBitForBit() throws {
+    @Test(arguments: TestStores.backends) func savedGraphLoadsBitForBit(backend: String) throws {
         let g = StoreFixture.graph
-        let store = try StoreFixture.store()
+        let store = try StoreFixture.store(backend)
         let summary = try StoreFixture.save(into: store)
         #expect(summary.slug == "hi-there-tex")
 
@@ -122,9 +122,9 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
         #expect(throws: GraphStoreError.invalidBlob(graph: "g", reason: "truncated values")) { try SparseAdjacency.decode(v1.dropLast(2), graph: "g") }
     }
 
-    @Test func repruningReproducesAndChangesThePrunedGraph() throws {
+    @Test(arguments: TestStores.backends) func repruningReproducesAndChangesThePrunedGraph(backend: String) throws {
         let g = StoreFixture.graph
-        let store = try StoreFixture.store()
+        let store = try StoreFixture.store(backend)
         let saved = try StoreFixture.save(into: store)
         let before = try store.graph(saved.slug)
 
@@ -150,8 +150,8 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
         #expect(throws: GraphStoreError.self) { try store.reprune(saved.slug, nodeThreshold: 0.5, edgeThreshold: -0.1) }
     }
 
-    @Test func slugsAreUniqueAndDeleteRemovesEverything() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func slugsAreUniqueAndDeleteRemovesEverything(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         let a = try StoreFixture.save(into: store)
         let b = try StoreFixture.save(into: store)
         #expect(a.slug == "hi-there-tex" && b.slug == "hi-there-tex-2")
@@ -174,9 +174,9 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
 }
 
 @Suite struct GraphStoreConcurrencyAndErrorTests {
-    @Test func twoConnectionsWritingAtOnceBothLand() async throws {
-        let path = temporaryPath(".sqlite")
-        let stores = [try GraphStore(path: path), try GraphStore(path: path)]
+    @Test(arguments: TestStores.backends) func twoConnectionsWritingAtOnceBothLand(backend: String) async throws {
+        let path = try TestStores.location(backend)
+        let stores = [try GraphStore.open(path), try GraphStore.open(path)]
         let graph = StoreFixture.graph
         try await withThrowingTaskGroup(of: Void.self) { group in
             for store in stores {
@@ -186,24 +186,24 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
             }
             try await group.waitForAll()
         }
-        let all = try GraphStore(path: path).list()
+        let all = try GraphStore.open(path).list()
         #expect(all.count == 8)
         #expect(Set(all.map(\.slug)).count == 8)
         #expect(try stores[0].integrityCheck() == "ok")
     }
 
-    @Test func manyConnectionsOpeningANewStoreAtOnceAllSucceed() async throws {
+    @Test(arguments: TestStores.backends) func manyConnectionsOpeningANewStoreAtOnceAllSucceed(backend: String) async throws {
         for _ in 0..<5 {
-            let path = temporaryPath(".sqlite")
+            let path = try TestStores.location(backend)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<6 { group.addTask { _ = try GraphStore(path: path).list() } }
+                for _ in 0..<6 { group.addTask { _ = try GraphStore.open(path).list() } }
                 try await group.waitForAll()
             }
         }
     }
 
-    @Test func unknownGraphsAreNamed() throws {
-        let store = try StoreFixture.store()
+    @Test(arguments: TestStores.backends) func unknownGraphsAreNamed(backend: String) throws {
+        let store = try StoreFixture.store(backend)
         try StoreFixture.save(into: store)
         for key in ["no-such-graph", "999", ""] {
             #expect(throws: GraphStoreError.unknownGraph(key)) { try store.graph(key) }
@@ -244,13 +244,16 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
         guard case .corrupt? = error else { Issue.record("expected .corrupt, got \(String(describing: error))"); return }
     }
 
-    @Test func aStoreFromANewerSchemaIsRefused() throws {
-        let path = temporaryPath(".sqlite")
+    @Test(arguments: TestStores.backends) func aStoreFromANewerSchemaIsRefused(backend: String) throws {
+        let path = try TestStores.location(backend)
+        let shown: String
         do {
-            let store = try GraphStore(path: path)
-            try store.write { db in try db.execute("INSERT INTO grdb_migrations (identifier) VALUES ('v9 from the future')") }
+            let store = try GraphStore.open(path)
+            shown = store.path
+            try store.write { db in try db.execute("INSERT INTO \(store.dialect.migrationsTable) (identifier) VALUES ('v9 from the future')") }
         }
-        #expect(throws: GraphStoreError.newerSchema(path: path)) { try GraphStore(path: path) }
+        #expect(throws: GraphStoreError.newerSchema(path: shown)) { try GraphStore.open(path) }
+        #expect(throws: GraphStoreError.newerSchema(path: shown)) { try GraphStore.open(path, readOnly: true) }
     }
 
     @Test func aStorePathThatCannotBeOpenedIsNamed() throws {

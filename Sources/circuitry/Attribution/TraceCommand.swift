@@ -137,7 +137,7 @@ struct TraceCommand: ParsableCommand {
 
     func report(_ graph: AttributionGraph, stored: StoredGraph, summary: GraphSummary, loaded: LoadedModel, saveSeconds: Double,
                 labels: [LayerFeature: String]) -> String {
-        var lines = ["graph \(summary.id) \"\(summary.slug)\" saved in \(storeOptions.resolvedPath)", "", "top logits:"]
+        var lines = ["graph \(summary.id) \"\(summary.slug)\" saved in \(storeOptions.shownLocation)", "", "top logits:"]
         let text = { (id: Int) in (try? loaded.tokenizer.text(of: id)) ?? "?" }
         if graph.provenance.options.targets == nil {
             for logit in graph.logits {
@@ -183,7 +183,7 @@ struct TraceCommand: ParsableCommand {
         let text = { (id: Int) in (try? loaded.tokenizer.text(of: id)) ?? "?" }
         let paths = Self.strongestPaths(stored, labels: labels)?.paths ?? []
         return JSONReport(
-            id: summary.id, slug: summary.slug, store: storeOptions.resolvedPath,
+            id: summary.id, slug: summary.slug, store: storeOptions.shownLocation,
             targets: graph.logits.map { Target(token_id: $0.token, text: $0.label(tokenText: text), minus_token_id: $0.minus,
                                               probability: $0.probability, value: $0.demeanedLogit) },
             nodes_total: summary.nodesTotal, nodes_kept: summary.nodesKept, edges_total: summary.edgesTotal, edges_kept: summary.edgesKept,

@@ -197,7 +197,7 @@ struct FeaturesList: ParsableCommand {
     func run() throws {
         let scans = try storeOptions.openForReading().featureScans()
         if output.json { return try Output.json(scans) }
-        if scans.isEmpty { return print("no feature pages in \(storeOptions.resolvedPath) (build them with `circuitry features build`)") }
+        if scans.isEmpty { return print("no feature pages in \(storeOptions.shownLocation) (build them with `circuitry features build`)") }
         for s in scans {
             print("\(s.setName)  \(s.setFingerprint)  \(s.tokens.formatted()) tokens  built \(s.createdAt)  (\(s.corpus))")
         }

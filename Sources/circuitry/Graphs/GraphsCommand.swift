@@ -19,7 +19,7 @@ struct ListGraphs: ParsableCommand {
     func run() throws {
         let graphs = try storeOptions.openForReading().list()
         if output.json { try Output.json(graphs); return }
-        if graphs.isEmpty { print("no graphs in \(storeOptions.resolvedPath) (make one with `circuitry trace`)"); return }
+        if graphs.isEmpty { print("no graphs in \(storeOptions.shownLocation) (make one with `circuitry trace`)"); return }
         let width = min(max(graphs.map(\.slug.count).max() ?? 4, 4), 40)
         func cell(_ text: String, _ w: Int) -> String { text.count >= w ? String(text.prefix(w)) : text + String(repeating: " ", count: w - text.count) }
         print("   id  " + cell("slug", width) + "   nodes    edges  repl  compl  prompt")

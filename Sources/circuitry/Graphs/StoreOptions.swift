@@ -5,7 +5,9 @@ import GraphStore
 
 /// `--store PATH`, shared by every command that reads or writes graphs.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The graph store (default: $CIRCUITRY_STORE, else Graphs/circuits.sqlite).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The graph store: a SQLite file, or a PostgreSQL server as postgres://user@host[:port]/database[?schema=NAME] "
+                                            + "(password from the URL, $PGPASSWORD or ~/.pgpass) (default: $CIRCUITRY_STORE, else Graphs/circuits.sqlite).",
+                                            valueName: "path|url"))
     var store: String?
 
     var resolvedPath: String {
@@ -14,9 +16,14 @@ struct StoreOptions: ParsableArguments {
         return Paths.defaultStore
     }
 
-    /// Opens the store; one that does not exist is an error unless the command makes one.
+    /// Where the store is, as messages show it (a URL without its password).
+    var shownLocation: String { GraphStore.redactedURL(resolvedPath) }
+
+    /// Opens the store; one that does not exist is an error unless the command makes one. A
+    /// server's store is made on first use whatever the command.
     func open(creating: Bool = false) throws -> GraphStore {
         let path = resolvedPath
+        if GraphStore.isURL(path) { return try GraphStore.open(path) }
         if !creating && !FileManager.default.fileExists(atPath: path) {
             throw CommandError("\(path): no graph store there (`circuitry trace` makes one; check --store or $CIRCUITRY_STORE)")
         }
@@ -27,6 +34,7 @@ struct StoreOptions: ParsableArguments {
     /// files, and full disks, still answer.
     func openForReading() throws -> GraphStore {
         let path = resolvedPath
+        if GraphStore.isURL(path) { return try GraphStore.open(path, readOnly: true) }
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandError("\(path): no graph store there (`circuitry trace` makes one; check --store or $CIRCUITRY_STORE)")
         }

@@ -62,7 +62,7 @@ struct ServeCommand: ParsableCommand {
         let failure = FailureBox()
         let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : (host.contains(":") ? "[\(host)]" : host)
         let token = configuration.token
-        let path = storeOptions.resolvedPath
+        let path = storeOptions.shownLocation
         Task.detached {
             do {
                 try await ViewerServer.run(viewer) { port in
