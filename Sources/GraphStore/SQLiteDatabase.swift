@@ -146,7 +146,7 @@ struct SQLiteConnection: StoreConnection {
             switch value {
             case let .integer(i): i
             case let .double(d): d
-            case let .text(s): s
+            case let .text(s): StoreText.escaped(s)
             case let .blob(b): b
             case .null: nil
             }
@@ -157,7 +157,7 @@ struct SQLiteConnection: StoreConnection {
         switch value.storage {
         case let .int64(i): .integer(i)
         case let .double(d): .double(d)
-        case let .string(s): .text(s)
+        case let .string(s): .text(StoreText.unescaped(s))
         case let .blob(b): .blob(b)
         case .null: .null
         }

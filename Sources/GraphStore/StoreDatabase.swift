@@ -18,6 +18,31 @@ public enum StoreValue: Sendable, Hashable {
     case null
 }
 
+/// Stored text cannot hold U+0000 (PostgreSQL refuses it, SQLite's C strings end at it), which token
+/// texts and imported prompts may: every backend stores it as U+E000 "0", and U+E000 itself (a
+/// private-use character) as U+E000 U+E000, so every text reads back exactly.
+public enum StoreText {
+    public static let mark: Character = "\u{E000}"
+
+    public static func escaped(_ s: String) -> String {
+        guard s.contains(where: { $0 == "\u{0}" || $0 == mark }) else { return s }
+        var out = ""
+        for c in s {
+            if c == "\u{0}" { out.append(mark); out.append("0") } else if c == mark { out.append(mark); out.append(mark) } else { out.append(c) }
+        }
+        return out
+    }
+
+    public static func unescaped(_ s: String) -> String {
+        guard s.contains(mark) else { return s }
+        var out = "", pending = false
+        for c in s {
+            if pending { out.append(c == "0" ? "\u{0}" : c); pending = false } else if c == mark { pending = true } else { out.append(c) }
+        }
+        return out
+    }
+}
+
 /// A Swift value that can be bound as a statement parameter.
 public protocol StoreBindable {
     var storeValue: StoreValue { get }

@@ -212,7 +212,7 @@ struct PostgresSession: StoreConnection {
             switch value {
             case let .integer(i): binds.append(i)
             case let .double(d): binds.append(d)
-            case let .text(s): binds.append(s)
+            case let .text(s): binds.append(StoreText.escaped(s))
             case let .blob(b): binds.append(ByteBuffer(bytes: b))
             case .null: binds.appendNull()
             }
@@ -302,7 +302,7 @@ struct PostgresSession: StoreConnection {
         default:
             var buffer = cell.bytes!
             let text = buffer.readString(length: buffer.readableBytes) ?? ""
-            return .text(cell.dataType == .jsonb && text.hasPrefix("\u{1}") ? String(text.dropFirst()) : text)
+            return .text(StoreText.unescaped(cell.dataType == .jsonb && text.hasPrefix("\u{1}") ? String(text.dropFirst()) : text))
         }
     }
 }
