@@ -64,6 +64,7 @@ extension GraphStore {
         let slug: String = try graph.value("slug")
         let text: String = try prompt.value("text"), tokenIds: String = try prompt.value("token_ids")
         return try target.write { db in
+            try target.serialise(db)
             let (modelId, setId) = try GraphStore.ensure(identity, db)
             if try db.row("""
                 SELECT 1 FROM graph g JOIN prompt p ON p.id = g.prompt_id
@@ -119,6 +120,7 @@ extension GraphStore {
                 """, [setId]))
         }
         try target.write { db in
+            try target.serialise(db)
             let (modelId, targetSet) = try GraphStore.ensure(identity, db)
             let created: String = try scan.value("created_at")
             if try db.row("SELECT 1 FROM feature_scan WHERE transcoder_set_id = ? AND created_at = ?", [targetSet, created]) != nil {

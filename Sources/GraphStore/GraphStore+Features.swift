@@ -109,6 +109,7 @@ extension GraphStore {
         let tokens = evidence.first?.tokensScanned ?? 0
         let vocabularyJSON = String(decoding: try JSONEncoder().encode(vocabulary), as: UTF8.self)
         try write { db in
+            try serialise(db)
             let (modelId, setId) = try GraphStore.ensure(identity, db)
             try db.execute("""
                 INSERT INTO vocabulary (model_id, texts) VALUES (?, ?) ON CONFLICT (model_id) DO UPDATE SET texts = excluded.texts

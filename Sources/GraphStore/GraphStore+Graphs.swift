@@ -113,13 +113,13 @@ extension GraphStore {
     /// Saves a graph (and its model, set and prompt when new) in one transaction. `slug` must be
     /// unused; without one, a slug is made from the prompt. `tokenText` renders token ids.
     @discardableResult
-    public func save(_ graph: AttributionGraph, slug requested: String? = nil, context: GraphContext,
+    public func save(_ graph: AttributionGraph, slug requested: String? = nil, context: GraphContext, job: (BatchJob, worker: String)? = nil,
                      tokenText: (Int) -> String) throws -> GraphSummary {
         let p = graph.provenance
         let facts = NodeFacts(tokens: p.tokens, layout: graph.layout, features: graph.features, activeFeatureCount: graph.activeFeatureCount,
                               logits: graph.logits, influence: graph.influence, tokenTexts: p.tokens.map(tokenText),
                               logitTexts: graph.logits.map { $0.label(tokenText: tokenText) })
-        return try save(graph, facts: facts, slug: requested, context: context)
+        return try save(graph, facts: facts, slug: requested, context: context, job: job)
     }
 
     /// Saves a graph read from an interchange file: its token and logit texts, influence shares
@@ -136,7 +136,7 @@ extension GraphStore {
     }
 
     private func save(_ graph: AttributionGraph, facts: NodeFacts, slug requested: String?, defaultSlug: String? = nil,
-                      context: GraphContext) throws -> GraphSummary {
+                      context: GraphContext, job: (BatchJob, worker: String)? = nil) throws -> GraphSummary {
         let p = graph.provenance
         let n = graph.layout.count
         let encoder = JSONEncoder()
@@ -148,6 +148,7 @@ extension GraphStore {
         let timings = try StoredBlobs.timingsText(graph.timings)
         let tokenIds = String(decoding: try encoder.encode(p.tokens), as: UTF8.self)
         return try write { db in
+            try serialise(db)
             let slug = try uniqueSlug(requested ?? GraphStore.slug(for: defaultSlug ?? p.prompt), requested: requested != nil, db)
             let (modelId, setId) = try GraphStore.ensure(SetIdentity(
                 modelFingerprint: p.modelFingerprint, modelPath: p.modelPath, architecture: context.architecture, layers: context.layers,
@@ -166,6 +167,7 @@ extension GraphStore {
                                  graph.replacementScore.finite, graph.completenessScore.finite, counts.nodes, counts.edges, counts.prunedNodes,
                                  counts.prunedEdges, provenance, timings, factsBlob, adjacencyBlob])!
             try insert(nodes: nodes, edges: GraphStore.storedEdges(graph.adjacency, kept: graph.pruning.edges, n: n), graph: graphId, db)
+            if let (job, worker) = job { try GraphStore.complete(job, worker: worker, graph: graphId, db) }
             GraphStore.faultPoint("save")
             return try summary(graphId, db)!
         }
@@ -477,6 +479,7 @@ extension GraphStore {
         let full = view.graph
         let (nodes, edges) = try view.pruned(nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold)
         return try write { db in
+            try serialise(db)
             let id = try GraphStore.resolve(key, db)
             try db.execute("DELETE FROM node WHERE graph_id = ?", [id])
             try db.execute("DELETE FROM edge WHERE graph_id = ?", [id])

@@ -193,7 +193,14 @@ public final class GraphStore: @unchecked Sendable {
                 name TEXT NOT NULL, content TEXT NOT NULL, updated_at TEXT NOT NULL,
                 PRIMARY KEY (graph_id, name)) {keyed};
             """),
+        // Batch tracing's work queue (GraphStore+Batch).
+        batchMigration,
     ]
+
+    /// Makes this write transaction wait for other serialised writers (see SQLDialect).
+    func serialise(_ db: any StoreConnection) throws {
+        if !dialect.serialiseWriters.isEmpty { try db.executeScript(dialect.serialiseWriters) }
+    }
 
     /// Runs `body` in one write transaction: it all lands or none of it does.
     func write<T>(_ body: (any StoreConnection) throws -> T) throws -> T {

@@ -170,11 +170,16 @@ public struct SQLDialect: Sendable {
     public var migrationsTable: String
     /// How compiled queries spell what engines spell differently.
     public var functions: SQLFunctions
+    /// What ends a single-row SELECT so concurrent claims skip rows another transaction holds.
+    public var skipLocked: String
+    /// A statement that makes this write transaction wait for other writers that also run it
+    /// (graph saves: slugs are chosen by reading first); empty where writers are serialised anyway.
+    public var serialiseWriters: String
     /// Schema objects the functions need (created, or replaced, whenever the store is opened for writing).
     public var supportSQL: String
 
     public init(name: String, key: String, integer: String, real: String, blob: String, keyedTable: String, migrationsTable: String,
-                functions: SQLFunctions, supportSQL: String = "") {
+                functions: SQLFunctions, skipLocked: String = "", serialiseWriters: String = "", supportSQL: String = "") {
         self.name = name
         self.key = key
         self.integer = integer
@@ -183,6 +188,8 @@ public struct SQLDialect: Sendable {
         self.keyedTable = keyedTable
         self.migrationsTable = migrationsTable
         self.functions = functions
+        self.skipLocked = skipLocked
+        self.serialiseWriters = serialiseWriters
         self.supportSQL = supportSQL
     }
 

@@ -27,7 +27,7 @@ struct Circuitry: ParsableCommand {
         version: CircuitryVersion.string,
         subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, TranscodersCommand.self,
                       FeaturesCommand.self, FeatureCommand.self, TraceCommand.self, GraphsCommand.self, ExportCommand.self, QueryCommand.self, CompareCommand.self, InterveneCommand.self,
-                      ServeCommand.self, StoreCommand.self, BenchCommand.self])
+                      ServeCommand.self, StoreCommand.self, BatchCommand.self, BenchCommand.self])
 
     static func main() {
         circuitry_keep_freed_memory()
