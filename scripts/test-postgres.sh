@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL server for the tests: its own data directory and port on 127.0.0.1,
 # password authentication (scram-sha-256) for a role made for it, stopped and removed afterwards.
 #   scripts/test-postgres.sh start DIR PORT   prints the server's URL (postgres://…) on stdout
+#   scripts/test-postgres.sh restart DIR     stops the server at once (as a crash would) and starts it again
 #   scripts/test-postgres.sh stop DIR
 # PostgreSQL 15 comes from Debian's packages, installed here when missing.
 set -euo pipefail
@@ -30,12 +31,20 @@ start)
     as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
+    printf '%s\n' "$port" > "$dir/.port"
     PGPASSWORD=$password "$bin/psql" -q -h 127.0.0.1 -p "$port" -U circuitry -d postgres -c "CREATE DATABASE circuitry" >/dev/null
     echo "postgres://circuitry:$password@127.0.0.1:$port/circuitry"
+    ;;
+restart)
+    port=$(cat "$dir/.port")
+    as_server "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null
+    sleep "${RESTART_PAUSE:-1}"
+    as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
     ;;
 stop)
     if [ -n "$bin" ] && [ -d "$dir/data" ]; then as_server "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; fi
     rm -rf "$dir"
     ;;
-*) echo "usage: test-postgres.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
+*) echo "usage: test-postgres.sh start DIR PORT | restart DIR | stop DIR" >&2; exit 2 ;;
 esac

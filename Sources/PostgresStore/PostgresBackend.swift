@@ -50,12 +50,12 @@ public final class PostgresStoreDatabase: StoreDatabase, @unchecked Sendable {
     }
 
     deinit {
-        if let connection { _ = try? connection.close().wait() }
+        if let connection { _ = try? PostgresSession.answer(connection.close(), within: 2) }
     }
 
     /// Closes the connection (a broken one is closed too: the client must say so).
     private func drop() {
-        if let connection { _ = try? connection.close().wait() }
+        if let connection { _ = try? PostgresSession.answer(connection.close(), within: 2) }
         connection = nil
     }
 
@@ -77,8 +77,9 @@ public final class PostgresStoreDatabase: StoreDatabase, @unchecked Sendable {
         configuration.options.additionalStartupParameters = [("application_name", "circuitry \(getpid())")]
         if let schema = target.schema { configuration.options.additionalStartupParameters.append(("search_path", schema)) }
         do {
-            let made = try PostgresConnection.connect(on: PostgresStoreDatabase.group.next(), configuration: configuration, id: 1,
-                                                      logger: PostgresStoreDatabase.logger).wait()
+            let made = try PostgresSession.answer(PostgresConnection.connect(on: PostgresStoreDatabase.group.next(), configuration: configuration, id: 1,
+                                                                             logger: PostgresStoreDatabase.logger),
+                                                  within: Double(PostgresStoreDatabase.connectTimeout) + 5)
             connection = made
             if let schema = target.schema, !readOnly {
                 // Under the schema lock: two processes making one schema at once would collide.
@@ -216,12 +217,14 @@ struct PostgresSession: StoreConnection {
     /// A statement's answer. A connection the server ended while the statement waited (a lock
     /// wait, say) can leave its answer pending for ever: the wait checks the connection each
     /// second and gives up when it is closed.
-    static func answer<T: Sendable>(_ future: EventLoopFuture<T>, on connection: PostgresConnection) throws -> T {
+    static func answer<T: Sendable>(_ future: EventLoopFuture<T>, on connection: PostgresConnection? = nil, within limit: Double? = nil) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let box = AnswerBox<T>()
         future.whenComplete { box.result = $0; done.signal() }
+        let start = Date()
         while done.wait(timeout: .now() + 1) == .timedOut {
-            if connection.isClosed {
+            if let limit, Date().timeIntervalSince(start) > limit { throw ConnectionLost() }
+            if connection?.isClosed == true {
                 // One more moment for an answer already on its way.
                 if done.wait(timeout: .now() + 0.2) == .success { break }
                 throw ConnectionLost()

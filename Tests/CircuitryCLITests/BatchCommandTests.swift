@@ -59,14 +59,23 @@ enum BatchFixture {
     }
 
     /// Four workers, 200 prompts; worker 0 kills itself (SIGKILL) inside its first trace, after
-    /// claiming the prompt; on PostgreSQL every worker's connection is also cut three times.
+    /// claiming the prompt; on PostgreSQL every worker's connection is also cut three times (a
+    /// server restarted during a batch is measured by Benchmarks/batch-faults.sh).
     @Test(arguments: TestStores.backends) func fourWorkersFinishEveryPromptOnceThroughKillsAndCutConnections(backend: String) throws {
         let store = try TestStores.location(backend)
         let file = temporaryPath(".txt")
         let prompts = (0..<200).map { "prompt \($0): \(["ab", "ba X", "a, b!"][$0 % 3])" }
         try (prompts.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        let cutter = backend == "postgres" ? Thread { BatchCommandTests.cutConnections(store, times: 3) } : nil
-        cutter?.start()
+        let cutterDone = DispatchSemaphore(value: 0)
+        if backend == "postgres" {
+            Thread.detachNewThread {
+                BatchCommandTests.cutConnections(store, times: 3)
+                cutterDone.signal()
+            }
+        } else {
+            cutterDone.signal()
+        }
+        defer { cutterDone.wait(); cutterDone.signal() }
         let runs = BatchFixture.workers(4, file, store: store, extra: ["--lease", "3"]) { i in i == 0 ? ["CIRCUITRY_KILL_AT": "batch-trace"] : [:] }
         #expect(runs[0]?.status == 9 || runs[0]?.status == 137 || runs[0].map { $0.status != 0 } == true, "worker 0 was killed")
         for run in runs.dropFirst() { #expect(run?.status == 0, "\(run?.standardError ?? "did not run")") }

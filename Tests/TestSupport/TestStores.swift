@@ -13,6 +13,9 @@ public enum TestStores {
         return url?.isEmpty == false ? url : nil
     }
 
+    /// The PostgreSQL backend, registered once (tests run in parallel).
+    private static let registered: Void = PostgresStoreDatabase.register()
+
     /// The backends to run store tests on, by name.
     public static var backends: [String] {
         if postgresURL == nil && ProcessInfo.processInfo.environment["CIRCUITRY_REQUIRE_POSTGRES"] == "1" {
@@ -23,7 +26,7 @@ public enum TestStores {
 
     /// A fresh, empty store location on a backend: a new file, or a new schema on the server.
     public static func location(_ backend: String) throws -> String {
-        PostgresStoreDatabase.register()
+        _ = registered
         switch backend {
         case "sqlite": return temporaryPath(".sqlite")
         case "postgres":
