@@ -23,7 +23,8 @@ struct BenchQuery: ParsableCommand {
             """)
 
     @Option(name: .long, help: "Graphs in the store.") var graphs = 200
-    @Option(name: .long, help: ArgumentHelp("Where to build the store (default: a temporary file).", valueName: "path")) var store: String?
+    @Option(name: .long, help: ArgumentHelp("Where to build the store: a new file, or an empty PostgreSQL schema (postgres://…?schema=NAME) (default: a temporary file).",
+                                            valueName: "path|url")) var store: String?
     @Flag(name: .long, help: "Fill the store with copies of the real traces of --source.") var real = false
     @Option(name: .long, help: ArgumentHelp("With --real: the store whose traces are copied (default: the default store).", valueName: "path"))
     var source: String?
@@ -61,7 +62,7 @@ struct BenchQuery: ParsableCommand {
 
     func run() throws {
         let path = store ?? NSTemporaryDirectory() + "circuitry-bench-\(UUID().uuidString).sqlite"
-        let graphStore = try GraphStore(path: path)
+        let graphStore = try GraphStore.open(path)
         defer { if store == nil { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) } } }
         let t0 = Stopwatch.now()
         var nodes = 0, edges = 0
@@ -102,7 +103,8 @@ struct BenchQuery: ParsableCommand {
         defer { if output.json { try? Output.json(report) } }
         let say = { (line: String) in if !output.json { print(line) } }
         say(String(format: "store: %d %@ graphs, %.0f nodes and %.0f edges per graph on average, built in %.1f s, %.0f MB (%@)", graphs,
-                   kind as NSString, Double(nodes) / Double(graphs), Double(edges) / Double(graphs), Stopwatch.now() - t0, Double(size) / 1e6, path as NSString))
+                   kind as NSString, Double(nodes) / Double(graphs), Double(edges) / Double(graphs), Stopwatch.now() - t0, Double(size) / 1e6,
+                   graphStore.path as NSString))
         var timed = Self.builtIn(first)
         let folder = URL(fileURLWithPath: queries)
         for file in ((try? FileManager.default.contentsOfDirectory(atPath: queries)) ?? []).sorted() where file.hasSuffix(".cql") {
@@ -121,7 +123,8 @@ struct BenchQuery: ParsableCommand {
                 continue
             }
             let compiled = try CircuitQL.compile(text, for: graphStore)
-            let plan = try graphStore.select(sql: "EXPLAIN QUERY PLAN " + compiled.sql, arguments: compiled.arguments).compactMap { row -> String? in
+            // SQLite's plan (other engines do not speak EXPLAIN QUERY PLAN: no indexes listed there).
+            let plan = ((try? graphStore.select(sql: "EXPLAIN QUERY PLAN " + compiled.sql, arguments: compiled.arguments)) ?? []).compactMap { row -> String? in
                 if case let .text(detail)? = row.last, detail.contains("INDEX") || detail.contains("PRIMARY KEY") { return detail }
                 return nil
             }
