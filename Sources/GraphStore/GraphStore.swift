@@ -27,6 +27,8 @@ import Foundation
 public final class GraphStore: @unchecked Sendable {
     /// Where the store is, for messages: a path, or a server's URL without its password.
     public let path: String
+    /// What the store was opened from, password and all (for child processes, never for messages).
+    public private(set) var openedFrom: String
     let database: any StoreDatabase
 
     /// Opens (or creates) a SQLite store, bringing its schema up to date. With `readOnly`, the
@@ -57,6 +59,7 @@ public final class GraphStore: @unchecked Sendable {
     public init(database: any StoreDatabase) throws {
         self.database = database
         path = database.location
+        openedFrom = database.location
         do { try database.migrate(GraphStore.migrations) } catch {
             throw GraphStoreError.opening(error, path: path, otherwise: { .corrupt(path: database.location, reason: $0) })
         }
@@ -66,6 +69,7 @@ public final class GraphStore: @unchecked Sendable {
     init(opened database: any StoreDatabase) {
         self.database = database
         path = database.location
+        openedFrom = database.location
     }
 
     /// The engine the store is on ("SQLite", "PostgreSQL").
@@ -92,13 +96,17 @@ public final class GraphStore: @unchecked Sendable {
                                              + (known.isEmpty ? "" : " (this build knows \(known) and file paths)"))
         }
         let database = try backend(location, readOnly)
+        let store: GraphStore
         if readOnly {
             guard try database.isCurrent(migrations) else {
                 throw GraphStoreError.cannotOpen(path: database.location, reason: "its schema is older than this version; open it once for writing to upgrade it")
             }
-            return GraphStore(opened: database)
+            store = GraphStore(opened: database)
+        } else {
+            store = try GraphStore(database: database)
         }
-        return try GraphStore(database: database)
+        store.openedFrom = location
+        return store
     }
 
     /// A URL with any password replaced by "***", for messages.

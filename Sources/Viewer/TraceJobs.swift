@@ -49,9 +49,11 @@ final class TraceJobs: @unchecked Sendable {
             guard current.state != "running" else { throw ViewerError(409, "a trace is already running; wait for it or cancel it") }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: executable)
-            var arguments = Array(command.dropFirst()) + [prompt, "--store", storePath, "--json"]
+            // The store goes by environment, not argv: a server's URL may carry its password.
+            var arguments = Array(command.dropFirst()) + [prompt, "--json"]
             if let slug, !slug.isEmpty { arguments += ["--slug", slug] }
             p.arguments = arguments
+            p.environment = ProcessInfo.processInfo.environment.merging(["CIRCUITRY_STORE": storePath]) { $1 }
             let out = Pipe(), err = Pipe()
             p.standardOutput = out
             p.standardError = err

@@ -28,7 +28,7 @@ public final class Viewer: @unchecked Sendable {
         self.store = store
         self.configuration = configuration
         boundPort = configuration.port
-        traces = TraceJobs(command: configuration.traceCommand, storePath: store.path)
+        traces = TraceJobs(command: configuration.traceCommand, storePath: store.openedFrom)
     }
 
     public var port: Int {

@@ -273,5 +273,18 @@ struct ViewerFixture {
         }
         #expect(status["state"] as? String == "failed")
         #expect(status["error"] as? String == "error: the prompt is too long")
+
+        // The store goes to the trace by environment, never on its command line (a URL may carry a password).
+        var echoing = ViewerConfiguration(port: 8765, token: f.token)
+        echoing.traceCommand = ["/bin/sh", "-c", "echo \"error: $CIRCUITRY_STORE|$*\" >&2; exit 1", "sh"]
+        let third = Viewer(store: f.store, configuration: echoing)
+        _ = third.respond(ViewerRequest(method: "POST", path: "/api/trace", host: "127.0.0.1:8765", token: f.token, contentType: "application/json",
+                                        body: try JSONSerialization.data(withJSONObject: ["prompt": "x"])))
+        while Date() < deadline {
+            status = ViewerFixture.object(third.respond(ViewerRequest(method: "GET", path: "/api/trace", host: "127.0.0.1:8765")))
+            if status["state"] as? String != "running" { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(status["error"] as? String == "error: \(f.store.openedFrom)|x --json")
     }
 }
