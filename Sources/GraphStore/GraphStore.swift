@@ -99,7 +99,9 @@ public final class GraphStore: @unchecked Sendable {
         let store: GraphStore
         if readOnly {
             guard try database.isCurrent(migrations) else {
-                throw GraphStoreError.cannotOpen(path: database.location, reason: "its schema is older than this version; open it once for writing to upgrade it")
+                throw GraphStoreError.cannotOpen(path: database.location, reason: try database.isEmpty
+                    ? "no graph store there yet (`circuitry trace`, `batch` or `store copy` makes one)"
+                    : "its schema is older than this version; open it once for writing to upgrade it")
             }
             store = GraphStore(opened: database)
         } else {

@@ -295,6 +295,14 @@ extension StoreDatabase {
         if !dialect.supportSQL.isEmpty { try write { try $0.executeScript(dialect.supportSQL) } }
     }
 
+    /// Whether the store has no schema at all (nothing was ever written to it).
+    var isEmpty: Bool {
+        get throws {
+            let table = dialect.migrationsTable
+            return try read(timeLimit: nil) { db in (try? db.column("SELECT identifier FROM \(table)") as [String])?.isEmpty ?? true }
+        }
+    }
+
     /// Whether every migration is applied (and none unknown): false for an older schema; throws
     /// for a newer one.
     func isCurrent(_ migrations: [StoreMigration]) throws -> Bool {
