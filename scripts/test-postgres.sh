@@ -32,7 +32,10 @@ start)
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
     printf '%s\n' "$port" > "$dir/.port"
-    PGPASSWORD=$password "$bin/psql" -q -h 127.0.0.1 -p "$port" -U circuitry -d postgres -c "CREATE DATABASE circuitry" >/dev/null
+    # The tests' database sorts text as a lab's server usually does (a language's collation, not
+    # byte order), so the tests see that stores compare and order text as SQLite does regardless.
+    PGPASSWORD=$password "$bin/psql" -q -h 127.0.0.1 -p "$port" -U circuitry -d postgres \
+        -c "CREATE DATABASE circuitry TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'" >/dev/null
     echo "postgres://circuitry:$password@127.0.0.1:$port/circuitry"
     ;;
 restart)

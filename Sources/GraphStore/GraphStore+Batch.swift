@@ -48,9 +48,9 @@ public struct BatchStatus: Codable, Sendable, Equatable {
 extension GraphStore {
     static let batchMigration = StoreMigration(name: "v6 batch queue", sql: """
         CREATE TABLE batch_job (
-            id {key}, batch TEXT NOT NULL, line {integer} NOT NULL, prompt TEXT NOT NULL, slug TEXT,
-            state TEXT NOT NULL, attempts {integer} NOT NULL, worker TEXT, lease_until {real},
-            graph_id {integer} REFERENCES graph(id) ON DELETE SET NULL, error TEXT, updated_at TEXT NOT NULL,
+            id {key}, batch {text} NOT NULL, line {integer} NOT NULL, prompt {text} NOT NULL, slug {text},
+            state {text} NOT NULL, attempts {integer} NOT NULL, worker {text}, lease_until {real},
+            graph_id {integer} REFERENCES graph(id) ON DELETE SET NULL, error {text}, updated_at {text} NOT NULL,
             UNIQUE (batch, line));
         CREATE INDEX batch_job_by_state ON batch_job(batch, state, line);
         """)

@@ -126,36 +126,36 @@ public final class GraphStore: @unchecked Sendable {
     }
 
     /// The schema, as named migrations appended in order (never edited), in portable type names
-    /// (`{key}`, `{integer}`, `{real}`, `{blob}`, `{keyed}`: see SQLDialect) so both backends
+    /// (`{key}`, `{integer}`, `{real}`, `{blob}`, `{text}`, `{keyed}`: see SQLDialect) so both backends
     /// build the same tables from one text.
     static let migrations: [StoreMigration] = [
         StoreMigration(name: "v1 graphs", sql: """
             CREATE TABLE model (
-                id {key}, fingerprint TEXT NOT NULL UNIQUE, path TEXT NOT NULL,
-                architecture TEXT NOT NULL, layers {integer} NOT NULL, width {integer} NOT NULL);
+                id {key}, fingerprint {text} NOT NULL UNIQUE, path {text} NOT NULL,
+                architecture {text} NOT NULL, layers {integer} NOT NULL, width {integer} NOT NULL);
             CREATE TABLE transcoder_set (
                 id {key}, model_id {integer} NOT NULL REFERENCES model(id),
-                fingerprint TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, features {integer} NOT NULL,
+                fingerprint {text} NOT NULL, name {text} NOT NULL, path {text} NOT NULL, features {integer} NOT NULL,
                 UNIQUE (model_id, fingerprint));
             CREATE TABLE prompt (
-                id {key}, text TEXT NOT NULL, token_ids TEXT NOT NULL, UNIQUE (text, token_ids));
+                id {key}, text {text} NOT NULL, token_ids {text} NOT NULL, UNIQUE (text, token_ids));
             CREATE TABLE graph (
-                id {key}, slug TEXT NOT NULL UNIQUE,
+                id {key}, slug {text} NOT NULL UNIQUE,
                 prompt_id {integer} NOT NULL REFERENCES prompt(id),
                 model_id {integer} NOT NULL REFERENCES model(id),
                 transcoder_set_id {integer} NOT NULL REFERENCES transcoder_set(id),
-                created_at TEXT NOT NULL, positions {integer} NOT NULL, layers {integer} NOT NULL,
+                created_at {text} NOT NULL, positions {integer} NOT NULL, layers {integer} NOT NULL,
                 active_features {integer} NOT NULL, feature_nodes {integer} NOT NULL, logit_nodes {integer} NOT NULL,
                 node_threshold {real} NOT NULL, edge_threshold {real} NOT NULL,
                 replacement_score {real}, completeness_score {real},
                 nodes_total {integer} NOT NULL, edges_total {integer} NOT NULL,
                 nodes_kept {integer} NOT NULL, edges_kept {integer} NOT NULL,
-                provenance TEXT NOT NULL, timings TEXT NOT NULL,
+                provenance {text} NOT NULL, timings {text} NOT NULL,
                 nodes_blob {blob} NOT NULL, adjacency {blob} NOT NULL);
             CREATE TABLE node (
                 graph_id {integer} NOT NULL REFERENCES graph(id) ON DELETE CASCADE,
-                idx {integer} NOT NULL, kind TEXT NOT NULL, layer {integer}, position {integer} NOT NULL,
-                feature {integer}, token_id {integer}, token_text TEXT, activation {real}, influence {real} NOT NULL,
+                idx {integer} NOT NULL, kind {text} NOT NULL, layer {integer}, position {integer} NOT NULL,
+                feature {integer}, token_id {integer}, token_text {text}, activation {real}, influence {real} NOT NULL,
                 probability {real},
                 PRIMARY KEY (graph_id, idx)) {keyed};
             CREATE INDEX node_by_feature ON node(layer, feature) WHERE kind = 'feature';
@@ -168,7 +168,7 @@ public final class GraphStore: @unchecked Sendable {
             CREATE TABLE feature (
                 transcoder_set_id {integer} NOT NULL REFERENCES transcoder_set(id) ON DELETE CASCADE,
                 layer {integer} NOT NULL, idx {integer} NOT NULL,
-                label TEXT, user_label TEXT, statistics TEXT,
+                label {text}, user_label {text}, statistics {text},
                 PRIMARY KEY (transcoder_set_id, layer, idx)) {keyed};
             """),
         // Each node's total absolute input over the kept edges: the denominator of an edge's share
@@ -188,10 +188,10 @@ public final class GraphStore: @unchecked Sendable {
             ALTER TABLE feature ADD COLUMN logit_lens {blob};
             CREATE TABLE feature_scan (
                 transcoder_set_id {integer} PRIMARY KEY REFERENCES transcoder_set(id) ON DELETE CASCADE,
-                created_at TEXT NOT NULL, tokens {integer} NOT NULL, sequence_length {integer} NOT NULL,
-                sequences {blob} NOT NULL, corpus TEXT NOT NULL, options TEXT NOT NULL, seconds {real} NOT NULL);
+                created_at {text} NOT NULL, tokens {integer} NOT NULL, sequence_length {integer} NOT NULL,
+                sequences {blob} NOT NULL, corpus {text} NOT NULL, options {text} NOT NULL, seconds {real} NOT NULL);
             CREATE TABLE vocabulary (
-                model_id {integer} PRIMARY KEY REFERENCES model(id) ON DELETE CASCADE, texts TEXT NOT NULL);
+                model_id {integer} PRIMARY KEY REFERENCES model(id) ON DELETE CASCADE, texts {text} NOT NULL);
             """),
         // Queries that name a kind across every graph (":Error", ":Logit" without USE) start from
         // those few nodes instead of scanning every edge.
@@ -200,7 +200,7 @@ public final class GraphStore: @unchecked Sendable {
         StoreMigration(name: "v5 subgraphs", sql: """
             CREATE TABLE subgraph (
                 graph_id {integer} NOT NULL REFERENCES graph(id) ON DELETE CASCADE,
-                name TEXT NOT NULL, content TEXT NOT NULL, updated_at TEXT NOT NULL,
+                name {text} NOT NULL, content {text} NOT NULL, updated_at {text} NOT NULL,
                 PRIMARY KEY (graph_id, name)) {keyed};
             """),
         // Batch tracing's work queue (GraphStore+Batch).

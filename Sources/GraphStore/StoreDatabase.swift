@@ -164,6 +164,9 @@ public struct SQLDialect: Sendable {
     public var integer: String
     public var real: String
     public var blob: String
+    /// Text that compares and sorts by code point on every server, whatever its locale (SQLite's
+    /// own order): PostgreSQL sorts by the database's collation unless a column says otherwise.
+    public var text: String
     /// The clause after a table whose primary key is its only index (SQLite's WITHOUT ROWID).
     public var keyedTable: String
     /// The table that records applied migrations (kept where existing stores have it).
@@ -178,13 +181,14 @@ public struct SQLDialect: Sendable {
     /// Schema objects the functions need (created, or replaced, whenever the store is opened for writing).
     public var supportSQL: String
 
-    public init(name: String, key: String, integer: String, real: String, blob: String, keyedTable: String, migrationsTable: String,
-                functions: SQLFunctions, skipLocked: String = "", serialiseWriters: String = "", supportSQL: String = "") {
+    public init(name: String, key: String, integer: String, real: String, blob: String, text: String = "TEXT", keyedTable: String,
+                migrationsTable: String, functions: SQLFunctions, skipLocked: String = "", serialiseWriters: String = "", supportSQL: String = "") {
         self.name = name
         self.key = key
         self.integer = integer
         self.real = real
         self.blob = blob
+        self.text = text
         self.keyedTable = keyedTable
         self.migrationsTable = migrationsTable
         self.functions = functions
@@ -193,10 +197,11 @@ public struct SQLDialect: Sendable {
         self.supportSQL = supportSQL
     }
 
-    /// Schema text with portable names ({key}, {integer}, {real}, {blob}, {keyed}) made concrete.
-    public func ddl(_ text: String) -> String {
-        text.replacingOccurrences(of: "{key}", with: key).replacingOccurrences(of: "{integer}", with: integer)
+    /// Schema text with portable names ({key}, {integer}, {real}, {blob}, {text}, {keyed}) made concrete.
+    public func ddl(_ schema: String) -> String {
+        schema.replacingOccurrences(of: "{key}", with: key).replacingOccurrences(of: "{integer}", with: integer)
             .replacingOccurrences(of: "{real}", with: real).replacingOccurrences(of: "{blob}", with: blob)
+            .replacingOccurrences(of: "{text}", with: self.text)
             .replacingOccurrences(of: "{keyed}", with: keyedTable)
     }
 }
