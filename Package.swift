@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "GraphStoreTests", dependencies: ["GraphStore", "GraphExport", "Attribution", "TestSupport",
                                                       .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimisedDebug),
-        .testTarget(name: "CircuitQLTests", dependencies: ["CircuitQL", "GraphStore", "Attribution", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "CircuitQLTests", dependencies: ["CircuitQL", "GraphStore", "PostgresStore", "Attribution", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "CircuitCompareTests", dependencies: ["CircuitCompare", "GraphStore", "GraphExport", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "ViewerTests", dependencies: ["Viewer", "GraphStore", "GraphExport", "Attribution", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "GraphStore", "TestSupport",

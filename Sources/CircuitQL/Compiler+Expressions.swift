@@ -1,4 +1,4 @@
-// Expressions, properties and functions as SQL.
+// Expressions, properties and functions as plan expressions.
 
 import GraphStore
 
@@ -9,47 +9,62 @@ extension Compiler {
     ]
     static var nodePropertyNames: String { (Array(nodeProperties.keys) + ["graph", "label", "prompt"]).sorted().joined(separator: ", ") }
 
-    func nodeProperty(_ key: String, _ a: String, _ location: SourceLocation?) throws -> String {
-        if let column = Compiler.nodeProperties[key] { return "\(a).\(column)" }
+    func nodeProperty(_ key: String, _ a: String, _ location: SourceLocation?) throws -> PlanExpr {
+        if let column = Compiler.nodeProperties[key] { return .column(a, column) }
+        let graph = PlanExpr.equal(.column("g", "id"), .column(a, "graph_id"))
         switch key {
-        case "graph": return "(SELECT slug FROM graph WHERE id = \(a).graph_id)"
-        case "prompt": return "(SELECT p.text FROM graph g JOIN prompt p ON p.id = g.prompt_id WHERE g.id = \(a).graph_id)"
+        case "graph":
+            return .subquery(SelectPlan(items: [(.column("g", "slug"), alias: nil)], sources: [.table("graph", alias: "g")], filters: [graph]))
+        case "prompt":
+            return .subquery(SelectPlan(items: [(.column("p", "text"), alias: nil)], sources: [.table("graph", alias: "g"), .table("prompt", alias: "p")],
+                                        filters: [graph, .equal(.column("p", "id"), .column("g", "prompt_id"))]))
         case "label":
-            return "(SELECT COALESCE(f.user_label, f.label) FROM graph g JOIN feature f ON f.transcoder_set_id = g.transcoder_set_id "
-                + "WHERE g.id = \(a).graph_id AND f.layer = \(a).layer AND f.idx = \(a).feature)"
+            return .subquery(SelectPlan(
+                items: [(.function("COALESCE", [.column("f", "user_label"), .column("f", "label")]), alias: nil)],
+                sources: [.table("graph", alias: "g"), .table("feature", alias: "f")],
+                filters: [graph, .equal(.column("f", "transcoder_set_id"), .column("g", "transcoder_set_id")),
+                          .equal(.column("f", "layer"), .column(a, "layer")), .equal(.column("f", "idx"), .column(a, "feature"))]))
         default: throw error("nodes have no property \"\(key)\" (they have \(Compiler.nodePropertyNames))", location)
         }
     }
 
-    func edgeProperty(_ key: String, _ e: String, _ location: SourceLocation?) throws -> String {
+    func edgeProperty(_ key: String, _ e: String, _ location: SourceLocation?) throws -> PlanExpr {
         switch key {
-        case "weight": return "\(e).weight"
+        case "weight": return .column(e, "weight")
         case "share": return Compiler.share(e)
         default: throw error("relationships have no property \"\(key)\" (they have weight and share)", location)
         }
     }
 
     /// An edge's share of its target's total absolute input (the stored `input_abs`).
-    static func share(_ e: String) -> String {
-        "(abs(\(e).weight) / (SELECT x.input_abs FROM node x WHERE x.graph_id = \(e).graph_id AND x.idx = \(e).target))"
+    static func share(_ e: String) -> PlanExpr {
+        let total = SelectPlan(items: [(.column("x", "input_abs"), alias: nil)], sources: [.table("node", alias: "x")],
+                               filters: [.equal(.column("x", "graph_id"), .column(e, "graph_id")), .equal(.column("x", "idx"), .column(e, "target"))])
+        return .binary("/", .function("abs", [.column(e, "weight")]), .subquery(total))
     }
 
-    static func nodeName(_ a: String) -> String {
-        "(CASE \(a).kind WHEN 'feature' THEN 'L' || \(a).layer || '/F' || \(a).feature || '@' || \(a).position "
-            + "WHEN 'error' THEN 'error L' || \(a).layer || '@' || \(a).position "
-            + "WHEN 'token' THEN '\"' || \(a).token_text || '\"@' || \(a).position ELSE 'logit \"' || \(a).token_text || '\"' END)"
+    /// A node as text: L12/F345@3, error L2@1, "tok"@0, logit "tok".
+    static func nodeName(_ a: String) -> PlanExpr {
+        let (layer, position, text) = (PlanExpr.column(a, "layer"), PlanExpr.column(a, "position"), PlanExpr.column(a, "token_text"))
+        return .caseWhen(subject: .column(a, "kind"), [
+            (.text("feature"), .concat([.text("L"), layer, .text("/F"), .column(a, "feature"), .text("@"), position])),
+            (.text("error"), .concat([.text("error L"), layer, .text("@"), position])),
+            (.text("token"), .concat([.text("\""), text, .text("\"@"), position])),
+        ], otherwise: .concat([.text("logit \""), text, .text("\"")]))
     }
 
-    /// SQL for an expression. `output` allows whole nodes, relationships and paths (shown by name).
-    mutating func expression(_ e: Expression, output: Bool = false) throws -> String {
+    /// An expression in the plan. `output` allows whole nodes, relationships and paths (shown by name).
+    mutating func expression(_ e: Expression, output: Bool = false) throws -> PlanExpr {
         switch e {
         case let .integer(i): return bind(.integer(Int64(i)))
         case let .float(d): return bind(.double(d))
         case let .string(s): return bind(.text(s))
-        case let .boolean(b): return b ? functions.trueValue : functions.falseValue
-        case .null: return "NULL"
+        case let .boolean(b): return .boolean(b)
+        case .null: return .null
         case .list: throw error("a list can only follow IN, as in n.layer IN [1, 2, 3]", e.location)
-        case .countAll: return multiplicity.map { "coalesce(sum(\($0)), 0)" } ?? "count(*)"
+        case .countAll:
+            return multiplicity.map { .function("coalesce", [.aggregate("sum", distinct: false, $0), .integer(0)]) }
+                ?? .aggregate("count", distinct: false, nil)
         case let .variable(v, location):
             guard let binding = bindings[v] else { throw unknownVariable(v, location) }
             switch binding {
@@ -58,10 +73,10 @@ extension Compiler {
                 return Compiler.nodeName(a)
             case let .edge(a, source, target):
                 guard output else { throw error("compare a property of \(v), such as \(v).weight, not the relationship itself", location) }
-                return "(\(Compiler.nodeName(source)) || ' → ' || \(Compiler.nodeName(target)) || \(functions.weightLabel("\(a).weight")))"
+                return .concat([Compiler.nodeName(source), .text(" → "), Compiler.nodeName(target), .call(.weightLabel(.column(a, "weight")))])
             case let .element(a, false):
                 guard output else { throw error("compare a property of \(v), such as \(v).weight", location) }
-                return "\(a).weight"
+                return .column(a, "weight")
             case .path:
                 guard output else { throw error("use a function of the path \(v), such as length(\(v))", location) }
                 return try pathNodes(v, location)
@@ -74,9 +89,9 @@ extension Compiler {
             case .path: throw error("paths have no properties; use length(\(v)), nodes(\(v)), relationships(\(v)) or strength(\(v))", location)
             }
         case let .unary(op, a, _):
-            return op == "NOT" ? "(NOT \(try expression(a)))" : "(-\(try expression(a)))"
+            return op == "NOT" ? .not(try expression(a)) : .negate(try expression(a))
         case let .isNull(a, negated):
-            return "(\(try expression(a)) IS \(negated ? "NOT " : "")NULL)"
+            return .isNull(try expression(a), negated: negated)
         case let .binary(op, a, b, location):
             return try binary(op, a, b, location)
         case let .call(name, arguments, distinct, location):
@@ -94,39 +109,37 @@ extension Compiler {
         return error("unknown variable \(v)\(known.isEmpty ? "" : " (the pattern names \(known.joined(separator: ", ")))")", location)
     }
 
-    mutating func binary(_ op: String, _ a: Expression, _ b: Expression, _ location: SourceLocation) throws -> String {
+    mutating func binary(_ op: String, _ a: Expression, _ b: Expression, _ location: SourceLocation) throws -> PlanExpr {
         switch op {
-        case "AND", "OR": return "(\(try expression(a)) \(op) \(try expression(b)))"
-        case "XOR": return functions.xor(try expression(a), try expression(b))
+        case "AND", "OR", "<>", "<", "<=", ">", ">=", "-", "*", "/", "%": return .binary(op, try expression(a), try expression(b))
+        case "XOR": return .call(.xor(try expression(a), try expression(b)))
         case "=":
             // A graph named by slug is found through the unique slug index, not per node.
             if case let .property(v, "graph", _) = a, case let .node(alias)? = bindings[v] {
-                return "(\(alias).graph_id = (SELECT id FROM graph WHERE slug = \(try expression(b))))"
+                return .equal(.column(alias, "graph_id"), Compiler.graphNamed(try expression(b)))
             }
-            return "(\(try expression(a)) = \(try expression(b)))"
-        case "<>", "<", "<=", ">", ">=", "-", "*", "/", "%":
-            return "(\(try expression(a)) \(op) \(try expression(b)))"
+            return .equal(try expression(a), try expression(b))
         case "+":
             let concatenate = { (e: Expression) -> Bool in if case .string = e { return true } else { return false } }
-            return "(\(try expression(a)) \(concatenate(a) || concatenate(b) ? "||" : "+") \(try expression(b)))"
+            return .binary(concatenate(a) || concatenate(b) ? "||" : "+", try expression(a), try expression(b))
         case "IN":
             guard case let .list(items) = b else { throw error("IN needs a list of values, as in n.layer IN [10, 11]", location) }
-            if items.isEmpty { return "0" }
-            return "(\(try expression(a)) IN (\(try items.map { try expression($0) }.joined(separator: ", "))))"
+            if items.isEmpty { return .boolean(false) }
+            return .inList(try expression(a), try items.map { try expression($0) })
         case "STARTS WITH":
             let (x, y) = (try expression(a), try expression(b))
-            return "(substr(\(x), 1, length(\(y))) = \(y))"
+            return .equal(.function("substr", [x, .integer(1), .function("length", [y])]), y)
         case "ENDS WITH":
             let (x, y) = (try expression(a), try expression(b))
-            return "(length(\(y)) = 0 OR \(functions.endsWith(x, y)))"
+            return .binary("OR", .equal(.function("length", [y]), .integer(0)), .call(.endsWith(x, y)))
         case "CONTAINS":
-            return functions.contains(try expression(a), try expression(b))
+            return .call(.contains(try expression(a), try expression(b)))
         default:
             throw error("unknown operator \(op)", location)
         }
     }
 
-    mutating func call(_ name: String, _ arguments: [Expression], distinct: Bool, location: SourceLocation) throws -> String {
+    mutating func call(_ name: String, _ arguments: [Expression], distinct: Bool, location: SourceLocation) throws -> PlanExpr {
         let f = name.lowercased()
         func arity(_ counts: ClosedRange<Int>) throws {
             guard counts.contains(arguments.count) else {
@@ -139,23 +152,26 @@ extension Compiler {
             if arguments[0].hasAggregate { throw error("aggregates cannot be nested", location) }
             // Counting graphs counts their ids (the same as their unique slugs, without the lookup).
             if case let .property(v, "graph", _) = arguments[0], case let .node(a)? = bindings[v], f == "count" {
-                return "count(\(distinct ? "DISTINCT " : "")\(a).graph_id)"
+                return .aggregate("count", distinct: distinct, .column(a, "graph_id"))
             }
             let argument = try expression(arguments[0], output: f == "collect" || f == "count")
             // Counted walks: each row stands for `mult` paths, so count, sum and avg weigh by it.
             if let m = multiplicity, !distinct {
+                let known = PlanExpr.isNull(argument, negated: true)
                 switch f {
-                case "count": return "coalesce(sum(CASE WHEN \(argument) IS NOT NULL THEN \(m) ELSE 0 END), 0)"
-                case "sum": return "sum((\(argument)) * (\(m)))"
-                case "avg": return functions.real("(sum((\(argument)) * (\(m))) * 1.0 / sum(CASE WHEN \(argument) IS NOT NULL THEN \(m) END))")
+                case "count":
+                    return .function("coalesce", [.aggregate("sum", distinct: false, .caseWhen(subject: nil, [(known, m)], otherwise: .integer(0))), .integer(0)])
+                case "sum": return .aggregate("sum", distinct: false, .binary("*", argument, m))
+                case "avg":
+                    let weighted = PlanExpr.binary("*", .aggregate("sum", distinct: false, .binary("*", argument, m)), .real(1.0))
+                    return .call(.real(.binary("/", weighted, .aggregate("sum", distinct: false, .caseWhen(subject: nil, [(known, m)], otherwise: nil)))))
                 default: break
                 }
             }
-            let inner = (distinct ? "DISTINCT " : "") + argument
             switch f {
-            case "collect": return functions.collect(inner)
-            case "avg": return functions.real("avg(\(inner))")
-            default: return "\(f)(\(inner))"
+            case "collect": return .call(.collect(argument, distinct: distinct))
+            case "avg": return .call(.real(.aggregate("avg", distinct: distinct, argument)))
+            default: return .aggregate(f, distinct: distinct, argument)
             }
         }
         if Functions.path.contains(f) {
@@ -171,19 +187,20 @@ extension Compiler {
             }
         }
         switch f {
-        case "abs": try arity(1...1); return "abs(\(try expression(arguments[0])))"
+        case "abs": try arity(1...1); return .function("abs", [try expression(arguments[0])])
         case "sign":
             try arity(1...1)
             let x = try expression(arguments[0])
-            return "(CASE WHEN \(x) > 0 THEN 1 WHEN \(x) < 0 THEN -1 WHEN \(x) = 0 THEN 0 END)"
-        case "round": try arity(1...2); return functions.round(try expression(arguments[0]), try arguments.count > 1 ? expression(arguments[1]) : nil)
-        case "tolower": try arity(1...1); return "lower(\(try expression(arguments[0])))"
-        case "toupper": try arity(1...1); return "upper(\(try expression(arguments[0])))"
-        case "coalesce": try arity(1...8); return "coalesce(\(try arguments.map { try expression($0) }.joined(separator: ", ")), NULL)"
+            return .caseWhen(subject: nil, [(.binary(">", x, .integer(0)), .integer(1)), (.binary("<", x, .integer(0)), .integer(-1)),
+                                            (.equal(x, .integer(0)), .integer(0))], otherwise: nil)
+        case "round": try arity(1...2); return .call(.round(try expression(arguments[0]), digits: try arguments.count > 1 ? expression(arguments[1]) : nil))
+        case "tolower": try arity(1...1); return .function("lower", [try expression(arguments[0])])
+        case "toupper": try arity(1...1); return .function("upper", [try expression(arguments[0])])
+        case "coalesce": try arity(1...8); return .function("coalesce", try arguments.map { try expression($0) } + [.null])
         case "size":
             try arity(1...1)
             guard isList(arguments[0]) else { throw error("size() takes a list such as nodes(p) or collect(…)", location) }
-            return functions.arrayLength(try expression(arguments[0], output: true))
+            return .call(.arrayLength(try expression(arguments[0], output: true)))
         default:
             throw error("unknown function \(name)() (functions: \(Functions.all.joined(separator: ", ")))", location)
         }
@@ -191,60 +208,68 @@ extension Compiler {
 
     // MARK: Paths
 
-    func pathNodes(_ p: String, _ location: SourceLocation) throws -> String {
+    /// A JSON array from parts that are JSON numbers or comma-separated runs of them.
+    static func jsonArray(_ parts: [PlanExpr]) -> PlanExpr {
+        .concat([.text("[")] + parts.enumerated().flatMap { $0.offset == 0 ? [$0.element] : [.text(","), $0.element] } + [.text("]")])
+    }
+
+    func pathNodes(_ p: String, _ location: SourceLocation) throws -> PlanExpr {
         let path = paths[p]!
-        var list = "\(path.start).idx"
+        var list: [PlanExpr] = [.column(path.start, "idx")]
         for segment in path.segments {
             switch segment {
-            case let .edge(_, target): list += " || ',' || \(target).idx"
-            case let .walk(w, _): list += " || ',' || \(w).nodes"
+            case let .edge(_, target): list.append(.column(target, "idx"))
+            case let .walk(w, _): list.append(.column(w, "nodes"))
             }
         }
-        return "(SELECT \(functions.collect("name")) FROM (SELECT \(Compiler.nodeName("nn")) AS name FROM \(functions.arrayElements("'[' || \(list) || ']'", "j")) "
-            + "JOIN node nn ON nn.graph_id = \(path.start).graph_id AND nn.idx = j.value ORDER BY j.key) names)"
+        let names = SelectPlan(items: [(Compiler.nodeName("nn"), alias: "name")],
+                               sources: [.arrayElements(Compiler.jsonArray(list), alias: "j"), .table("node", alias: "nn")],
+                               filters: [.equal(.column("nn", "graph_id"), .column(path.start, "graph_id")), .equal(.column("nn", "idx"), .column("j", "value"))],
+                               order: [(.column("j", "key"), descending: false)])
+        return .subquery(SelectPlan(items: [(.call(.collect(.name("name"), distinct: false)), alias: nil)], sources: [.derived(names, alias: "names")]))
     }
 
-    func pathRelationships(_ p: String) -> String {
-        let parts = paths[p]!.segments.map { segment -> String in
+    func pathRelationships(_ p: String) -> PlanExpr {
+        let parts = paths[p]!.segments.map { segment -> PlanExpr in
             switch segment {
-            case let .edge(e, _): functions.numberText("\(e).weight")
-            case let .walk(w, _): "\(w).weights"
+            case let .edge(e, _): .call(.numberText(.column(e, "weight")))
+            case let .walk(w, _): .column(w, "weights")
             }
         }
-        return functions.json("'[' || \(parts.joined(separator: " || ',' || ")) || ']'")
+        return .call(.json(Compiler.jsonArray(parts)))
     }
 
-    func pathLength(_ p: String) -> String {
-        let parts = paths[p]!.segments.map { segment -> String in
+    func pathLength(_ p: String) -> PlanExpr {
+        let parts = paths[p]!.segments.map { segment -> PlanExpr in
             switch segment {
-            case .edge: "1"
-            case let .walk(w, _): "\(w).hops"
+            case .edge: .integer(1)
+            case let .walk(w, _): .column(w, "hops")
             }
         }
-        return "(\(parts.joined(separator: " + ")))"
+        return parts.dropFirst().reduce(parts[0]) { .binary("+", $0, $1) }
     }
 
-    func pathStrength(_ p: String) -> String {
-        let parts = paths[p]!.segments.map { segment -> String in
+    func pathStrength(_ p: String) -> PlanExpr {
+        let parts = paths[p]!.segments.map { segment -> PlanExpr in
             switch segment {
-            case let .edge(e, _): (try? edgeProperty("share", e, nil)) ?? "1"
-            case let .walk(w, _): "\(w).strength"
+            case let .edge(e, _): Compiler.share(e)
+            case let .walk(w, _): .column(w, "strength")
             }
         }
-        return "(\(parts.joined(separator: " * ")))"
+        return parts.dropFirst().reduce(parts[0]) { .binary("*", $0, $1) }
     }
 
     /// ALL / ANY / NONE over nodes(p) or relationships(p): single edges and nodes are checked in
     /// place, walks contribute their flag (or nothing, when the ALL was checked inside the walk).
     mutating func quantifier(_ kind: String, _ variable: String, _ list: Expression, _ predicate: Expression,
-                             _ location: SourceLocation) throws -> String {
+                             _ location: SourceLocation) throws -> PlanExpr {
         guard case let .call(function, arguments, _, _) = list, ["nodes", "relationships"].contains(function.lowercased()),
               arguments.count == 1, case let .variable(p, _) = arguments[0], let path = paths[p] else {
             throw error("\(kind)(…) works over nodes(p) or relationships(p) of a named path p", list.location ?? location)
         }
         guard !insideWalk else { throw error("\(kind)(…) cannot be nested inside another quantifier over a path", location) }
         let overNodes = function.lowercased() == "nodes"
-        var parts = [String]()
+        var parts = [PlanExpr]()
         let saved = bindings[variable]
         defer { bindings[variable] = saved }
         if overNodes {
@@ -262,11 +287,11 @@ extension Compiler {
                 }
             }
         }
-        if parts.isEmpty { return kind == "ANY" ? functions.falseValue : functions.trueValue }
+        if parts.isEmpty { return .boolean(kind != "ANY") }
         switch kind {
-        case "ALL": return "(" + parts.map { "(\($0))" }.joined(separator: " AND ") + ")"
-        case "ANY": return "(" + parts.map { "(\($0))" }.joined(separator: " OR ") + ")"
-        default: return "(NOT (" + parts.map { "(\($0))" }.joined(separator: " OR ") + "))"
+        case "ALL": return .and(parts)
+        case "ANY": return .or(parts)
+        default: return .not(.or(parts))
         }
     }
 }

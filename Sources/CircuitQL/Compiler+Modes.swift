@@ -19,7 +19,8 @@ extension Compiler {
             let aggregates = query.items.map(\.expression) + query.orderBy.map(\.expression)
             if onlyLength && aggregates.allSatisfy(Compiler.weighable) {
                 for i in walks.indices { walks[i].mode = .counting }
-                multiplicity = walks.map { "\($0.alias).mult" }.joined(separator: " * ")
+                let factors = walks.map { PlanExpr.column($0.alias, "mult") }
+                multiplicity = factors.dropFirst().reduce(factors[0]) { .binary("*", $0, $1) }
             }
             return false
         }

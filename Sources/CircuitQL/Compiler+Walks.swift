@@ -19,18 +19,18 @@ enum WalkMode: String, Sendable {
     case strongest, counting, listing
 }
 
-/// One compiled walk: the SQL that feeds it and how to combine what it returns.
+/// One compiled walk: the statements that feed it and how to combine what it returns.
 struct WalkPlan: Sendable {
     var alias: String
     /// `SELECT graph_id, idx FROM node s …`: where the walk may start.
-    var startSQL: String
+    var start: SelectPlan
     var startArguments: [StoreValue]
     /// `SELECT graph_id, idx FROM node n …`: where it may end (nil: anywhere).
-    var endSQL: String?
+    var end: SelectPlan?
     var endArguments: [StoreValue]
     /// `SELECT source, target, weight, share, ok, flag… FROM edge e … WHERE e.graph_id = ?last`: one
     /// graph's edges; `ok` is whether the edge may be stepped on (pushed ALL conditions).
-    var edgeSQL: String
+    var edges: SelectPlan
     var edgeArguments: [StoreValue]
     var hops: (min: Int, max: Int)
     /// Per flag column: true when it combines with AND along the path (ALL), false for OR (ANY, NONE).
@@ -55,24 +55,24 @@ extension Compiler {
     /// checked at every step; other quantifiers over the path get a flag column each.
     mutating func addWalk(from startNode: NodePattern, to endNode: NodePattern, hops: (min: Int, max: Int),
                           startConditions: [Expression], endConditions: [Expression],
-                          quantifiers: [Expression], pushed: Set<Int>) throws -> (alias: String, flags: [Int: String]) {
+                          quantifiers: [Expression], pushed: Set<Int>) throws -> (alias: String, flags: [Int: PlanExpr]) {
         let w = alias("w")
         let saved = (bindings, insideWalk)
         defer { (bindings, insideWalk) = saved }
 
-        let (startSQL, startArguments) = try withOwnArguments { c in
-            try c.endpointSQL(startNode, alias: "s", conditions: startConditions)
+        let (start, startArguments) = try withOwnArguments { c in
+            try c.endpoint(startNode, alias: "s", conditions: startConditions)
         }
-        let (endSQL, endArguments) = try withOwnArguments { c -> String? in
+        let (end, endArguments) = try withOwnArguments { c -> SelectPlan? in
             endNode.labels.isEmpty && endNode.properties.isEmpty && endConditions.isEmpty && c.graphId == nil
-                ? nil : try c.endpointSQL(endNode, alias: "s", conditions: endConditions)
+                ? nil : try c.endpoint(endNode, alias: "s", conditions: endConditions)
         }
 
         // Per-step checks and flags, evaluated on each edge e and its target node t.
         insideWalk = true
-        var flags = [Int: String](), flagCombinesWithAnd = [Bool]()
-        let ((checks, flagSQL), edgeArguments) = try withOwnArguments { c -> ([String], [String]) in
-            var checks = [String](), flagSQL = [String]()
+        var flags = [Int: PlanExpr](), flagCombinesWithAnd = [Bool]()
+        let ((checks, flagColumns), edgeArguments) = try withOwnArguments { c -> ([PlanExpr], [PlanExpr]) in
+            var checks = [PlanExpr](), flagColumns = [PlanExpr]()
             for q in quantifiers {
                 guard case let .quantifier(kind, variable, .call(function, _, _, _), predicate, location) = q else { continue }
                 let overNodes = function.lowercased() == "nodes"
@@ -81,19 +81,19 @@ extension Compiler {
                 if kind == "ALL" && pushed.contains(location.offset) {
                     checks.append(check)
                 } else {
-                    flags[location.offset] = "\(w).f\(flagSQL.count)"
+                    flags[location.offset] = .column(w, "f\(flagColumns.count)")
                     flagCombinesWithAnd.append(kind == "ALL")
-                    flagSQL.append(c.functions.truth(check))
+                    flagColumns.append(.call(.truth(check)))
                 }
             }
-            return (checks, flagSQL)
+            return (checks, flagColumns)
         }
-        let ok = checks.isEmpty ? "1" : "(" + checks.map { functions.truth($0) }.joined(separator: " AND ") + ")"
-        let edgeSQL = """
-            SELECT e.source, e.target, e.weight, abs(e.weight) / t.input_abs, \(ok)\(flagSQL.map { ", " + $0 }.joined())
-            FROM edge e JOIN node t ON t.graph_id = e.graph_id AND t.idx = e.target
-            WHERE e.graph_id = ?\(edgeArguments.count + 1)
-            """
+        let ok: PlanExpr = checks.isEmpty ? .integer(1) : .and(checks.map { .call(.truth($0)) })
+        let share = PlanExpr.binary("/", .function("abs", [.column("e", "weight")]), .column("t", "input_abs"))
+        let edges = SelectPlan(
+            items: ([.column("e", "source"), .column("e", "target"), .column("e", "weight"), share, ok] + flagColumns).map { ($0, alias: nil) },
+            sources: [.table("edge", alias: "e"), .table("node", alias: "t")],
+            filters: [Compiler.joins("t", "idx", to: "e", "target"), .equal(.column("e", "graph_id"), .parameter(edgeArguments.count + 1))])
 
         let rowsArgument = arguments.count
         let slot = bind(.text("[]"))
@@ -101,24 +101,25 @@ extension Compiler {
             + flagCombinesWithAnd.indices.map { "f\($0)" }
         let types: [JSONColumnType] = [.integer, .integer, .integer, .integer, .text, .text, .real, .integer]
             + flagCombinesWithAnd.map { _ in .flag }
-        let reads = types.enumerated().map { functions.jsonRowColumn($0.offset, $0.element) }.joined(separator: ", ")
-        ctes.append("\(w)(\(columns.joined(separator: ", "))) AS MATERIALIZED (SELECT \(reads) FROM \(functions.jsonRows(slot)))")
-        from.append(w)
-        walks.append(WalkPlan(alias: w, startSQL: startSQL, startArguments: startArguments, endSQL: endSQL,
-                              endArguments: endArguments, edgeSQL: edgeSQL, edgeArguments: edgeArguments, hops: hops,
+        let reads = types.enumerated().map { (PlanExpr.call(.jsonRowColumn($0.offset, $0.element)), alias: String?.none) }
+        ctes.append(PlanCTE(name: w, columns: columns, body: SelectPlan(items: reads, sources: [.jsonRows(slot)])))
+        from.append(.cte(w))
+        walks.append(WalkPlan(alias: w, start: start, startArguments: startArguments, end: end,
+                              endArguments: endArguments, edges: edges, edgeArguments: edgeArguments, hops: hops,
                               flagCombinesWithAnd: flagCombinesWithAnd, rowsArgument: rowsArgument))
         return (w, flags)
     }
 
     /// `SELECT s.graph_id, s.idx FROM node s WHERE …` for a walk's end: the node pattern's own
     /// labels and properties, WHERE conditions on its variable alone, and USE.
-    mutating func endpointSQL(_ node: NodePattern, alias a: String, conditions: [Expression]) throws -> String {
+    mutating func endpoint(_ node: NodePattern, alias a: String, conditions: [Expression]) throws -> SelectPlan {
         var clauses = try nodeConstraints(node, alias: a)
         if let v = node.variable {
             bindings = [v: .node(a)]
             for condition in conditions { clauses.append(try expression(condition)) }
         }
-        if let graphId { clauses.append("\(a).graph_id = \(bind(.integer(graphId)))") }
-        return "SELECT \(a).graph_id, \(a).idx FROM node \(a)" + (clauses.isEmpty ? "" : " WHERE " + clauses.map { "(\($0))" }.joined(separator: " AND "))
+        if let graphId { clauses.append(.equal(.column(a, "graph_id"), bind(.integer(graphId)))) }
+        return SelectPlan(items: [(.column(a, "graph_id"), alias: nil), (.column(a, "idx"), alias: nil)], sources: [.table("node", alias: a)],
+                          filters: clauses)
     }
 }

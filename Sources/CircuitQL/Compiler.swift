@@ -1,5 +1,6 @@
-// CircuitQL's planner and SQL generator: a parsed Query becomes one SQL statement over the store,
-// with every value bound as a numbered parameter (?1, ?2, …), never spliced into the text.
+// CircuitQL's planner: a parsed Query becomes a plan (Plan.swift) of one SQL statement over the
+// store, with every value bound as a numbered parameter (?1, ?2, …), never spliced into the text;
+// Plan+SQL writes it in the store's dialect.
 //
 // Plan
 //   - every node pattern is a row of `node` (key graph_id, idx), every single relationship a row
@@ -18,9 +19,14 @@
 
 import GraphStore
 
-/// A compiled query: SQL text, its parameters, and how to show its columns.
+/// A compiled query: its plan, the dialect that spells it, its parameters, and how to show its columns.
 public struct CompiledQuery: Sendable {
-    public var sql: String
+    /// The statement before any dialect spells it.
+    var plan: SelectPlan
+    /// How the store it runs on spells SQL.
+    public var functions: SQLFunctions
+    /// The statement in that spelling.
+    public var sql: String { plan.sql(functions) }
     public var arguments: [StoreValue]
     public var columns: [String]
     /// Columns whose values are JSON arrays (nodes(p), relationships(p), collect(…)).
@@ -38,23 +44,21 @@ public struct CompiledQuery: Sendable {
 struct Compiler {
     let source: String
     var arguments = [StoreValue]()
-    var from = [String]()
-    var conditions = [String]()
-    var ctes = [String]()
+    var from = [PlanSource]()
+    var conditions = [PlanExpr]()
+    var ctes = [PlanCTE]()
     var bindings = [String: Binding]()
     var paths = [String: PathBinding]()
     var aliasCounter = 0
     /// The graph every node must be in (from USE), by id.
     let graphId: Int64?
-    /// How the store's engine spells what engines spell differently.
-    let functions: SQLFunctions
     /// ALL conditions checked inside walks (by the quantifier's offset in the source).
     var pushedQuantifiers = Set<Int>()
     /// Set while compiling inside a walk's step, where only the quantifier's element is in scope.
     var insideWalk = false
     var walks = [WalkPlan]()
-    /// When walks are counted: the SQL product of their rows' multiplicities (aggregates weigh by it).
-    var multiplicity: String?
+    /// When walks are counted: the product of their rows' multiplicities (aggregates weigh by it).
+    var multiplicity: PlanExpr?
 
     enum Binding {
         case node(String)
@@ -74,7 +78,7 @@ struct Compiler {
         case edge(String, target: String)
         /// A recursive CTE alias (columns graph_id, start, finish, hops, nodes, weights, strength, and a
         /// flag column per quantifier, by the quantifier's offset in the source).
-        case walk(String, flags: [Int: String])
+        case walk(String, flags: [Int: PlanExpr])
     }
 
     /// The walk aliases of a path, left to right.
@@ -82,17 +86,16 @@ struct Compiler {
         path.segments.compactMap { if case let .walk(w, _) = $0 { w } else { nil } }
     }
 
-    init(source: String, graphId: Int64?, functions: SQLFunctions) {
+    init(source: String, graphId: Int64?) {
         self.source = source
         self.graphId = graphId
-        self.functions = functions
     }
 
     func error(_ message: String, _ location: SourceLocation?) -> CircuitQLError { CircuitQLError(message, at: location, in: source) }
 
-    mutating func bind(_ value: StoreValue) -> String {
+    mutating func bind(_ value: StoreValue) -> PlanExpr {
         arguments.append(value)
-        return "?\(arguments.count)"
+        return .parameter(arguments.count)
     }
 
     mutating func alias(_ prefix: String) -> String {
@@ -103,7 +106,7 @@ struct Compiler {
     // MARK: Query
 
     static func compile(_ query: Query, source: String, graphId: Int64?, maxRows: Int, functions: SQLFunctions) throws -> CompiledQuery {
-        var c = Compiler(source: source, graphId: graphId, functions: functions)
+        var c = Compiler(source: source, graphId: graphId)
         let conjuncts = query.whereClause.map(Compiler.conjuncts) ?? []
         // Conditions on one node variable alone, by variable: pushed into walks that start there.
         var single = [String: [Expression]]()
@@ -126,7 +129,7 @@ struct Compiler {
             c.conditions.append(try c.expression(conjunct))
         }
         let strongest = c.chooseWalkModes(query)
-        var compiled = try c.finish(query, maxRows: maxRows)
+        var compiled = try c.finish(query, maxRows: maxRows, functions: functions)
         compiled.walks = c.walks
         compiled.collectColumns = Set(query.items.indices.filter {
             if case let .call(name, _, _, _) = query.items[$0].expression { return name.lowercased() == "collect" }
@@ -172,21 +175,21 @@ struct Compiler {
                                        startConditions: startNode.variable.flatMap { singleConditions[$0] } ?? [],
                                        endConditions: endNode.variable.flatMap { singleConditions[$0] } ?? [],
                                        quantifiers: own, pushed: pushed)
-                conditions.append("\(walk.alias).graph_id = \(source).graph_id AND \(walk.alias).start = \(source).idx")
-                conditions.append("\(target).graph_id = \(walk.alias).graph_id AND \(target).idx = \(walk.alias).finish")
-                conditions.append("\(walk.alias).hops >= \(hops.min)")
+                conditions.append(Compiler.joins(walk.alias, "start", to: source))
+                conditions.append(Compiler.joins(target, "idx", to: walk.alias, "finish"))
+                conditions.append(.binary(">=", .column(walk.alias, "hops"), .integer(hops.min)))
                 path.segments.append(.walk(walk.alias, flags: walk.flags))
             } else {
                 let e = alias("e")
-                from.append("edge \(e)")
-                conditions.append("\(e).graph_id = \(source).graph_id AND \(e).source = \(source).idx")
-                conditions.append("\(target).graph_id = \(e).graph_id AND \(target).idx = \(e).target")
+                from.append(.table("edge", alias: e))
+                conditions.append(Compiler.joins(e, "source", to: source))
+                conditions.append(Compiler.joins(target, "idx", to: e, "target"))
                 if let v = rel.variable {
                     guard bindings[v] == nil else { throw error("the variable \(v) is already used", rel.location) }
                     bindings[v] = .edge(e, source: source, target: target)
                 }
                 for (key, value, location) in rel.properties {
-                    conditions.append("\(try edgeProperty(key, e, location)) = \(try expression(value))")
+                    conditions.append(.equal(try edgeProperty(key, e, location), try expression(value)))
                 }
                 path.segments.append(.edge(e, target: right))
             }
@@ -227,8 +230,8 @@ struct Compiler {
             a = existing
         } else {
             a = alias("n")
-            from.append("node \(a)")
-            if let graphId { conditions.append("\(a).graph_id = \(bind(.integer(graphId)))") }
+            from.append(.table("node", alias: a))
+            if let graphId { conditions.append(.equal(.column(a, "graph_id"), bind(.integer(graphId)))) }
             if let v = node.variable { bindings[v] = .node(a) }
         }
         conditions += try nodeConstraints(node, alias: a)
@@ -236,20 +239,21 @@ struct Compiler {
     }
 
     /// Labels and the property map of a node pattern, as conditions on `alias`.
-    mutating func nodeConstraints(_ node: NodePattern, alias a: String) throws -> [String] {
-        var out = [String]()
+    mutating func nodeConstraints(_ node: NodePattern, alias a: String) throws -> [PlanExpr] {
+        var out = [PlanExpr]()
         for (label, location) in node.labels {
             guard let kind = Compiler.labels[label.lowercased()] else {
                 throw error("unknown label :\(label) (labels are :Token, :Feature, :Error and :Logit)", location)
             }
             // Tokens, errors and logits are a small share of a graph's nodes: the hint lets SQLite start there.
-            out.append(kind == "feature" ? "\(a).kind = 'feature'" : functions.rarely("\(a).kind = '\(kind)'"))
+            let test = PlanExpr.equal(.column(a, "kind"), .text(kind))
+            out.append(kind == "feature" ? test : .call(.rarely(test)))
         }
         for (key, value, location) in node.properties {
             if key == "graph" {
-                out.append("\(a).graph_id = (SELECT id FROM graph WHERE slug = \(try expression(value)))")
+                out.append(.equal(.column(a, "graph_id"), Compiler.graphNamed(try expression(value))))
             } else {
-                out.append("\(try nodeProperty(key, a, location)) = \(try expression(value))")
+                out.append(.equal(try nodeProperty(key, a, location), try expression(value)))
             }
         }
         return out
@@ -257,46 +261,50 @@ struct Compiler {
 
     // MARK: Finishing
 
-    mutating func finish(_ query: Query, maxRows: Int) throws -> CompiledQuery {
-        var columns = [String](), select = [String](), groups = [String](), lists = Set<Int>()
+    mutating func finish(_ query: Query, maxRows: Int, functions: SQLFunctions) throws -> CompiledQuery {
+        var columns = [String](), select = [(PlanExpr, alias: String?)](), groups = [PlanExpr](), lists = Set<Int>()
         let aggregated = query.items.contains { $0.expression.hasAggregate }
         for (i, item) in query.items.enumerated() {
             let sql = try expression(item.expression, output: true)
-            select.append("\(sql) AS c\(i)")
+            select.append((sql, alias: "c\(i)"))
             columns.append(item.alias ?? item.text)
             if isList(item.expression) { lists.insert(i) }
             if aggregated && !item.expression.hasAggregate {
                 // n.graph groups by the graph's id (one slug per id), so the slug is looked up once
                 // per group instead of once per row.
                 if case let .property(v, "graph", _) = item.expression, case let .node(a)? = bindings[v] {
-                    groups.append("\(a).graph_id")
+                    groups.append(.column(a, "graph_id"))
                 } else {
                     groups.append(sql)
                 }
             }
         }
-        var order = [String]()
+        var order = [(PlanExpr, descending: Bool)]()
         for (e, descending) in query.orderBy {
-            var sql: String
+            let term: PlanExpr
             if case let .variable(name, _) = e, let i = query.items.firstIndex(where: { $0.alias == name }) {
-                sql = "c\(i)"
+                term = .name("c\(i)")
             } else if let i = query.items.firstIndex(where: { $0.text == Compiler.text(of: e, in: source, items: query.items) }) {
-                sql = "c\(i)"
+                term = .name("c\(i)")
             } else {
-                sql = try expression(e, output: true)
+                term = try expression(e, output: true)
             }
-            order.append(sql + (descending ? " DESC" : "") + functions.nullsOrder(descending))
+            order.append((term, descending: descending))
         }
-        var sql = ctes.isEmpty ? "" : "WITH RECURSIVE " + ctes.joined(separator: ",\n") + "\n"
-        sql += "SELECT \(query.distinct ? "DISTINCT " : "")" + select.joined(separator: ", ")
-        sql += "\nFROM " + from.joined(separator: ", ")
-        if !conditions.isEmpty { sql += "\nWHERE " + conditions.map { "(\($0))" }.joined(separator: " AND ") }
-        if !groups.isEmpty { sql += "\nGROUP BY " + groups.joined(separator: ", ") }
-        if !order.isEmpty { sql += "\nORDER BY " + order.joined(separator: ", ") }
-        let limit = min(query.limit ?? Int.max, maxRows + 1)
-        sql += "\nLIMIT \(limit)"
-        if let skip = query.skip { sql += " OFFSET \(skip)" }
-        return CompiledQuery(sql: sql, arguments: arguments, columns: columns, listColumns: lists, maxRows: maxRows)
+        let plan = SelectPlan(ctes: ctes, distinct: query.distinct, items: select, sources: from, filters: conditions, groups: groups,
+                              order: order, limit: min(query.limit ?? Int.max, maxRows + 1), offset: query.skip)
+        return CompiledQuery(plan: plan, functions: functions, arguments: arguments, columns: columns, listColumns: lists, maxRows: maxRows)
+    }
+
+    /// `a` joined to `b` in the same graph: a.column = b.idx (or b.other).
+    static func joins(_ a: String, _ column: String, to b: String, _ other: String = "idx") -> PlanExpr {
+        .and([.equal(.column(a, "graph_id"), .column(b, "graph_id")), .equal(.column(a, column), .column(b, other))])
+    }
+
+    /// The id of the graph with this slug (through the unique slug index).
+    static func graphNamed(_ slug: PlanExpr) -> PlanExpr {
+        .subquery(SelectPlan(items: [(.name("id"), alias: nil)], sources: [.table("graph", alias: "g")],
+                             filters: [.equal(.column("g", "slug"), slug)]))
     }
 
     /// The source text of an ORDER BY expression, to match it to a RETURN item written the same way.

@@ -23,15 +23,15 @@ extension CircuitQL {
     /// The most paths a listed walk may produce (more needs an aggregate or a strongest-k order).
     public static let listedPathCap = 250_000
 
-    static func load(_ plan: WalkPlan, from store: GraphStore, deadline: Deadline) throws -> LoadedWalk {
+    static func load(_ plan: WalkPlan, from store: GraphStore, functions: SQLFunctions, deadline: Deadline) throws -> LoadedWalk {
         func integer(_ v: StoreValue) -> Int64? { if case let .integer(i) = v { i } else { nil } }
         let remaining = { deadline.end.map { max($0 - Deadline.now(), 0) } }
         var starts = [Int64: [Int64]]()
-        for row in try store.select(sql: plan.startSQL, arguments: plan.startArguments, timeLimit: remaining()) {
+        for row in try store.select(sql: plan.start.sql(functions), arguments: plan.startArguments, timeLimit: remaining()) {
             if let g = integer(row[0]), let i = integer(row[1]) { starts[g, default: []].append(i) }
         }
         var ends: [Int64: [Int64]]?
-        if let endSQL = plan.endSQL {
+        if let endSQL = plan.end?.sql(functions) {
             var found = [Int64: [Int64]]()
             for row in try store.select(sql: endSQL, arguments: plan.endArguments, timeLimit: remaining()) {
                 if let g = integer(row[0]), let i = integer(row[1]) { found[g, default: []].append(i) }
@@ -39,10 +39,11 @@ extension CircuitQL {
             ends = found
         }
         var loaded = LoadedWalk(plan: plan, graphs: [])
+        let edgeSQL = plan.edges.sql(functions)
         for g in starts.keys.sorted() where ends == nil || ends![g] != nil {
             try deadline.check()
             var edges = [(source: Int64, target: Int64, weight: Double, share: Double, flags: UInt32)]()
-            let (width, values) = try store.selectNumbers(sql: plan.edgeSQL, arguments: plan.edgeArguments + [.integer(g)], timeLimit: remaining())
+            let (width, values) = try store.selectNumbers(sql: edgeSQL, arguments: plan.edgeArguments + [.integer(g)], timeLimit: remaining())
             for r in stride(from: 0, to: values.count, by: max(width, 1)) where values[r + 4] == 1 {
                 guard abs(values[r]) < 0x1p52, abs(values[r + 1]) < 0x1p52, values[r] == values[r].rounded(),
                       values[r + 1] == values[r + 1].rounded() else {
@@ -136,7 +137,7 @@ extension CircuitQL {
     static func execute(_ compiled: CompiledQuery, on store: GraphStore, deadline: Deadline) throws -> [[StoreValue]] {
         let remaining = { deadline.end.map { max($0 - Deadline.now(), 0) } }
         guard !compiled.walks.isEmpty else { return try store.select(sql: compiled.sql, arguments: compiled.arguments, timeLimit: remaining()) }
-        let loaded = try compiled.walks.map { try load($0, from: store, deadline: deadline) }
+        let loaded = try compiled.walks.map { try load($0, from: store, functions: compiled.functions, deadline: deadline) }
         if let limit = compiled.strongestLimit, loaded.count == 1 {
             return try runStrongest(compiled, walk: loaded[0], limit: limit, store: store, deadline: deadline)
         }
@@ -152,7 +153,7 @@ extension CircuitQL {
         let compiled = try compile(text, for: store, maxRows: maxRows)
         let deadline = Deadline(seconds: timeout)
         return try compiled.walks.map { plan in
-            let walk = try load(plan, from: store, deadline: deadline)
+            let walk = try load(plan, from: store, functions: compiled.functions, deadline: deadline)
             var paths: Int64 = 0
             for (_, graph, spec) in walk.graphs {
                 for c in try graph.pathCounts(spec, deadline: deadline) { paths = paths.addingReportingOverflow(c.paths).partialValue }
