@@ -89,11 +89,12 @@ enum BatchFixture {
         #expect(graphs.count == 200 && Set(byPrompt.keys) == Set(prompts) && byPrompt.values.allSatisfy { $0.count == 1 })
     }
 
-    /// Ends every circuitry session on the server a few times while the batch runs.
+    /// Ends every circuitry session on the server a few times while the batch runs: the first
+    /// cuts come early, while workers are still opening the store and queueing the prompts.
     static func cutConnections(_ url: String, times: Int) {
         let plain = url.components(separatedBy: "?").first!
-        for _ in 0..<times {
-            Thread.sleep(forTimeInterval: 1.5)
+        for i in 0..<times {
+            Thread.sleep(forTimeInterval: i == times - 1 ? 1.5 : 0.4)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
             process.arguments = [plain, "-qAtc", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'circuitry %'"]

@@ -66,14 +66,16 @@ struct BatchRun: ParsableCommand {
         let name = batch ?? ((prompts as NSString).lastPathComponent as NSString).deletingPathExtension
         let shard = try self.shard.map(BatchRun.parseShard)
         guard attempts >= 1, lease >= 2 else { throw CommandError("--attempts must be at least 1 and --lease at least 2 seconds") }
-        let store = try storeOptions.open(creating: true)
-        let queued = try store.enqueue(batch: name, prompts: parsed)
+        let retrying = Retrying(seconds: 120)
+        // A store that cannot be reached at all is an error now; one lost while it is being set up
+        // (a cut connection, a server restarting) is tried again, like every later store step.
+        let store = try retrying.run(opening: true) { try storeOptions.open(creating: true) }
+        let queued = try retrying.run { try store.enqueue(batch: name, prompts: parsed) }
         let loaded = try modelOptions.load()
         let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
         let context = GraphContext(architecture: loaded.configuration.architecture, layers: loaded.configuration.layers,
                                    width: loaded.configuration.width, transcoderName: set.name, transcoderFeatures: set.features)
         let worker = "\(ProcessInfo.processInfo.hostName):\(getpid())"
-        let retrying = Retrying(seconds: 120)
         var traced = 0, failed = 0
         let bar = output.json ? nil : ProgressBar("batch \(name)", total: parsed.count)
         while true {
@@ -114,7 +116,7 @@ struct BatchRun: ParsableCommand {
             }
         }
         bar?.finish()
-        let status = try store.batchStatus(name).first ?? BatchStatus(batch: name)
+        let status = try retrying.run { try store.batchStatus(name).first } ?? BatchStatus(batch: name)
         if output.json {
             try Output.json(Report(worker: worker, traced: traced, failedAttempts: failed, queuedNow: queued, status: status))
             return
@@ -186,17 +188,19 @@ enum PromptsFile {
 }
 
 /// Store operations retried while the store is unreachable (a server restarting, a cut
-/// connection), for up to `seconds`; other errors are thrown at once.
+/// connection), for up to `seconds`; other errors are thrown at once. `opening`: the first
+/// connection; a store that cannot be opened at all (no server, wrong password) is not retried,
+/// one whose connection is lost while it is set up is.
 struct Retrying {
     var seconds: Double
 
-    func run<T>(_ body: () throws -> T) throws -> T {
+    func run<T>(opening: Bool = false, _ body: () throws -> T) throws -> T {
         let start = Date()
         var wait = 0.2
         while true {
             do { return try body() } catch let error as GraphStoreError {
                 switch error {
-                case .cannotOpen, .database:
+                case .cannotOpen where !opening, .database:
                     guard Date().timeIntervalSince(start) < seconds else { throw error }
                     Thread.sleep(forTimeInterval: wait)
                     wait = min(wait * 2, 5)
