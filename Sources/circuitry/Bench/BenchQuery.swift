@@ -14,7 +14,7 @@ struct BenchQuery: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query", abstract: "Time CircuitQL queries on a store of many graphs of real size.",
         discussion: """
-            Times four path and aggregate queries and every file in Queries/ (their USE graph becomes the             bench store's first graph), each the median of repeated runs, with the indexes SQLite uses.
+            Times four path and aggregate queries and every file in Queries/ (their USE graph becomes the bench store's first graph), each the median of repeated runs, with the indexes SQLite uses.
 
             Examples:
               circuitry bench query --graphs 200
