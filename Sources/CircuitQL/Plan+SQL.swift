@@ -18,24 +18,25 @@ extension PlanExpr {
 struct PlanRenderer {
     let functions: SQLFunctions
 
-    func statement(_ plan: SelectPlan) -> String {
+    /// A statement; clauses on lines of their own at the top level, on one line inside another.
+    func statement(_ plan: SelectPlan, _ newline: String = "\n") -> String {
         var sql = ""
         if !plan.ctes.isEmpty {
             sql += "WITH RECURSIVE " + plan.ctes.map { cte in
                 "\(cte.name)(\(cte.columns.joined(separator: ", "))) AS \(cte.materialized ? "MATERIALIZED " : "")(\(statement(cte.body)))"
-            }.joined(separator: ",\n") + "\n"
+            }.joined(separator: "," + newline) + newline
         }
         sql += "SELECT " + (plan.distinct ? "DISTINCT " : "")
         sql += plan.items.map { item in expression(item.0) + (item.alias.map { " AS \($0)" } ?? "") }.joined(separator: ", ")
-        if !plan.sources.isEmpty { sql += "\nFROM " + plan.sources.map(source).joined(separator: ", ") }
-        if !plan.filters.isEmpty { sql += "\nWHERE " + plan.filters.map { "(\(expression($0)))" }.joined(separator: " AND ") }
-        if !plan.groups.isEmpty { sql += "\nGROUP BY " + plan.groups.map(expression).joined(separator: ", ") }
+        if !plan.sources.isEmpty { sql += newline + "FROM " + plan.sources.map(source).joined(separator: ", ") }
+        if !plan.filters.isEmpty { sql += newline + "WHERE " + plan.filters.map(condition).joined(separator: " AND ") }
+        if !plan.groups.isEmpty { sql += newline + "GROUP BY " + plan.groups.map(expression).joined(separator: ", ") }
         if !plan.order.isEmpty {
-            sql += "\nORDER BY " + plan.order.map { term in
+            sql += newline + "ORDER BY " + plan.order.map { term in
                 expression(term.0) + (term.descending ? " DESC" : "") + functions.nullsOrder(term.descending)
             }.joined(separator: ", ")
         }
-        if let limit = plan.limit { sql += "\nLIMIT \(limit)" }
+        if let limit = plan.limit { sql += newline + "LIMIT \(limit)" }
         if let offset = plan.offset { sql += " OFFSET \(offset)" }
         return sql
     }
@@ -44,7 +45,7 @@ struct PlanRenderer {
         switch s {
         case let .table(name, alias): "\(name) \(alias)"
         case let .cte(name): name
-        case let .derived(plan, alias): "(\(statement(plan))) \(alias)"
+        case let .derived(plan, alias): "(\(statement(plan, " "))) \(alias)"
         case let .arrayElements(array, alias): functions.arrayElements(expression(array), alias)
         case let .jsonRows(array): functions.jsonRows(expression(array))
         }
@@ -74,7 +75,15 @@ struct PlanRenderer {
         case let .aggregate(name, distinct, argument):
             return "\(name)(\(distinct ? "DISTINCT " : "")\(argument.map(expression) ?? "*"))"
         case let .call(call): return self.call(call)
-        case let .subquery(plan): return "(\(statement(plan)))"
+        case let .subquery(plan): return "(\(statement(plan, " ")))"
+        }
+    }
+
+    /// A WHERE term, parenthesised unless it already is.
+    func condition(_ e: PlanExpr) -> String {
+        switch e {
+        case .binary, .not, .negate, .isNull, .inList, .caseWhen: expression(e)
+        default: "(\(expression(e)))"
         }
     }
 
