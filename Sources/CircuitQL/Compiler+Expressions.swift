@@ -246,7 +246,7 @@ extension Compiler {
             case let .walk(w, _): .column(w, "hops")
             }
         }
-        return parts.dropFirst().reduce(parts[0]) { .binary("+", $0, $1) }
+        return .chain("+", parts)
     }
 
     func pathStrength(_ p: String) -> PlanExpr {
@@ -256,7 +256,7 @@ extension Compiler {
             case let .walk(w, _): .column(w, "strength")
             }
         }
-        return parts.dropFirst().reduce(parts[0]) { .binary("*", $0, $1) }
+        return .chain("*", parts)
     }
 
     /// ALL / ANY / NONE over nodes(p) or relationships(p): single edges and nodes are checked in

@@ -19,8 +19,7 @@ extension Compiler {
             let aggregates = query.items.map(\.expression) + query.orderBy.map(\.expression)
             if onlyLength && aggregates.allSatisfy(Compiler.weighable) {
                 for i in walks.indices { walks[i].mode = .counting }
-                let factors = walks.map { PlanExpr.column($0.alias, "mult") }
-                multiplicity = factors.dropFirst().reduce(factors[0]) { .binary("*", $0, $1) }
+                multiplicity = .chain("*", walks.map { .column($0.alias, "mult") })
             }
             return false
         }

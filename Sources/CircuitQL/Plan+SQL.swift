@@ -5,10 +5,7 @@ import GraphStore
 
 extension SelectPlan {
     /// The statement in the spelling of `functions`.
-    func sql(_ functions: SQLFunctions) -> String {
-        let r = PlanRenderer(functions: functions)
-        return r.statement(self)
-    }
+    func sql(_ functions: SQLFunctions) -> String { PlanRenderer(functions: functions).statement(self) }
 }
 
 extension PlanExpr {
@@ -23,7 +20,7 @@ struct PlanRenderer {
         var sql = ""
         if !plan.ctes.isEmpty {
             sql += "WITH RECURSIVE " + plan.ctes.map { cte in
-                "\(cte.name)(\(cte.columns.joined(separator: ", "))) AS \(cte.materialized ? "MATERIALIZED " : "")(\(statement(cte.body)))"
+                "\(cte.name)(\(cte.columns.joined(separator: ", "))) AS MATERIALIZED (\(statement(cte.body)))"
             }.joined(separator: "," + newline) + newline
         }
         sql += "SELECT " + (plan.distinct ? "DISTINCT " : "")

@@ -41,18 +41,16 @@ indirect enum PlanExpr: Sendable {
     /// A scalar subquery.
     case subquery(SelectPlan)
 
-    static func and(_ parts: [PlanExpr]) -> PlanExpr {
-        parts.dropFirst().reduce(parts.first ?? .boolean(true)) { .binary("AND", $0, $1) }
+    /// a op b op …, left to right; `empty` when there are no parts.
+    static func chain(_ op: String, _ parts: [PlanExpr], empty: PlanExpr = .null) -> PlanExpr {
+        guard let first = parts.first else { return empty }
+        return parts.dropFirst().reduce(first) { .binary(op, $0, $1) }
     }
 
-    static func or(_ parts: [PlanExpr]) -> PlanExpr {
-        parts.dropFirst().reduce(parts.first ?? .boolean(false)) { .binary("OR", $0, $1) }
-    }
-
+    static func and(_ parts: [PlanExpr]) -> PlanExpr { chain("AND", parts, empty: .boolean(true)) }
+    static func or(_ parts: [PlanExpr]) -> PlanExpr { chain("OR", parts, empty: .boolean(false)) }
     /// a || b || …
-    static func concat(_ parts: [PlanExpr]) -> PlanExpr {
-        parts.dropFirst().reduce(parts[0]) { .binary("||", $0, $1) }
-    }
+    static func concat(_ parts: [PlanExpr]) -> PlanExpr { chain("||", parts) }
 
     static func equal(_ a: PlanExpr, _ b: PlanExpr) -> PlanExpr { .binary("=", a, b) }
 }
@@ -88,13 +86,11 @@ enum PlanSource: Sendable {
     case jsonRows(PlanExpr)
 }
 
-/// A named subquery before the statement (a walk's rows).
+/// A named subquery before the statement (a walk's rows), computed once, not inlined.
 struct PlanCTE: Sendable {
     var name: String
     var columns: [String]
     var body: SelectPlan
-    /// Computed once, not inlined into the statement.
-    var materialized = true
 }
 
 /// One SELECT.

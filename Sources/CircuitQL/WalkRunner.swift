@@ -109,6 +109,7 @@ extension CircuitQL {
         let flagCount = walk.plan.flagCombinesWithAnd.count
         var out = "", produced = 0, batch = max(64, 4 * limit)
         var arguments = compiled.arguments
+        let sql = compiled.sql
         while true {
             // Take paths best-first across graphs until the batch is full and the next path is weaker.
             var last: Double?
@@ -127,7 +128,7 @@ extension CircuitQL {
             }
             let exhausted = produced < batch
             arguments[walk.plan.rowsArgument] = .text("[" + out + "]")
-            let rows = try store.select(sql: compiled.sql, arguments: arguments, timeLimit: deadline.end.map { max($0 - Deadline.now(), 0) })
+            let rows = try store.select(sql: sql, arguments: arguments, timeLimit: deadline.end.map { max($0 - Deadline.now(), 0) })
             if rows.count >= limit || exhausted { return rows }
             batch *= 4
         }
