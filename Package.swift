@@ -50,6 +50,7 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "Attribution", dependencies: ["TensorCore", "Autodiff", "ModelIO", "LanguageModels", "Transcoders"],
                 swiftSettings: numericSettings),
+        .target(name: "Analysis", dependencies: ["TensorCore", "LanguageModels"], swiftSettings: numericSettings),
         .target(name: "GraphStore", dependencies: ["TensorCore", "Transcoders", "Attribution", "CZlib", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "GRDBSQLite", package: "GRDB.swift")],
                 swiftSettings: numericSettings),
@@ -71,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "circuitry",
             dependencies: [
-                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "Attribution", "GraphStore", "GraphExport", "CircuitQL", "CircuitCompare", "Viewer", "PostgresStore",
+                "TensorCore", "Autodiff", "CBLAS", "CRuntime", "ModelIO", "Tokenizer", "LanguageModels", "Analysis", "Transcoders", "Attribution", "GraphStore", "GraphExport", "CircuitQL", "CircuitCompare", "Viewer", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings),
@@ -84,6 +85,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"], swiftSettings: optimisedDebug),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "TranscodersTests", dependencies: ["Transcoders", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "GraphStoreTests", dependencies: ["GraphStore", "GraphExport", "Attribution", "TestSupport",

@@ -4,12 +4,15 @@
 
 /// A place in the forward pass whose activation can be cached, read or replaced.
 /// Shapes (b prompts, n positions): residual-stream points [b, n, d], `attnPattern` [b, h, n, n],
-/// norm scales [b, n] (1 / rms of the norm's input), `mlpIn` [b, n, d].
+/// norm scales [b, n] (1 / rms of the norm's input), `mlpIn` [b, n, d], `attnZ` [b, n, h·e].
 public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
     case embed
     case residPre(layer: Int)
     case attnNormScale(layer: Int)
     case attnPattern(layer: Int)
+    /// Every head's output before the output projection, heads side by side: [b, n, h·e]
+    /// (TransformerLens's hook_z, flattened over heads). Forward passes only.
+    case attnZ(layer: Int)
     /// The scale of the norm after attention (Gemma's post_attention_layernorm).
     case attnPostNormScale(layer: Int)
     case attnOut(layer: Int)
@@ -35,6 +38,7 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
         case .residPre(let l): "blocks.\(l).hook_resid_pre"
         case .attnNormScale(let l): "blocks.\(l).ln1.hook_scale"
         case .attnPattern(let l): "blocks.\(l).attn.hook_pattern"
+        case .attnZ(let l): "blocks.\(l).attn.hook_z"
         case .attnPostNormScale(let l): "blocks.\(l).ln1_post.hook_scale"
         case .attnOut(let l): "blocks.\(l).hook_attn_out"
         case .residMid(let l): "blocks.\(l).hook_resid_mid"
@@ -53,7 +57,7 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The layer, for per-layer points.
     public var layer: Int? {
         switch self {
-        case .residPre(let l), .attnNormScale(let l), .attnPattern(let l), .attnPostNormScale(let l), .attnOut(let l),
+        case .residPre(let l), .attnNormScale(let l), .attnPattern(let l), .attnZ(let l), .attnPostNormScale(let l), .attnOut(let l),
              .residMid(let l), .mlpNormScale(let l), .mlpNormalized(let l), .mlpIn(let l), .mlpRawOut(let l),
              .mlpPostNormScale(let l), .mlpOut(let l), .residPost(let l):
             l
@@ -77,16 +81,17 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
         case .residPre(let l): (l, 0)
         case .attnNormScale(let l): (l, 1)
         case .attnPattern(let l): (l, 2)
-        case .attnPostNormScale(let l): (l, 3)
-        case .attnOut(let l): (l, 4)
-        case .residMid(let l): (l, 5)
-        case .mlpNormScale(let l): (l, 6)
-        case .mlpNormalized(let l): (l, 7)
-        case .mlpIn(let l): (l, 8)
-        case .mlpRawOut(let l): (l, 9)
-        case .mlpPostNormScale(let l): (l, 10)
-        case .mlpOut(let l): (l, 11)
-        case .residPost(let l): (l, 12)
+        case .attnZ(let l): (l, 3)
+        case .attnPostNormScale(let l): (l, 4)
+        case .attnOut(let l): (l, 5)
+        case .residMid(let l): (l, 6)
+        case .mlpNormScale(let l): (l, 7)
+        case .mlpNormalized(let l): (l, 8)
+        case .mlpIn(let l): (l, 9)
+        case .mlpRawOut(let l): (l, 10)
+        case .mlpPostNormScale(let l): (l, 11)
+        case .mlpOut(let l): (l, 12)
+        case .residPost(let l): (l, 13)
         case .finalNormScale: (Int.max, 0)
         case .finalNormalized: (Int.max, 1)
         }

@@ -276,6 +276,43 @@ extension TransformerModel {
         }
     }
 
+    /// Runs the blocks from `first` on, given the residual stream entering that layer ([b, n, d],
+    /// what `blocks.first.hook_resid_pre` holds), then the final norm and the logits. The layers
+    /// before `first` are not run: an analysis that changes nothing before `first` (a patch at
+    /// that layer, say) reuses one earlier run's residual instead of repeating them.
+    public func forward(
+        residual: Tensor, fromLayer first: Int, cache selection: CacheSelection = .none, hooks: [HookPoint: Hook] = [:],
+        logits: LogitSelection = .last
+    ) throws -> ForwardResult {
+        let c = configuration
+        guard (0...c.layers).contains(first) else { throw LanguageModelError.invalidLayer(layer: first, layers: c.layers) }
+        guard residual.rank == 3, residual.shape[2] == c.width, residual.shape[1] > 0 else {
+            throw LanguageModelError.hookShape(hook: HookPoint.residPre(layer: first).description, expected: [1, 1, c.width], found: residual.shape)
+        }
+        let (b, n) = (residual.shape[0], residual.shape[1])
+        guard n <= c.contextLength else { throw LanguageModelError.promptTooLong(tokens: n, context: c.contextLength) }
+        var e = ForwardEvaluator(model: self, run: ForwardRun(selection: selection, hooks: hooks), start: 0, kvCache: nil)
+        var x = residual
+        for l in first..<c.layers { x = try architecture.block(x, layer: l, weights: layers[l], &e) }
+        var final = try e.normalize(x, weight: finalNorm, bias: finalNormBias, scale: .finalNormScale, normalized: nil)
+        try e.visit(.finalNormalized, &final)
+        let rows: Tensor
+        switch logits {
+        case .none: rows = try Tensor(zeros: [b, 0, c.width])
+        case .last: rows = try final.slice(axis: 1, (n - 1)..<n)
+        case .all: rows = final
+        }
+        return ForwardResult(logits: try self.logits(of: rows), cache: e.run.cache)
+    }
+
+    /// The final norm of residual-stream rows ([..., d]) with each row's own scale (the logit lens).
+    public func finalNormalized(_ rows: Tensor) throws -> Tensor {
+        switch configuration.normKind {
+        case .rms: try rows.rmsNorm(weight: finalNorm, epsilon: configuration.rmsEpsilon).output
+        case .layer: try rows.layerNorm(weight: finalNorm, bias: finalNormBias, epsilon: configuration.rmsEpsilon).output
+        }
+    }
+
     private func run(
         _ batch: [[Int]], cache selection: CacheSelection, hooks: [HookPoint: Hook],
         logits: LogitSelection, kvCache: UnsafeMutablePointer<KVCache>?
@@ -401,7 +438,8 @@ struct ForwardEvaluator: BlockEvaluator {
             let pj = b == 1 ? try pattern.reshaped(Array(pattern.shape.dropFirst())) : try pattern.row(j)
             mixed.append(try Attention.mix(pattern: pj, values: vj))
         }
-        let z = b == 1 ? try mixed[0].reshaped([1, n, h * e]) : try Tensor.stack(mixed).reshaped([b, n, h * e])
+        var z = b == 1 ? try mixed[0].reshaped([1, n, h * e]) : try Tensor.stack(mixed).reshaped([b, n, h * e])
+        try run.visit(.attnZ(layer: l), &z)                                             // [b, n, h·e]
         let o = try Tensor.matmul(z, w.output, transposeB: true)
         return try w.outputBias.map { try o + $0 } ?? o
     }

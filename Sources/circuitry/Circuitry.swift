@@ -22,11 +22,14 @@ struct Circuitry: ParsableCommand {
               circuitry graphs list
               circuitry features build
               circuitry feature 17/2381
+              circuitry lens "The capital of Texas is" --target " Austin"
+              circuitry patch "…Mary…" "…John…" --metric "logit_diff( Mary, John)"
               circuitry serve
             """,
         version: CircuitryVersion.string,
         subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, TranscodersCommand.self,
                       FeaturesCommand.self, FeatureCommand.self, TraceCommand.self, GraphsCommand.self, ExportCommand.self, QueryCommand.self, CompareCommand.self, InterveneCommand.self,
+                      LensCommand.self, PatchCommand.self, DLACommand.self, HeadsCommand.self,
                       ServeCommand.self, StoreCommand.self, BatchCommand.self, BenchCommand.self])
 
     static func main() {

@@ -1,0 +1,138 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import LanguageModels
+
+struct PatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patch",
+        abstract: "Activation patching: which layers, positions and heads carry the difference between two prompts.",
+        discussion: """
+            Runs CORRUPT with one activation of CLEAN put in its place, for every layer and position at
+            resid_pre, attn_out and mlp_out, and every attention head (its output at all positions). Each
+            cell is scored (m − m(corrupt)) / (m(clean) − m(corrupt)): 1 when that activation alone restores
+            the clean answer, 0 when it changes nothing. The prompts must have the same number of tokens.
+
+            Metrics (token texts verbatim between the parentheses, leading spaces included):
+              logit_diff( Mary, John)   logit of " Mary" minus logit of " John" (the IOI convention)
+              logit( Paris)             one logit
+              prob( Paris)              one probability
+
+            Examples:
+              circuitry patch "When Mary and John went to the store, John gave a drink to" \\
+                              "When Mary and John went to the store, Mary gave a drink to" \\
+                              --metric "logit_diff( Mary, John)" --svg Graphs/patch-ioi.svg
+              circuitry patch "The capital of Texas is" "The capital of Ohio is" --metric "prob( Austin)" --sites resid_pre --json
+            """)
+
+    @Argument(help: "The clean prompt.") var clean: String
+    @Argument(help: "The corrupted prompt (same token count).") var corrupt: String
+    @Option(name: .long, help: "What to measure at the last position: logit_diff(A, B), logit(A) or prob(A).") var metric: String
+    @Option(name: .long, help: "Sites to scan, comma-separated: resid_pre, attn_out, mlp_out, heads.") var sites = "resid_pre,attn_out,mlp_out,heads"
+    @Option(name: .long, help: ArgumentHelp("Write the heatmaps here (one picture, a panel per site).", valueName: "file.svg")) var svg: String?
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var output: JSONOption
+
+    func chosenSites() throws -> [PatchSite] {
+        let names = sites.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty else { throw ValidationError("--sites names no site") }
+        return try names.map { name in
+            guard let site = PatchSite(rawValue: name) else {
+                throw ValidationError("unknown site \(name) in --sites (resid_pre, attn_out, mlp_out, heads)")
+            }
+            return site
+        }
+    }
+
+    func validate() throws { _ = try chosenSites() }
+
+    struct Site: Encodable { var site: String; var columns: String; var scores: [[Double?]]; var values: [[Double?]] }
+    struct Report: Encodable {
+        var metric: String; var metricTokenIds: [Int]; var tokens: [String]; var corruptTokens: [String]; var tokenIds: [Int]; var corruptTokenIds: [Int]
+        var clean: Double?; var corrupt: Double?; var sites: [Site]; var seconds: Double
+    }
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let cleanIds = try loaded.promptTokens(clean), corruptIds = try loaded.promptTokens(corrupt)
+        guard cleanIds.count == corruptIds.count else {
+            throw AnalysisError.unequalLengths(clean: cleanIds.count, corrupt: corruptIds.count)
+        }
+        let parsed = try Metric.parse(metric) { try loaded.tokenize($0, bos: false) }
+        let chosen = try chosenSites()
+        let bar = output.json ? nil : ProgressBar("patching", total: chosen.count * loaded.configuration.layers)
+        let start = Date()
+        let scan = try loaded.running {
+            try Patching.scan(model: loaded.model, clean: cleanIds, corrupt: corruptIds, metric: parsed.metric, sites: chosen) { done, _ in
+                bar?.update(done)
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        bar?.finish()
+        let tokens = try loaded.tokenTexts(cleanIds), corruptTokens = try loaded.tokenTexts(corruptIds)
+        let columnsOfPositions = zip(tokens, corruptTokens).enumerated().map { i, pair in
+            pair.0 == pair.1 ? "\(i) \(pair.0)" : "\(i) \(pair.0)/\(pair.1)"
+        }
+        if let svg {
+            let panels = scan.sites.map { site, values in
+                Heatmap(title: "Activation patching, \(site.rawValue): \(Output.visible(metric))",
+                        subtitle: String(format: "normalised score (1: clean restored, 0: as corrupted); clean %.3f, corrupted %.3f", scan.clean, scan.corrupt),
+                        rowLabels: (0..<values.count).reversed().map { "L\($0)" },
+                        columnLabels: site.byHead ? (0..<loaded.configuration.heads).map { "H\($0)" } : columnsOfPositions,
+                        values: values.reversed().map { $0.map { scan.normalised($0) } }, scale: .diverging(limit: 1),
+                        rowAxis: "layer", columnAxis: site.byHead ? "head" : "position")
+            }
+            try writePicture(stackedSVG(panels.map { $0.svg() }), to: svg)
+        }
+        if output.json {
+            try Output.json(Report(metric: metric, metricTokenIds: parsed.metric.tokenIds, tokens: tokens, corruptTokens: corruptTokens, tokenIds: cleanIds, corruptTokenIds: corruptIds,
+                                   clean: finite(scan.clean), corrupt: finite(scan.corrupt),
+                                   sites: scan.sites.map { site, values in
+                                       Site(site: site.rawValue, columns: site.byHead ? "heads" : "positions",
+                                            scores: values.map { $0.map { finite(scan.normalised($0)) } }, values: values.map { $0.map(finite) })
+                                   }, seconds: seconds))
+            return
+        }
+        print(String(format: "%@: clean %.4f, corrupted %.4f (%d tokens; %.2f s)", Output.visible(metric), scan.clean, scan.corrupt, cleanIds.count, seconds))
+        if scan.normalised(scan.clean) == nil { print("the two prompts give the same value: scores are undefined") }
+        for (site, values) in scan.sites {
+            var best = [(layer: Int, column: Int, score: Double)]()
+            for (l, row) in values.enumerated() {
+                for (j, v) in row.enumerated() { if let s = scan.normalised(v) { best.append((l, j, s)) } }
+            }
+            best.sort { abs($0.score) > abs($1.score) }
+            let shown = best.prefix(5).map { b in
+                site.byHead ? String(format: "L%d.H%d %.3f", b.layer, b.column, b.score) : String(format: "L%d@%d %.3f", b.layer, b.column, b.score)
+            }
+            print("\(Output.padded(site.rawValue, 10)) strongest: " + shown.joined(separator: ", "))
+        }
+    }
+}
+
+/// Several SVG pictures one under another, as one picture.
+func stackedSVG(_ parts: [String]) -> String {
+    var y = 0.0, width = 0.0, body = ""
+    for part in parts {
+        let size = svgSize(part)
+        body += String(format: "<g transform=\"translate(0,%.0f)\">\n", y) + svgBody(part) + "</g>\n"
+        y += size.height
+        width = max(width, size.width)
+    }
+    return String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"11\">\n", width, y)
+        + body + "</svg>\n"
+}
+
+/// The width and height our SVG writers put on their first line.
+private func svgSize(_ svg: String) -> (width: Double, height: Double) {
+    func attribute(_ name: String) -> Double {
+        guard let range = svg.range(of: "\(name)=\"") else { return 0 }
+        return Double(svg[range.upperBound...].prefix { $0 != "\"" }) ?? 0
+    }
+    return (attribute("width"), attribute("height"))
+}
+
+/// An SVG picture without its outer element.
+private func svgBody(_ svg: String) -> String {
+    let lines = svg.split(separator: "\n", omittingEmptySubsequences: false)
+    return lines.dropFirst().filter { $0 != "</svg>" && !$0.isEmpty }.joined(separator: "\n") + "\n"
+}
