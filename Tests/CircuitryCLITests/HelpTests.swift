@@ -21,7 +21,7 @@ import TestSupport
     }
 
     @Test(arguments: [["trace"], ["query"], ["compare"], ["features"], ["features", "build"], ["features", "label"], ["feature"],
-                      ["transcoders", "train"], ["graphs", "show"]])
+                      ["transcoders", "train"], ["graphs", "show"], ["lens"], ["patch"], ["dla"], ["heads"]])
     func everyCommandHasHelpWithExamples(_ command: [String]) throws {
         let help = try CommandLineRun.circuitry(command + ["--help"])
         #expect(help.status == 0)

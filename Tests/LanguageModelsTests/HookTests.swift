@@ -17,9 +17,11 @@ import TestSupport
         let hooked = try loaded.model.forward([tokens], cache: .all, hooks: hooks, logits: .all)
         #expect(hooked.logits.scalars == clean.scalars)
         #expect(hooked.cache.points == loaded.model.hookPoints)
-        #expect(loaded.model.hookPoints.count == 3 + 11 * 30)
+        #expect(loaded.model.hookPoints.count == 3 + 12 * 30)
         #expect(hooked.cache[.attnPattern(layer: 3)]!.shape == [1, 9, tokens.count, tokens.count])
         #expect(hooked.cache[.mlpNormScale(layer: 0)]!.shape == [1, tokens.count])
+        #expect(hooked.cache[.attnZ(layer: 3)]!.shape == [1, tokens.count, 9 * 64])
+        #expect(HookPoint.attnZ(layer: 2).description == "blocks.2.attn.hook_z")
         #expect(HookPoint.mlpIn(layer: 7).description == "blocks.7.mlp.hook_in")
         #expect(HookPoint.attnPattern(layer: 0).description == "blocks.0.attn.hook_pattern")
     }
