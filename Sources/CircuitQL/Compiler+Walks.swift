@@ -28,8 +28,9 @@ struct WalkPlan: Sendable {
     /// `SELECT graph_id, idx FROM node n …`: where it may end (nil: anywhere).
     var end: SelectPlan?
     var endArguments: [StoreValue]
-    /// `SELECT source, target, weight, share, ok, flag… FROM edge e … WHERE e.graph_id = ?last`: one
-    /// graph's edges; `ok` is whether the edge may be stepped on (pushed ALL conditions).
+    /// `SELECT graph_id, source, target, weight, share, ok, flag… FROM edge e … WHERE e.graph_id
+    /// BETWEEN ?first AND ?last` (the last two parameters): the edges of a run of graphs; `ok` is
+    /// whether the edge may be stepped on (pushed ALL conditions).
     var edges: SelectPlan
     var edgeArguments: [StoreValue]
     var hops: (min: Int, max: Int)
@@ -90,10 +91,12 @@ extension Compiler {
         }
         let ok: PlanExpr = checks.isEmpty ? .integer(1) : .and(checks.map { .call(.truth($0)) })
         let share = PlanExpr.binary("/", .function("abs", [.column("e", "weight")]), .column("t", "input_abs"))
+        let graph = PlanExpr.column("e", "graph_id")
         let edges = SelectPlan(
-            items: ([.column("e", "source"), .column("e", "target"), .column("e", "weight"), share, ok] + flagColumns).map { ($0, alias: nil) },
+            items: ([graph, .column("e", "source"), .column("e", "target"), .column("e", "weight"), share, ok] + flagColumns).map { ($0, alias: nil) },
             sources: [.table("edge", alias: "e"), .table("node", alias: "t")],
-            filters: [Compiler.joins("t", "idx", to: "e", "target"), .equal(.column("e", "graph_id"), .parameter(edgeArguments.count + 1))])
+            filters: [Compiler.joins("t", "idx", to: "e", "target"), .binary(">=", graph, .parameter(edgeArguments.count + 1)),
+                      .binary("<=", graph, .parameter(edgeArguments.count + 2))])
 
         let rowsArgument = arguments.count
         let slot = bind(.text("[]"))

@@ -22,6 +22,8 @@ struct LoadedWalk {
 extension CircuitQL {
     /// The most paths a listed walk may produce (more needs an aggregate or a strongest-k order).
     public static let listedPathCap = 250_000
+    /// The most kept edges one statement reads for a walk (about 200 MB of numbers).
+    nonisolated(unsafe) static var edgesPerStatement: Int64 = 4_000_000
 
     static func load(_ plan: WalkPlan, from store: GraphStore, functions: SQLFunctions, deadline: Deadline) throws -> LoadedWalk {
         func integer(_ v: StoreValue) -> Int64? { if case let .integer(i) = v { i } else { nil } }
@@ -40,28 +42,53 @@ extension CircuitQL {
         }
         var loaded = LoadedWalk(plan: plan, graphs: [])
         let edgeSQL = plan.edges.sql(functions)
-        for g in starts.keys.sorted() where ends == nil || ends![g] != nil {
+        var andFlags: UInt32 = 0
+        for (f, isAnd) in plan.flagCombinesWithAnd.enumerated() where isAnd { andFlags |= 1 << UInt32(f) }
+        let candidates = starts.keys.sorted().filter { ends == nil || ends![$0] != nil }
+        // Graphs are read in runs of consecutive ids, one statement a run (a walk over every graph
+        // of a 10,000-graph store is a few statements, not 10,000), each run holding at most
+        // `edgesPerStatement` kept edges (or one graph).
+        var sizes = [Int64: Int64]()
+        if candidates.count > 1 {
+            for row in try store.select(sql: "SELECT id, edges_kept FROM graph", arguments: [], timeLimit: remaining()) {
+                if let g = integer(row[0]), let n = integer(row[1]) { sizes[g] = n }
+            }
+        }
+        var runs = [[Int64]]()
+        var total: Int64 = 0
+        for g in candidates {
+            let size = sizes[g] ?? 0
+            if let last = runs.last?.last, last + 1 == g, total + size <= edgesPerStatement {
+                runs[runs.count - 1].append(g)
+                total += size
+            } else {
+                runs.append([g])
+                total = size
+            }
+        }
+        for run in runs {
             try deadline.check()
-            var edges = [(source: Int64, target: Int64, weight: Double, share: Double, flags: UInt32)]()
-            let (width, values) = try store.selectNumbers(sql: edgeSQL, arguments: plan.edgeArguments + [.integer(g)], timeLimit: remaining())
-            for r in stride(from: 0, to: values.count, by: max(width, 1)) where values[r + 4] == 1 {
-                guard abs(values[r]) < 0x1p52, abs(values[r + 1]) < 0x1p52, values[r] == values[r].rounded(),
-                      values[r + 1] == values[r + 1].rounded() else {
-                    throw GraphStoreError.damagedRow(graph: String(g), reason: "an edge joins node \(values[r]) to \(values[r + 1])")
+            var edges = [Int64: [(source: Int64, target: Int64, weight: Double, share: Double, flags: UInt32)]]()
+            let (width, values) = try store.selectNumbers(sql: edgeSQL, arguments: plan.edgeArguments + [.integer(run.first!), .integer(run.last!)],
+                                                          timeLimit: remaining())
+            for r in stride(from: 0, to: values.count, by: max(width, 1)) where values[r + 5] == 1 {
+                guard abs(values[r + 1]) < 0x1p52, abs(values[r + 2]) < 0x1p52, values[r + 1] == values[r + 1].rounded(),
+                      values[r + 2] == values[r + 2].rounded() else {
+                    throw GraphStoreError.damagedRow(graph: String(Int64(values[r])), reason: "an edge joins node \(values[r + 1]) to \(values[r + 2])")
                 }
                 var flags: UInt32 = 0
-                for f in plan.flagCombinesWithAnd.indices where values[r + 5 + f] == 1 { flags |= 1 << UInt32(f) }
-                let share = values[r + 3]
-                edges.append((Int64(values[r]), Int64(values[r + 1]), values[r + 2], share.isFinite ? share : 0, flags))
+                for f in plan.flagCombinesWithAnd.indices where values[r + 6 + f] == 1 { flags |= 1 << UInt32(f) }
+                let share = values[r + 4]
+                edges[Int64(values[r]), default: []].append((Int64(values[r + 1]), Int64(values[r + 2]), values[r + 3], share.isFinite ? share : 0, flags))
             }
-            let endNodes = ends?[g] ?? []
-            let graph = WalkGraph(edges: edges, nodes: starts[g]! + endNodes)
-            var andFlags: UInt32 = 0
-            for (f, isAnd) in plan.flagCombinesWithAnd.enumerated() where isAnd { andFlags |= 1 << UInt32(f) }
-            let spec = WalkSpec(starts: starts[g]!.map { graph.localNumber[$0]! },
-                                ends: ends.map { _ in Set(endNodes.map { graph.localNumber[$0]! }) },
-                                minHops: plan.hops.min, maxHops: plan.hops.max, andFlags: andFlags)
-            loaded.graphs.append((g, graph, spec))
+            for g in run {
+                let endNodes = ends?[g] ?? []
+                let graph = WalkGraph(edges: edges[g] ?? [], nodes: starts[g]! + endNodes)
+                let spec = WalkSpec(starts: starts[g]!.map { graph.localNumber[$0]! },
+                                    ends: ends.map { _ in Set(endNodes.map { graph.localNumber[$0]! }) },
+                                    minHops: plan.hops.min, maxHops: plan.hops.max, andFlags: andFlags)
+                loaded.graphs.append((g, graph, spec))
+            }
         }
         return loaded
     }

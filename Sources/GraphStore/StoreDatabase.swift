@@ -180,9 +180,13 @@ public struct SQLDialect: Sendable {
     public var serialiseWriters: String
     /// Schema objects the functions need (created, or replaced, whenever the store is opened for writing).
     public var supportSQL: String
+    /// What turns a statement into its plan, one line of text a row (the text in each row's last column).
+    public var explain: String
 
     public init(name: String, key: String, integer: String, real: String, blob: String, text: String = "TEXT", keyedTable: String,
-                migrationsTable: String, functions: SQLFunctions, skipLocked: String = "", serialiseWriters: String = "", supportSQL: String = "") {
+                migrationsTable: String, functions: SQLFunctions, skipLocked: String = "", serialiseWriters: String = "", supportSQL: String = "",
+                explain: String = "EXPLAIN QUERY PLAN ") {
+        self.explain = explain
         self.name = name
         self.key = key
         self.integer = integer

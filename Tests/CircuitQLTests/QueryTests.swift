@@ -107,6 +107,37 @@ func randomHandGraph(seed: UInt64) -> HandGraph {
         }
     }
 
+    @Test(arguments: TestStores.backends)
+    func walksOverEveryGraphAnswerAsWalksOverEachGraph(backend: String) throws {
+        // Graphs are read in runs of consecutive ids, a statement a run: one run, a run per graph,
+        // and a graph without the walk's start left out of a run, all give each graph's own answer.
+        let store = try TestStores.make(backend)
+        var slugs = [String]()
+        for seed in 4...7 as ClosedRange<UInt64> { slugs.append(try randomHandGraph(seed: seed).save(into: store, slug: "g\(seed)").slug) }
+        // g5 has no start (the WHERE below), so the other three are read as the runs g4 and g6–g7.
+        let each = try slugs.filter { $0 != "g5" }.map { slug in
+            try CircuitQL.run("USE '\(slug)' MATCH p = (t:Token)-[*1..3]->(l:Logit) WHERE t.token <> 'tok3' RETURN count(*) AS n, max(strength(p)) AS s",
+                              on: store).rows[0]
+        }
+        let saved = CircuitQL.edgesPerStatement
+        defer { CircuitQL.edgesPerStatement = saved }
+        for cap in [Int64(1), 1_000_000] {
+            CircuitQL.edgesPerStatement = cap
+            let all = try CircuitQL.run("""
+                MATCH p = (t:Token)-[*1..3]->(l:Logit) WHERE t.token <> 'tok3' AND t.graph <> 'g5'
+                RETURN t.graph AS g, count(*) AS n, max(strength(p)) AS s ORDER BY g
+                """, on: store)
+            #expect(all.rows.map { Array($0.dropFirst()) } == each, "runs of at most \(cap) edges")
+            let strongest = try CircuitQL.run("""
+                MATCH p = (t:Token)-[*1..3]->(l:Logit) WHERE t.token <> 'tok3' AND t.graph <> 'g5' RETURN strength(p) AS s ORDER BY s DESC LIMIT 1
+                """, on: store)
+            #expect(strongest.rows == [[each.map { $0[1] }.max { a, b in
+                if case let .double(x) = a, case let .double(y) = b { return x < y }
+                return false
+            }!]])
+        }
+    }
+
     @Test func fixedAndVariableSegmentsCombine() throws {
         let store = try QueryFixture.store()
         // (" Texas") → f0 → … → (" Austin"): one fixed edge then a walk of 1–3 edges.

@@ -62,6 +62,23 @@ func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
         #expect(try store.integrityCheck() == "ok")
     }
 
+    @Test(arguments: TestStores.backends) func numbersReadEveryRowAsSQLiteDoes(backend: String) throws {
+        // selectNumbers feeds walks: integers, reals, NULL (as 0) and truth values (0 or 1) in row
+        // order; PostgreSQL packs them on the server, so its answer is checked value for value.
+        let store = try TestStores.make(backend)
+        let rows = """
+            SELECT 1 AS a, 2.5 AS b, NULL AS c, (1 = 1) AS d, -7 AS e
+            UNION ALL SELECT 3, -0.25, 4, (1 = 0), 9007199254740993
+            UNION ALL SELECT ?, ?, 0, (2 > 1), 0
+            """
+        let (columns, values) = try store.selectNumbers(sql: rows, arguments: [.integer(42), .double(1e-300)])
+        #expect(columns == 5)
+        #expect(values == [1, 2.5, 0, 1, -7, 3, -0.25, 4, 0, 9007199254740993, 42, 1e-300, 0, 1, 0])
+        let none = try store.selectNumbers(sql: "SELECT 1 AS a WHERE 1 = 0", arguments: [])
+        #expect(none.values.isEmpty)
+        #expect(throws: GraphStoreError.self) { try store.selectNumbers(sql: "SELECT 1 AS a, 'text' AS b", arguments: []) }
+    }
+
     @Test func sparseAdjacencyIsExactAndRejectsDamage() throws {
         var a = try Tensor(zeros: [5, 5])
         a.scalars[3] = -0.0

@@ -72,7 +72,7 @@ struct QueryCommand: ParsableCommand {
         print(compiled.sql)
         print("-- parameters: " + compiled.arguments.enumerated().map { "?\($0.offset + 1) = \($0.element)" }.joined(separator: ", "))
         print("-- plan:")
-        for row in try store.select(sql: "EXPLAIN QUERY PLAN " + compiled.sql, arguments: compiled.arguments) {
+        for row in try store.select(sql: store.dialect.explain + compiled.sql, arguments: compiled.arguments) {
             if case let .text(detail)? = row.last { print("--   " + detail) }
         }
         let walks = try CircuitQL.walkCosts(text, on: store, maxRows: maxRows, timeout: timeout > 0 ? timeout : nil)
