@@ -24,6 +24,9 @@ echo "== Circuitry ($bin, model $model)"
 "$bin" lens "$clean" --target "$a_text" --model "$model" --json > "$out/lens.json"
 "$bin" dla "$clean" --target "$a_text" --minus "$b_text" --model "$model" --json > "$out/dla.json"
 "$bin" heads "$clean" --model "$model" --json > "$out/heads.json"
+lens_file="$out/tuned-lens.safetensors"
+[ -f "$lens_file" ] || "$bin" lens train --model "$model" --out "$lens_file" --json > "$out/lens-train.json"
+"$bin" lens "$clean" --target "$a_text" --model "$model" --tuned --lens "$lens_file" --json > "$out/tuned.json"
 
 ids=$("$python" -c "import json; d=json.load(open('$out/patch.json')); print(','.join(map(str, d['token_ids'])), ','.join(map(str, d['corrupt_token_ids'])), *d['metric_token_ids'])")
 read -r clean_ids corrupt_ids a b <<< "$ids"
@@ -32,13 +35,14 @@ length=$("$python" -c "import json; r=json.load(open('$out/heads.json'))['repeat
 
 echo "== transformers reference ($hf)"
 "$python" scripts/make-analysis-reference.py hf "$hf" --clean-ids "$clean_ids" --corrupt-ids "$corrupt_ids" --a "$a" --b "$b" \
-    --repeated-ids "$repeated" --length "$length" --offset 1 --out "$out/reference.json"
+    --repeated-ids "$repeated" --length "$length" --offset 1 --tuned "$lens_file" --out "$out/reference.json"
 
 "$python" - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
 load = lambda n: json.load(open(f"{out}/{n}.json"))
 patch, lens, dla, heads, ref = load("patch"), load("lens"), load("dla"), load("heads"), load("reference")
+tuned, train = load("tuned"), load("lens-train")
 worst = lambda a, b: max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
 lines = []
 w = max(worst(s["values"], ref["patching"]["sites"][s["site"]]) for s in patch["sites"])
@@ -50,6 +54,12 @@ probs = [[c["target_prob"] for c in row["cells"]] for row in lens["rows"]]
 lines.append(f"logit lens: {len(probs)} x {len(probs[0])} cells, worst |P(target) difference| {worst(probs, ref['lens']['target_prob']):.2e}")
 top_same = sum(row["cells"][i]["top"][0]["id"] == ref["lens"]["top"][r][i] for r, row in enumerate(lens["rows"]) for i in range(len(row["cells"])))
 lines.append(f"  top token equal in {top_same} of {len(probs) * len(probs[0])} cells")
+tp = [[c["target_prob"] for c in row["cells"]] for row in tuned["rows"]]
+lines.append(f"tuned lens (our translators applied by PyTorch): worst |P(target) difference| {worst(tp, ref['tuned']['target_prob']):.2e}")
+kl = train["layers"]
+lines.append("  mean KL(output || lens) on held-out text, logit lens -> tuned lens: " + ", ".join(
+    f"{l['layer']}: {l['kl_logit_lens']:.2f} -> {l['kl_tuned_lens']:.2f}" for l in kl if l["layer"] in ("embed", "0", "5", "10", "15", "20", "25", "28")))
+lines.append(f"  fitted on {train['tokens']} tokens in {train['seconds']:.1f} s")
 d = ref["dla"]
 wd = max(abs(dla["embed"] - d["embed"]), worst([dla["attention"], dla["mlp"], dla["accumulated"]], [d["attention"], d["mlp"], d["accumulated"]]),
          worst(dla["heads"], d["heads"]))

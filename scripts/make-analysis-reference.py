@@ -229,6 +229,46 @@ def dla(model, sites, ids, a, b):
             "logit": float(np.sum(normed * u))}
 
 
+def tuned_fit(model, sites, sequences, ridge):
+    """Ridge regression of the last layer's stream onto each lens row's (position 0 left out), in float64."""
+    xs, y = None, []
+    for seq in sequences:
+        got, _ = capture(model, sites, seq)
+        L = len(sites.layers)
+        rows = [got["resid_pre"][0]] + [got["resid_post"][l] for l in range(L)]
+        rows = [r[0, 1:].double().numpy() for r in rows]
+        xs = [[r] for r in rows] if xs is None else [x + [r] for x, r in zip(xs, rows)]
+        y.append(rows[-1])
+    y = np.concatenate(y)
+    out = []
+    for parts in xs:
+        x = np.concatenate(parts)
+        x1 = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)
+        g = x1.T @ x1
+        d = x.shape[1]
+        g[np.arange(d), np.arange(d)] += ridge * np.mean(np.diag(g)[:d])
+        w = np.linalg.solve(g, x1.T @ y)
+        out.append((w[:d], w[d]))
+    return out
+
+
+def tuned_lens(model, sites, ids, target, translators):
+    got, _ = capture(model, sites, ids)
+    rows = [got["resid_pre"][0]] + [got["resid_post"][l] for l in range(len(sites.layers))]
+    probs = []
+    for r, (w, b) in zip(rows, translators):
+        t = torch.from_numpy(r[0].double().numpy() @ w + b).float()[None]
+        p = torch.softmax(sites.logits(t)[0].double(), dim=-1)
+        probs.append([float(x) for x in p[:, target]])
+    return probs
+
+
+def load_translators(path, rows):
+    from safetensors.numpy import load_file
+    t = load_file(path)
+    return [(t[f"row_{r}.weight"].astype(np.float64), t[f"row_{r}.bias"].astype(np.float64)) for r in range(rows)]
+
+
 def patterns(model, ids):
     out = model(torch.tensor([ids]), output_attentions=True, use_cache=False)
     return [a[0].double().numpy() for a in out.attentions]       # [h, n, n] per layer
@@ -292,6 +332,7 @@ def main():
     hf.add_argument("--repeated-ids")
     hf.add_argument("--length", type=int, default=0)
     hf.add_argument("--offset", type=int, default=1)
+    hf.add_argument("--tuned", help="a tuned lens file written by `circuitry lens train`: its lens on the clean prompt")
     hf.add_argument("--out")
     args = parser.parse_args()
     if args.mode == "tiny":
@@ -307,6 +348,11 @@ def main():
             r = [int(x) for x in torch.randint(3, 96, (T,), generator=g)]
             repeated = [1] + r + r
             result = everything(model, clean, corrupt, 5, 9, repeated, T, 1)
+            fit = [[int(x) for x in torch.randint(3, 96, (12,), generator=g)] for _ in range(8)]
+            for seq in fit:
+                seq[0] = 1
+            translators = tuned_fit(model, Sites(model), fit, 1e-3)
+            result["tuned"] = {"sequences": fit, "ridge": 1e-3, "target_prob": tuned_lens(model, Sites(model), clean, 5, translators)}
             result["provenance"] = f"scripts/make-analysis-reference.py tiny; transformers {__import__('transformers').__version__}, torch {torch.__version__}"
             with open(os.path.join(folder, "analysis.json"), "w") as f:
                 json.dump(result, f)
@@ -317,6 +363,9 @@ def main():
         model = load(args.model)
         result = everything(model, ids(args.clean_ids), ids(args.corrupt_ids), args.a, args.b, repeated, args.length or 1,
                             args.offset, time_patching=True)
+        if args.tuned:
+            translators = load_translators(args.tuned, len(Sites(model).layers) + 1)
+            result["tuned"] = {"target_prob": tuned_lens(model, Sites(model), ids(args.clean_ids), args.a, translators)}
         text = json.dumps(result)
         if args.out:
             open(args.out, "w").write(text)

@@ -27,6 +27,11 @@ public func svgEscaped(_ text: String) -> String {
     return out
 }
 
+/// Room for a title (15 px bold) and a subtitle (11 px) on one line each.
+func textWidth(_ title: String, _ subtitle: String) -> Double {
+    max(9.5 * Double(title.count), 6.2 * Double(subtitle.count)) + 30
+}
+
 /// A grid of values drawn as coloured cells, with row and column labels and optional cell text.
 public struct Heatmap: Sendable {
     public enum Scale: Sendable {
@@ -90,7 +95,7 @@ public struct Heatmap: Sendable {
         let labelWidth = 9.0 * Double(max(rowLabels.map(\.count).max() ?? 4, 4)) + 24
         let columnLabelHeight = min(7.0 * Double(columnLabels.map(\.count).max() ?? 4) + 20, 150)
         let top = 56.0 + columnLabelHeight
-        let width = labelWidth + cellWidth * Double(columnLabels.count) + 110
+        let width = max(labelWidth + cellWidth * Double(columnLabels.count) + 110, textWidth(title, subtitle))
         let height = top + cellHeight * Double(rowLabels.count) + 40
         var s = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"11\">\n", width, height)
         s += String(format: "<rect width=\"%.0f\" height=\"%.0f\" fill=\"#fff\"/>\n", width, height)
@@ -148,7 +153,7 @@ public struct BarChart: Sendable {
     public func svg() -> String {
         let group = 10.0 * Double(series.count) + 8
         let left = 60.0, plotHeight = 260.0, top = 70.0
-        let width = left + group * Double(labels.count) + 150
+        let width = max(left + group * Double(labels.count) + 150, textWidth(title, subtitle))
         let height = top + plotHeight + 60
         let limit = max(series.flatMap(\.values).filter(\.isFinite).map(abs).max() ?? 1, 1e-12)
         let zero = top + plotHeight / 2

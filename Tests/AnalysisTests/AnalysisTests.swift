@@ -28,6 +28,8 @@ struct AnalysisReference: Decodable {
     }
     let clean_ids: [Int]; let corrupt_ids: [Int]; let a: Int; let b: Int; let repeated_ids: [Int]; let length: Int; let offset: Int
     let patching: Patching; let lens: Lens; let dla: DLA; let heads: Heads
+    struct Tuned: Decodable { let sequences: [[Int]]; let ridge: Double; let target_prob: [[Double]] }
+    let tuned: Tuned
 
     static func load(_ name: String) throws -> (TransformerModel, AnalysisReference) {
         let folder = Fixtures.url("tiny-models/\(name)")
@@ -64,6 +66,30 @@ func worstDifference(_ a: [[Double]], _ b: [[Double]]) -> Double {
             #expect(cell.targetRank! == (0..<v).filter { probabilities.scalars[p * v + $0] > cell.targetProb! }.count)
         }
         print("\(name): logit lens, \(ours.count) × \(ours[0].count) cells, worst |P difference| \(worst)")
+    }
+
+    @Test(arguments: architectures)
+    func tunedLensFitsAndReadsAsNumPyDoes(_ name: String) throws {
+        // The reference fits the same ridge regression with NumPy in float64 on the same sequences.
+        let (model, r) = try AnalysisReference.load(name)
+        let lens = try TunedLens.fit(model: model, sequences: r.tuned.sequences, ridge: r.tuned.ridge)
+        let ours = try lens.run(model: model, tokens: r.clean_ids, target: r.a, top: 1).cells.map { $0.map { Double($0.targetProb!) } }
+        let worst = worstDifference(ours, r.tuned.target_prob)
+        #expect(worst <= Self.tolerance, "\(name): tuned lens probability off by \(worst)")
+        // Saved and read back bit for bit; a lens for another model is refused by name.
+        let path = temporaryPath(".safetensors")
+        try lens.save(to: path, model: model)
+        let back = try TunedLens.load(path: path, model: model)
+        #expect(back.weights == lens.weights && back.biases == lens.biases)
+        let other = try AnalysisReference.load(name == "llama" ? "gpt2" : "llama").0
+        if other.configuration.layers != model.configuration.layers || other.configuration.width != model.configuration.width {
+            #expect(throws: (any Error).self) { try TunedLens.load(path: path, model: other) }
+        }
+        // On the text they were fitted to, the translators bring the layers closer to the output
+        // than the plain logit lens, taken together (least squares does not promise it layer by layer).
+        let kl = try lens.divergence(model: model, sequences: r.tuned.sequences)
+        #expect(kl.tuned.last! < 1e-3 && kl.tuned.reduce(0, +) < kl.logitLens.reduce(0, +), "\(kl)")
+        print("\(name): tuned lens, worst |P difference| \(worst); KL by row logit \(kl.logitLens.map { String(format: "%.3f", $0) }) tuned \(kl.tuned.map { String(format: "%.3f", $0) })")
     }
 
     @Test(arguments: architectures)
