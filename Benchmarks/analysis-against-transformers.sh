@@ -21,6 +21,7 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 
 echo "== Circuitry ($bin, model $model)"
 "$bin" patch "$clean" "$corrupt" --metric "$metric" --model "$model" --json > "$out/patch.json"
+"$bin" patch "$clean" "$corrupt" --metric "$metric" --model "$model" --path-to "${RECEIVERS:-23.3}" --json > "$out/path.json"
 "$bin" lens "$clean" --target "$a_text" --model "$model" --json > "$out/lens.json"
 "$bin" dla "$clean" --target "$a_text" --minus "$b_text" --model "$model" --json > "$out/dla.json"
 "$bin" heads "$clean" --model "$model" --json > "$out/heads.json"
@@ -35,14 +36,14 @@ length=$("$python" -c "import json; r=json.load(open('$out/heads.json'))['repeat
 
 echo "== transformers reference ($hf)"
 "$python" scripts/make-analysis-reference.py hf "$hf" --clean-ids "$clean_ids" --corrupt-ids "$corrupt_ids" --a "$a" --b "$b" \
-    --repeated-ids "$repeated" --length "$length" --offset 1 --tuned "$lens_file" --out "$out/reference.json"
+    --repeated-ids "$repeated" --length "$length" --offset 1 --tuned "$lens_file" --path-to "${RECEIVERS:-23.3}" --out "$out/reference.json"
 
 "$python" - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
 load = lambda n: json.load(open(f"{out}/{n}.json"))
 patch, lens, dla, heads, ref = load("patch"), load("lens"), load("dla"), load("heads"), load("reference")
-tuned, train = load("tuned"), load("lens-train")
+tuned, train, path = load("tuned"), load("lens-train"), load("path")
 worst = lambda a, b: max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
 lines = []
 w = max(worst(s["values"], ref["patching"]["sites"][s["site"]]) for s in patch["sites"])
@@ -75,6 +76,9 @@ lines.append("  strongest induction heads: " + ", ".join(f"L{h['layer']}.H{h['he
 heads_site = next(s for s in patch["sites"] if s["site"] == "heads")
 cells = sorted(((abs(v), l, h, v) for l, row in enumerate(heads_site["scores"]) for h, v in enumerate(row)), reverse=True)[:6]
 lines.append("  IOI heads whose patching moves the logit difference most: " + ", ".join(f"L{l}.H{h} {v:+.3f}" for _, l, h, v in cells))
+wp = worst(path["values"], ref["path"]["q"])
+lines.append(f"path patching into {', '.join(path['receivers'])} (q): {len(path['values'])} x {len(path['values'][0])} senders, worst |metric difference| {wp:.2e}; "
+             f"{path['seconds']:.2f} s against {ref['path_seconds']:.2f} s ({ref['path_seconds'] / path['seconds']:.1f}x)")
 ratio = ref["patching_seconds"] / patch["seconds"]
 lines.append(f"patching scan time: Circuitry {patch['seconds']:.2f} s, transformers loop {ref['patching_seconds']:.2f} s (torch threads {ref['torch_threads']}): {ratio:.1f}x")
 text = "\n".join(lines)

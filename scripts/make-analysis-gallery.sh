@@ -12,3 +12,4 @@ corrupt="When Mary and John went to the store, Mary gave a drink to"
 "$bin" lens "$clean" --target " Mary" --svg Graphs/analysis-ioi-lens.svg > Graphs/analysis-ioi-lens.txt
 "$bin" lens "The capital of Texas is" --target " Austin" --svg Graphs/analysis-texas-lens.svg > Graphs/analysis-texas-lens.txt
 "$bin" heads "$clean" --pattern 23.3 --svg Graphs/analysis-ioi-head-23-3.svg > Graphs/analysis-ioi-head-23-3.txt
+"$bin" patch "$clean" "$corrupt" --metric "logit_diff( Mary, John)" --path-to 23.3 --receiver-input q --svg Graphs/analysis-ioi-path-23-3.svg > Graphs/analysis-ioi-path-23-3.txt

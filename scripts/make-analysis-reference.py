@@ -172,6 +172,64 @@ def patching(model, sites, clean, corrupt, a, b):
     return metric(clean_logits), corrupt_value, out
 
 
+def qkv_module(sites, l, which):
+    """The module whose output is layer l's query, key or value projection, and the columns it has there."""
+    if hasattr(sites.model, "transformer"):                      # GPT-2: one fused c_attn [3d]
+        d = sites.config.n_embd
+        k = "qkv".index(which)
+        return sites.layers[l].attn.c_attn, slice(k * d, (k + 1) * d)
+    attn = sites.layers[l].self_attn
+    return getattr(attn, which + "_proj"), slice(None)
+
+
+def path_patching(model, sites, clean, corrupt, a, b, receivers, which):
+    """Senders in every layer before the first receiver; step 1 freezes every other head at its
+    corrupted output and records the receivers' projections; step 2 patches only those."""
+    metric = lambda logits: float(logits[a] - logits[b])
+    got_clean, _ = capture(model, sites, clean)
+    got_corrupt, corrupt_logits = capture(model, sites, corrupt)
+    H = sites.heads
+    e = got_clean["z"][0].shape[-1] // H
+    kv = getattr(sites.config, "num_key_value_heads", H) or H
+    first, last = min(l for l, _ in receivers), max(l for l, _ in receivers)
+    def cols(head):
+        slot = head if which == "q" else head // (H // kv)
+        return slice(slot * e, (slot + 1) * e)
+    grid = []
+    for sl in range(first):
+        row = []
+        for sh in range(H):
+            hooks, recorded = [], {}
+            for l in range(sl, last):
+                def freeze(module, args, kwargs, l=l):
+                    z = got_corrupt["z"][l].clone()
+                    if l == sl:
+                        z[..., sh * e:(sh + 1) * e] = got_clean["z"][l][..., sh * e:(sh + 1) * e]
+                    return (z,) + tuple(args[1:]), kwargs
+                hooks.append((sites.o_proj[l], "pre", freeze))
+            for rl in {l for l, _ in receivers}:
+                module, part = qkv_module(sites, rl, which)
+                def record(module, args, out, rl=rl, part=part):
+                    recorded[rl] = out[..., part].detach().clone()
+                hooks.append((module, "post", record))
+            run(model, corrupt, hooks)
+            hooks = []
+            for rl in {l for l, _ in receivers}:
+                module, part = qkv_module(sites, rl, which)
+                heads = [h for l, h in receivers if l == rl]
+                def replace(module, args, out, rl=rl, part=part, heads=heads):
+                    out = out.clone()
+                    view = out[..., part]
+                    for h in heads:
+                        view[..., cols(h)] = recorded[rl][..., cols(h)]
+                    out[..., part] = view
+                    return out
+                hooks.append((module, "post", replace))
+            row.append(metric(run(model, corrupt, hooks)))
+        grid.append(row)
+    return grid
+
+
 def lens(model, sites, ids, target):
     got, _ = capture(model, sites, ids)
     rows = [got["resid_pre"][0]] + [got["resid_post"][l] for l in range(len(sites.layers))]
@@ -333,6 +391,7 @@ def main():
     hf.add_argument("--length", type=int, default=0)
     hf.add_argument("--offset", type=int, default=1)
     hf.add_argument("--tuned", help="a tuned lens file written by `circuitry lens train`: its lens on the clean prompt")
+    hf.add_argument("--path-to", help="receivers L.H,… for path patching into their queries (timed)")
     hf.add_argument("--out")
     args = parser.parse_args()
     if args.mode == "tiny":
@@ -353,6 +412,8 @@ def main():
                 seq[0] = 1
             translators = tuned_fit(model, Sites(model), fit, 1e-3)
             result["tuned"] = {"sequences": fit, "ridge": 1e-3, "target_prob": tuned_lens(model, Sites(model), clean, 5, translators)}
+            result["path"] = {which: path_patching(model, Sites(model), clean, corrupt, 5, 9, [(2, 1), (2, 3)], which) for which in "qkv"}
+            result["path_receivers"] = [[2, 1], [2, 3]]
             result["provenance"] = f"scripts/make-analysis-reference.py tiny; transformers {__import__('transformers').__version__}, torch {torch.__version__}"
             with open(os.path.join(folder, "analysis.json"), "w") as f:
                 json.dump(result, f)
@@ -363,6 +424,11 @@ def main():
         model = load(args.model)
         result = everything(model, ids(args.clean_ids), ids(args.corrupt_ids), args.a, args.b, repeated, args.length or 1,
                             args.offset, time_patching=True)
+        if args.path_to:
+            receivers = [tuple(int(x) for x in r.split(".")) for r in args.path_to.split(",")]
+            start = time.perf_counter()
+            result["path"] = {"q": path_patching(model, Sites(model), ids(args.clean_ids), ids(args.corrupt_ids), args.a, args.b, receivers, "q")}
+            result["path_seconds"] = time.perf_counter() - start
         if args.tuned:
             translators = load_translators(args.tuned, len(Sites(model).layers) + 1)
             result["tuned"] = {"target_prob": tuned_lens(model, Sites(model), ids(args.clean_ids), args.a, translators)}

@@ -181,7 +181,7 @@ extension PreNormArchitecture {
 /// The pre-norm block of Llama and Qwen: x + attention(norm(x)), then + MLP(norm(·)).
 enum PreNormBlock {
     static func points(layer l: Int) -> [HookPoint] {
-        [.residPre(layer: l), .attnNormScale(layer: l), .attnPattern(layer: l), .attnZ(layer: l), .attnOut(layer: l), .residMid(layer: l),
+        [.residPre(layer: l), .attnNormScale(layer: l), .attnQ(layer: l), .attnK(layer: l), .attnV(layer: l), .attnPattern(layer: l), .attnZ(layer: l), .attnOut(layer: l), .residMid(layer: l),
          .mlpNormScale(layer: l), .mlpNormalized(layer: l), .mlpIn(layer: l), .mlpRawOut(layer: l), .mlpOut(layer: l),
          .residPost(layer: l)]
     }

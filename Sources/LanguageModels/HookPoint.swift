@@ -9,6 +9,9 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
     case embed
     case residPre(layer: Int)
     case attnNormScale(layer: Int)
+    /// Query, key and value projections (bias added, before any query/key norm and RoPE): [b, n, h·e],
+    /// [b, n, g·e], [b, n, g·e] (TransformerLens's hook_q, hook_k, hook_v, flattened over heads).
+    case attnQ(layer: Int), attnK(layer: Int), attnV(layer: Int)
     case attnPattern(layer: Int)
     /// Every head's output before the output projection, heads side by side: [b, n, h·e]
     /// (TransformerLens's hook_z, flattened over heads). Forward passes only.
@@ -37,6 +40,9 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
         case .embed: "hook_embed"
         case .residPre(let l): "blocks.\(l).hook_resid_pre"
         case .attnNormScale(let l): "blocks.\(l).ln1.hook_scale"
+        case .attnQ(let l): "blocks.\(l).attn.hook_q"
+        case .attnK(let l): "blocks.\(l).attn.hook_k"
+        case .attnV(let l): "blocks.\(l).attn.hook_v"
         case .attnPattern(let l): "blocks.\(l).attn.hook_pattern"
         case .attnZ(let l): "blocks.\(l).attn.hook_z"
         case .attnPostNormScale(let l): "blocks.\(l).ln1_post.hook_scale"
@@ -57,7 +63,7 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The layer, for per-layer points.
     public var layer: Int? {
         switch self {
-        case .residPre(let l), .attnNormScale(let l), .attnPattern(let l), .attnZ(let l), .attnPostNormScale(let l), .attnOut(let l),
+        case .residPre(let l), .attnNormScale(let l), .attnQ(let l), .attnK(let l), .attnV(let l), .attnPattern(let l), .attnZ(let l), .attnPostNormScale(let l), .attnOut(let l),
              .residMid(let l), .mlpNormScale(let l), .mlpNormalized(let l), .mlpIn(let l), .mlpRawOut(let l),
              .mlpPostNormScale(let l), .mlpOut(let l), .residPost(let l):
             l
@@ -80,18 +86,21 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable {
         case .embed: (-1, 0)
         case .residPre(let l): (l, 0)
         case .attnNormScale(let l): (l, 1)
-        case .attnPattern(let l): (l, 2)
-        case .attnZ(let l): (l, 3)
-        case .attnPostNormScale(let l): (l, 4)
-        case .attnOut(let l): (l, 5)
-        case .residMid(let l): (l, 6)
-        case .mlpNormScale(let l): (l, 7)
-        case .mlpNormalized(let l): (l, 8)
-        case .mlpIn(let l): (l, 9)
-        case .mlpRawOut(let l): (l, 10)
-        case .mlpPostNormScale(let l): (l, 11)
-        case .mlpOut(let l): (l, 12)
-        case .residPost(let l): (l, 13)
+        case .attnQ(let l): (l, 2)
+        case .attnK(let l): (l, 3)
+        case .attnV(let l): (l, 4)
+        case .attnPattern(let l): (l, 5)
+        case .attnZ(let l): (l, 6)
+        case .attnPostNormScale(let l): (l, 7)
+        case .attnOut(let l): (l, 8)
+        case .residMid(let l): (l, 9)
+        case .mlpNormScale(let l): (l, 10)
+        case .mlpNormalized(let l): (l, 11)
+        case .mlpIn(let l): (l, 12)
+        case .mlpRawOut(let l): (l, 13)
+        case .mlpPostNormScale(let l): (l, 14)
+        case .mlpOut(let l): (l, 15)
+        case .residPost(let l): (l, 16)
         case .finalNormScale: (Int.max, 0)
         case .finalNormalized: (Int.max, 1)
         }

@@ -411,9 +411,15 @@ struct ForwardEvaluator: BlockEvaluator {
         var qkv = try Tensor.matmul(normed, w.qkv, transposeB: true)                  // [b, n, (h+2g)e]
         if let bias = w.qkvBias { qkv = try qkv + bias }
         let split = try qkv.reshaped([b * n, c.qkvWidth])
-        var q = try split.slice(axis: 1, 0..<(h * e)).reshaped([b, n, h, e])
-        var k = try split.slice(axis: 1, (h * e)..<((h + g) * e)).reshaped([b, n, g, e])
-        let v = try split.slice(axis: 1, ((h + g) * e)..<c.qkvWidth).reshaped([b, n, g, e])
+        var q = try split.slice(axis: 1, 0..<(h * e)).reshaped([b, n, h * e])
+        var k = try split.slice(axis: 1, (h * e)..<((h + g) * e)).reshaped([b, n, g * e])
+        var v = try split.slice(axis: 1, ((h + g) * e)..<c.qkvWidth).reshaped([b, n, g * e])
+        try run.visit(.attnQ(layer: l), &q)
+        try run.visit(.attnK(layer: l), &k)
+        try run.visit(.attnV(layer: l), &v)
+        q = try q.reshaped([b, n, h, e])
+        k = try k.reshaped([b, n, g, e])
+        v = try v.reshaped([b, n, g, e])
         if let qn = w.queryNorm, let kn = w.keyNorm {
             q = try q.reshaped([b * n * h, e]).rmsNorm(weight: qn, epsilon: c.rmsEpsilon).output.reshaped([b, n, h, e])
             k = try k.reshaped([b * n * g, e]).rmsNorm(weight: kn, epsilon: c.rmsEpsilon).output.reshaped([b, n, g, e])

@@ -30,6 +30,7 @@ struct AnalysisReference: Decodable {
     let patching: Patching; let lens: Lens; let dla: DLA; let heads: Heads
     struct Tuned: Decodable { let sequences: [[Int]]; let ridge: Double; let target_prob: [[Double]] }
     let tuned: Tuned
+    let path: [String: [[Double]]]; let path_receivers: [[Int]]
 
     static func load(_ name: String) throws -> (TransformerModel, AnalysisReference) {
         let folder = Fixtures.url("tiny-models/\(name)")
@@ -90,6 +91,30 @@ func worstDifference(_ a: [[Double]], _ b: [[Double]]) -> Double {
         let kl = try lens.divergence(model: model, sequences: r.tuned.sequences)
         #expect(kl.tuned.last! < 1e-3 && kl.tuned.reduce(0, +) < kl.logitLens.reduce(0, +), "\(kl)")
         print("\(name): tuned lens, worst |P difference| \(worst); KL by row logit \(kl.logitLens.map { String(format: "%.3f", $0) }) tuned \(kl.tuned.map { String(format: "%.3f", $0) })")
+    }
+
+    @Test(arguments: architectures)
+    func pathPatchingMatchesTransformers(_ name: String) throws {
+        let (model, r) = try AnalysisReference.load(name)
+        let receivers = r.path_receivers.map { (layer: $0[0], head: $0[1]) }
+        var worst = 0.0
+        for input in ReceiverInput.allCases {
+            let scan = try PathPatching.scan(model: model, clean: r.clean_ids, corrupt: r.corrupt_ids, metric: .logitDiff(r.a, r.b),
+                                             receivers: receivers, input: input)
+            #expect(scan.values.count == 2 && scan.values.allSatisfy { $0.count == model.configuration.heads })
+            worst = max(worst, worstDifference(scan.values, r.path[input.rawValue]!))
+        }
+        #expect(worst <= Self.tolerance, "\(name): a path-patched metric off by \(worst)")
+        // A prompt patched into itself moves nothing; receivers outside the model are refused.
+        let same = try PathPatching.scan(model: model, clean: r.clean_ids, corrupt: r.clean_ids, metric: .logit(r.a), receivers: receivers, input: .q)
+        #expect(same.values.joined().allSatisfy { abs($0 - same.clean) <= 1e-5 })
+        #expect(throws: AnalysisError.layerOutOfRange(layer: 3, layers: 3)) {
+            try PathPatching.scan(model: model, clean: r.clean_ids, corrupt: r.corrupt_ids, metric: .logit(1), receivers: [(3, 0)], input: .q)
+        }
+        #expect(throws: AnalysisError.self) {
+            try PathPatching.scan(model: model, clean: r.clean_ids, corrupt: r.corrupt_ids, metric: .logit(1), receivers: [(0, 0)], input: .q)
+        }
+        print("\(name): path patching into \(receivers) by q, k and v, worst |metric difference| \(worst)")
     }
 
     @Test(arguments: architectures)

@@ -17,7 +17,7 @@ import TestSupport
         let hooked = try loaded.model.forward([tokens], cache: .all, hooks: hooks, logits: .all)
         #expect(hooked.logits.scalars == clean.scalars)
         #expect(hooked.cache.points == loaded.model.hookPoints)
-        #expect(loaded.model.hookPoints.count == 3 + 12 * 30)
+        #expect(loaded.model.hookPoints.count == 3 + 15 * 30)
         #expect(hooked.cache[.attnPattern(layer: 3)]!.shape == [1, 9, tokens.count, tokens.count])
         #expect(hooked.cache[.mlpNormScale(layer: 0)]!.shape == [1, tokens.count])
         #expect(hooked.cache[.attnZ(layer: 3)]!.shape == [1, tokens.count, 9 * 64])

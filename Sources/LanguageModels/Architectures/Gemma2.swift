@@ -30,7 +30,7 @@ enum SandwichNormBlock {
     static let tensors = preNormTensors.union([.postAttentionNorm, .postMLPNorm])
 
     static func points(layer l: Int) -> [HookPoint] {
-        [.residPre(layer: l), .attnNormScale(layer: l), .attnPattern(layer: l), .attnZ(layer: l), .attnPostNormScale(layer: l),
+        [.residPre(layer: l), .attnNormScale(layer: l), .attnQ(layer: l), .attnK(layer: l), .attnV(layer: l), .attnPattern(layer: l), .attnZ(layer: l), .attnPostNormScale(layer: l),
          .attnOut(layer: l), .residMid(layer: l), .mlpNormScale(layer: l), .mlpNormalized(layer: l), .mlpIn(layer: l),
          .mlpRawOut(layer: l), .mlpPostNormScale(layer: l), .mlpOut(layer: l), .residPost(layer: l)]
     }

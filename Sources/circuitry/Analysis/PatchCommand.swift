@@ -3,6 +3,8 @@ import ArgumentParser
 import Foundation
 import LanguageModels
 
+extension ReceiverInput: ExpressibleByArgument {}
+
 struct PatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patch",
@@ -18,11 +20,18 @@ struct PatchCommand: ParsableCommand {
               logit( Paris)             one logit
               prob( Paris)              one probability
 
+            Path patching (--path-to): instead of the sites, every head of the layers before the receivers
+            is a sender: its clean output reaches the receivers' query (--receiver-input q), key or value
+            input with every other head frozen at its corrupted value; the receivers' inputs alone are
+            then patched into the corrupted run. Scored the same way.
+
             Examples:
               circuitry patch "When Mary and John went to the store, John gave a drink to" \\
                               "When Mary and John went to the store, Mary gave a drink to" \\
                               --metric "logit_diff( Mary, John)" --svg Graphs/patch-ioi.svg
               circuitry patch "The capital of Texas is" "The capital of Ohio is" --metric "prob( Austin)" --sites resid_pre --json
+              circuitry patch "…John gave a drink to" "…Mary gave a drink to" --metric "logit_diff( Mary, John)" \\
+                              --path-to 23.3 --receiver-input q --svg path.svg
             """)
 
     @Argument(help: "The clean prompt.") var clean: String
@@ -30,8 +39,23 @@ struct PatchCommand: ParsableCommand {
     @Option(name: .long, help: "What to measure at the last position: logit_diff(A, B), logit(A) or prob(A).") var metric: String
     @Option(name: .long, help: "Sites to scan, comma-separated: resid_pre, attn_out, mlp_out, heads.") var sites = "resid_pre,attn_out,mlp_out,heads"
     @Option(name: .long, help: ArgumentHelp("Write the heatmaps here (one picture, a panel per site).", valueName: "file.svg")) var svg: String?
+    @Option(name: .long, help: ArgumentHelp("Path patching into these receiver heads (LAYER.HEAD, comma-separated).", valueName: "L.H,…"))
+    var pathTo: String?
+    @Option(name: .long, help: "The receivers' input that path patching replaces: q, k or v.") var receiverInput = ReceiverInput.q
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var output: JSONOption
+
+    func receivers() throws -> [(layer: Int, head: Int)]? {
+        try pathTo.map { text in
+            try text.split(separator: ",", omittingEmptySubsequences: false).map { item in
+                let parts = item.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false)
+                guard parts.count == 2, let l = Int(parts[0]), let h = Int(parts[1]), l >= 0, h >= 0 else {
+                    throw ValidationError("--path-to \(text): \(item) is not LAYER.HEAD (such as 23.3)")
+                }
+                return (l, h)
+            }
+        }
+    }
 
     func chosenSites() throws -> [PatchSite] {
         let names = sites.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -44,7 +68,53 @@ struct PatchCommand: ParsableCommand {
         }
     }
 
-    func validate() throws { _ = try chosenSites() }
+    func validate() throws {
+        _ = try chosenSites()
+        _ = try receivers()
+    }
+
+    struct PathReport: Encodable {
+        var metric: String; var metricTokenIds: [Int]; var tokens: [String]; var corruptTokens: [String]
+        var receivers: [String]; var receiverInput: String; var clean: Double?; var corrupt: Double?
+        var scores: [[Double?]]; var values: [[Double?]]; var seconds: Double
+    }
+
+    /// Path patching into `receivers`, reported like the site scan.
+    func runPathPatching(_ loaded: LoadedModel, clean cleanIds: [Int], corrupt corruptIds: [Int], metric parsed: Metric,
+                         receivers: [(layer: Int, head: Int)]) throws {
+        let first = receivers.map(\.layer).min() ?? 0
+        let bar = output.json ? nil : ProgressBar("path patching", total: max(first, 1))
+        let start = Date()
+        let scan = try loaded.running {
+            try PathPatching.scan(model: loaded.model, clean: cleanIds, corrupt: corruptIds, metric: parsed, receivers: receivers,
+                                  input: receiverInput) { done, _ in bar?.update(done) }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        bar?.finish()
+        let names = receivers.map { "L\($0.layer).H\($0.head)" }
+        if let svg {
+            let map = Heatmap(title: "Path patching into \(names.joined(separator: ", ")) (\(receiverInput.rawValue)): \(Output.visible(metric))",
+                              subtitle: String(format: "sender heads; normalised score (1: the path restores the clean answer); clean %.3f, corrupted %.3f", scan.clean, scan.corrupt),
+                              rowLabels: (0..<scan.values.count).reversed().map { "L\($0)" }, columnLabels: (0..<loaded.configuration.heads).map { "H\($0)" },
+                              values: scan.values.reversed().map { $0.map { scan.normalised($0) } }, scale: .diverging(limit: 1),
+                              rowAxis: "sender layer", columnAxis: "sender head")
+            try writePicture(map.svg(), to: svg)
+        }
+        if output.json {
+            try Output.json(PathReport(metric: metric, metricTokenIds: parsed.tokenIds, tokens: try loaded.tokenTexts(cleanIds),
+                                       corruptTokens: try loaded.tokenTexts(corruptIds), receivers: names, receiverInput: receiverInput.rawValue,
+                                       clean: finite(scan.clean), corrupt: finite(scan.corrupt),
+                                       scores: scan.values.map { $0.map { finite(scan.normalised($0)) } }, values: scan.values.map { $0.map(finite) },
+                                       seconds: seconds))
+            return
+        }
+        print(String(format: "%@ via %@ (%@): clean %.4f, corrupted %.4f (%.2f s)", Output.visible(metric), names.joined(separator: ", "),
+                     receiverInput.rawValue, scan.clean, scan.corrupt, seconds))
+        var best = [(layer: Int, head: Int, score: Double)]()
+        for (l, row) in scan.values.enumerated() { for (j, v) in row.enumerated() { if let s = scan.normalised(v) { best.append((l, j, s)) } } }
+        best.sort { abs($0.score) > abs($1.score) }
+        print("strongest senders: " + best.prefix(8).map { String(format: "L%d.H%d %.3f", $0.layer, $0.head, $0.score) }.joined(separator: ", "))
+    }
 
     struct Site: Encodable { var site: String; var columns: String; var scores: [[Double?]]; var values: [[Double?]] }
     struct Report: Encodable {
@@ -59,6 +129,10 @@ struct PatchCommand: ParsableCommand {
             throw AnalysisError.unequalLengths(clean: cleanIds.count, corrupt: corruptIds.count)
         }
         let parsed = try Metric.parse(metric) { try loaded.tokenize($0, bos: false) }
+        if let receivers = try receivers() {
+            try runPathPatching(loaded, clean: cleanIds, corrupt: corruptIds, metric: parsed.metric, receivers: receivers)
+            return
+        }
         let chosen = try chosenSites()
         let bar = output.json ? nil : ProgressBar("patching", total: chosen.count * loaded.configuration.layers)
         let start = Date()
