@@ -26,7 +26,7 @@ echo "== Circuitry ($bin, model $model)"
 "$bin" dla "$clean" --target "$a_text" --minus "$b_text" --model "$model" --json > "$out/dla.json"
 "$bin" heads "$clean" --model "$model" --json > "$out/heads.json"
 lens_file="$out/tuned-lens.safetensors"
-[ -f "$lens_file" ] || "$bin" lens train --model "$model" --out "$lens_file" --json > "$out/lens-train.json"
+{ [ -f "$lens_file" ] && [ -f "$out/lens-train.json" ]; } || "$bin" lens train --model "$model" --out "$lens_file" --json > "$out/lens-train.json"
 "$bin" lens "$clean" --target "$a_text" --model "$model" --tuned --lens "$lens_file" --json > "$out/tuned.json"
 
 ids=$("$python" -c "import json; d=json.load(open('$out/patch.json')); print(','.join(map(str, d['token_ids'])), ','.join(map(str, d['corrupt_token_ids'])), *d['metric_token_ids'])")

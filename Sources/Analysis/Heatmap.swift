@@ -92,7 +92,7 @@ public struct Heatmap: Sendable {
     public func svg() -> String {
         let text = cellText != nil
         let cellWidth = text ? 64.0 : 28.0, cellHeight = text ? 22.0 : 18.0
-        let labelWidth = 9.0 * Double(max(rowLabels.map(\.count).max() ?? 4, 4)) + 24
+        let labelWidth = max(9.0 * Double(max(rowLabels.map(\.count).max() ?? 4, 4)) + 24, 7.0 * Double(rowAxis.count + 2) + 16)
         let columnLabelHeight = min(7.0 * Double(columnLabels.map(\.count).max() ?? 4) + 20, 150)
         let top = 56.0 + columnLabelHeight
         let width = max(labelWidth + cellWidth * Double(columnLabels.count) + 110, textWidth(title, subtitle))

@@ -9,7 +9,9 @@
 //   heads                          one (layer, head) at a time, at every position (hook_z's slice)
 // Nothing before the patched layer changes, so each patched run starts at that layer from the
 // corrupted run's residual stream (`forward(residual:fromLayer:)`), and the runs of one layer are
-// one batch (a prompt per position or head), with logits only at the last position.
+// one batch (a prompt per position or head), with logits only at the last position. A cell whose
+// clean activation is the corrupted one, bit for bit (every position before the prompts' first
+// difference, by causality), is the corrupted run itself and is not run.
 
 import LanguageModels
 import TensorCore
@@ -59,7 +61,12 @@ public enum Patching {
             default: false
             }
         })
-        let corruptRun = try model.forward([corrupt], cache: .matching { if case .residPre = $0 { true } else { false } })
+        let corruptRun = try model.forward([corrupt], cache: .matching { point in
+            switch point {
+            case .attnOut, .mlpOut, .attnZ, .residPre: true
+            default: false
+            }
+        })
         var scan = PatchingScan(metric: metric, clean: metric.values(cleanRun.logits)[0], corrupt: metric.values(corruptRun.logits)[0], sites: [])
         let total = sites.count * c.layers
         var done = 0
@@ -68,11 +75,15 @@ public enum Patching {
             for l in 0..<c.layers {
                 let base = corruptRun.cache[.residPre(layer: l)]!                           // [1, n, d]
                 let columns = site.byHead ? c.heads : n
-                var row = [Double]()
-                for first in stride(from: 0, to: columns, by: batchLimit) {
-                    let items = Array(first..<min(first + batchLimit, columns))
-                    row += try patchedRuns(model: model, site: site, layer: l, items: items, base: base, clean: cleanRun.cache,
-                                           metric: metric, positions: n)
+                // A cell whose clean activation equals the corrupted one is the corrupted run itself
+                // (every position before the prompts' first difference, by causality): not run.
+                var row = [Double](repeating: scan.corrupt, count: columns)
+                let changed = (0..<columns).filter { !identical(site, layer: l, column: $0, cleanRun.cache, corruptRun.cache, model: model) }
+                for first in stride(from: 0, to: changed.count, by: batchLimit) {
+                    let items = Array(changed[first..<min(first + batchLimit, changed.count)])
+                    let values = try patchedRuns(model: model, site: site, layer: l, items: items, base: base, clean: cleanRun.cache,
+                                                 metric: metric, positions: n)
+                    for (item, value) in zip(items, values) { row[item] = value }
                 }
                 grid.append(row)
                 done += 1
@@ -118,6 +129,25 @@ public enum Patching {
         let run = try model.forward(residual: residual, fromLayer: l, cache: .points([.finalNormalized]), hooks: hooks, logits: .none)
         let final = run.cache[.finalNormalized]!                                            // [b, n, d]
         return try metric.values(finalRows: try final.slice(axis: 1, (n - 1)..<n).reshaped([b, d]), model: model)
+    }
+
+    /// Whether the clean and corrupted runs hold the same values at a cell (a position's row, or a
+    /// head's slice of hook_z at every position).
+    static func identical(_ site: PatchSite, layer l: Int, column j: Int, _ clean: ActivationCache, _ corrupt: ActivationCache,
+                          model: TransformerModel) -> Bool {
+        let point: HookPoint = switch site {
+        case .residPre: .residPre(layer: l)
+        case .attnOut: .attnOut(layer: l)
+        case .mlpOut: .mlpOut(layer: l)
+        case .heads: .attnZ(layer: l)
+        }
+        let a = clean[point]!.scalars, b = corrupt[point]!.scalars
+        if site == .heads {
+            let e = model.configuration.headDimension, width = model.configuration.heads * e, n = a.count / width
+            return (0..<n).allSatisfy { p in a[(p * width + j * e)..<(p * width + (j + 1) * e)] == b[(p * width + j * e)..<(p * width + (j + 1) * e)] }
+        }
+        let d = model.configuration.width
+        return a[(j * d)..<((j + 1) * d)] == b[(j * d)..<((j + 1) * d)]
     }
 
     /// Copies position `row` of a [1, n, d] activation into item `item` of a [b, n, d] one.

@@ -49,6 +49,17 @@ import TestSupport
         #expect(XMLParser(data: Data(picture.utf8)).parse() && picture.contains("resid_pre") && picture.contains("H8"))
     }
 
+    @Test func pathPatchingPrintsASenderGrid() throws {
+        let model = try Fixtures.requireModel()
+        let run = try CommandLineRun.circuitry(["patch", Self.clean, Self.corrupt, "--metric", "logit_diff( Mary, John)", "--path-to", "3.1,3.4",
+                                                "--receiver-input", "v", "--json", "--model", model])
+        #expect(run.status == 0, "\(run.standardError)")
+        let report = try decode(run)
+        #expect(report["receivers"] as? [String] == ["L3.H1", "L3.H4"] && report["receiver_input"] as? String == "v")
+        let scores = try #require(report["scores"] as? [[Double]])
+        #expect(scores.count == 3 && scores.allSatisfy { $0.count == 9 })
+    }
+
     @Test func lensDlaAndHeadsPrintTheirJSON() throws {
         let model = try Fixtures.requireModel()
         let lens = try decode(try CommandLineRun.circuitry(["lens", "The capital of Texas is", "--target", " Austin", "--json", "--model", model]))
@@ -93,5 +104,11 @@ import TestSupport
         try expectError(["patch", Self.clean, Self.corrupt, "--metric", "logit( a)", "--sites", "resid_post", "--model", model], status: 2, mentions: "resid_post")
         try expectError(["heads", Self.clean, "--pattern", "three", "--model", model], status: 2, mentions: "LAYER.HEAD")
         try expectError(["lens", Self.clean, "--top", "0", "--model", model], status: 2, mentions: "--top")
+        try expectError(["patch", Self.clean, Self.corrupt, "--metric", "logit( a)", "--path-to", "30.0", "--model", model], mentions: "layer 30 is outside")
+        try expectError(["patch", Self.clean, Self.corrupt, "--metric", "logit( a)", "--path-to", "0.1", "--model", model], mentions: "layer 0")
+        try expectError(["patch", Self.clean, Self.corrupt, "--metric", "logit( a)", "--path-to", "23", "--model", model], status: 2, mentions: "LAYER.HEAD")
+        try expectError(["patch", Self.clean, Self.corrupt, "--metric", "logit( a)", "--path-to", "2.1", "--receiver-input", "x", "--model", model],
+                        status: 2, mentions: "receiver-input")
+        try expectError(["lens", Self.clean, "--tuned", "--lens", "/nonexistent/lens.safetensors", "--model", model], mentions: "lens train")
     }
 }
