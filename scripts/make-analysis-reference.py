@@ -299,7 +299,7 @@ def tuned_fit(model, sites, sequences, ridge):
         y.append(rows[-1])
     y = np.concatenate(y)
     out = []
-    for parts in xs:
+    for parts in xs[:-1]:
         x = np.concatenate(parts)
         x1 = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)
         g = x1.T @ x1
@@ -307,7 +307,8 @@ def tuned_fit(model, sites, sequences, ridge):
         g[np.arange(d), np.arange(d)] += ridge * np.mean(np.diag(g)[:d])
         w = np.linalg.solve(g, x1.T @ y)
         out.append((w[:d], w[d]))
-    return out
+    d = y.shape[1]
+    return out + [(np.eye(d), np.zeros(d))]       # the last layer's translator is the identity
 
 
 def tuned_lens(model, sites, ids, target, translators):

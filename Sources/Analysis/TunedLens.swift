@@ -11,7 +11,8 @@
 //
 // accumulated as normal equations (one product per layer and batch) and solved by Cholesky in
 // Float64. The first position of each sequence (the BOS token, whose stream is an outlier that
-// every later token attends to) is left out of the fit and of the KL report. Translators are
+// every later token attends to) is left out of the fit and of the KL report; the last layer's
+// translator is the identity (its lens is the model's output). Translators are
 // saved as safetensors (`row_R.weight` [d, d], `row_R.bias` [d]; R = 0 is the embedding, R = l + 1
 // layer l), with the model's width, layer count and vocabulary in the metadata.
 
@@ -56,6 +57,14 @@ public struct TunedLens: Sendable {
         }
         var lens = TunedLens(weights: [], biases: [])
         for r in 0..<rows {
+            guard r < rows - 1 else {
+                // The last layer's stream is what the model reads out: its translator is the identity.
+                var identity = try Tensor(zeros: [d, d])
+                for i in 0..<d { identity.scalars[i * d + i] = 1 }
+                lens.weights.append(identity)
+                lens.biases.append(try Tensor(zeros: [d]))
+                break
+            }
             var g = gram[r]
             let meanDiagonal = (0..<d).reduce(0.0) { $0 + g[$1 * (d + 1) + $1] } / Double(d)
             for i in 0..<d { g[i * (d + 1) + i] += ridge * meanDiagonal }
