@@ -183,7 +183,13 @@ public final class TransformerModel: @unchecked Sendable {
         var x = embedded
         try e.visit(.embed, &x)
         if configuration.learnedPositions { x = try e.addPositions(x) }
-        for l in 0..<configuration.layers { x = try architecture.block(x, layer: l, weights: layers[l], &e) }
+        return try evaluate(stream: x, fromLayer: 0, &e)
+    }
+
+    /// Evaluates the blocks from `first` on, given the stream entering that layer, then the final norm.
+    func evaluate<E: BlockEvaluator>(stream: E.Value, fromLayer first: Int, _ e: inout E) throws -> E.Value {
+        var x = stream
+        for l in first..<configuration.layers { x = try architecture.block(x, layer: l, weights: layers[l], &e) }
         var final = try e.normalize(x, weight: finalNorm, bias: finalNormBias, scale: .finalNormScale, normalized: nil)
         try e.visit(.finalNormalized, &final)
         return final
@@ -289,20 +295,22 @@ extension TransformerModel {
         guard residual.rank == 3, residual.shape[2] == c.width, residual.shape[1] > 0 else {
             throw LanguageModelError.hookShape(hook: HookPoint.residPre(layer: first).description, expected: [1, 1, c.width], found: residual.shape)
         }
-        let (b, n) = (residual.shape[0], residual.shape[1])
-        guard n <= c.contextLength else { throw LanguageModelError.promptTooLong(tokens: n, context: c.contextLength) }
+        guard residual.shape[1] <= c.contextLength else { throw LanguageModelError.promptTooLong(tokens: residual.shape[1], context: c.contextLength) }
         var e = ForwardEvaluator(model: self, run: ForwardRun(selection: selection, hooks: hooks), start: 0, kvCache: nil)
-        var x = residual
-        for l in first..<c.layers { x = try architecture.block(x, layer: l, weights: layers[l], &e) }
-        var final = try e.normalize(x, weight: finalNorm, bias: finalNormBias, scale: .finalNormScale, normalized: nil)
-        try e.visit(.finalNormalized, &final)
+        let final = try evaluate(stream: residual, fromLayer: first, &e)
+        return try result(final, logits: logits, cache: e.run.cache)
+    }
+
+    /// A forward pass's answer: the logits `selection` asks for, from the final norm's output [b, n, d].
+    private func result(_ final: Tensor, logits selection: LogitSelection, cache: ActivationCache) throws -> ForwardResult {
+        let (b, n) = (final.shape[0], final.shape[1])
         let rows: Tensor
-        switch logits {
-        case .none: rows = try Tensor(zeros: [b, 0, c.width])
+        switch selection {
+        case .none: rows = try Tensor(zeros: [b, 0, configuration.width])
         case .last: rows = try final.slice(axis: 1, (n - 1)..<n)
         case .all: rows = final
         }
-        return ForwardResult(logits: try self.logits(of: rows), cache: e.run.cache)
+        return ForwardResult(logits: try self.logits(of: rows), cache: cache)
     }
 
     /// The final norm of residual-stream rows ([..., d]) with each row's own scale (the logit lens).
@@ -330,14 +338,7 @@ extension TransformerModel {
         var evaluator = ForwardEvaluator(model: self, run: ForwardRun(selection: selection, hooks: hooks), start: start, kvCache: kvCache)
         let final = try evaluate(try embed(Array(batch.joined())).reshaped([b, n, c.width]), &evaluator)
         kvCache?.pointee.advance(by: n)
-
-        let rows: Tensor
-        switch logits {
-        case .none: rows = try Tensor(zeros: [b, 0, c.width])
-        case .last: rows = try final.slice(axis: 1, (n - 1)..<n)
-        case .all: rows = final
-        }
-        return ForwardResult(logits: try self.logits(of: rows), cache: evaluator.run.cache)
+        return try result(final, logits: logits, cache: evaluator.run.cache)
     }
 }
 
