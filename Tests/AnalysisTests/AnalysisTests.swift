@@ -11,6 +11,8 @@ import FoundationXML
 #endif
 import Testing
 import Analysis
+import Attribution
+import Transcoders
 import LanguageModels
 import TensorCore
 import TestSupport
@@ -186,6 +188,42 @@ func worstDifference(_ a: [[Double]], _ b: [[Double]]) -> Double {
             #expect(abs(row.reduce(0, +) - 1) <= 1e-5 && row[(i + 1)...].allSatisfy { $0 == 0 }, "rows sum to 1 and attend only backwards")
         }
         print("\(name): head scores, worst |difference| \(worst)")
+    }
+
+    @Test func featurePatchingMatchesAHookOnTheLastLayer() throws {
+        // Features of the last layer change nothing but that layer's MLP output, so setting one to
+        // its clean activation in the corrupted run must equal adding (a_clean − a_corrupt) times its
+        // decoder row to the real corrupted run's MLP output there, with a plain hook.
+        let (model, r) = try AnalysisReference.load("llama")
+        let set = try TinyTranscoders.random(for: model, tokens: r.clean_ids, features: 64, l0: 8)
+        let last = model.configuration.layers - 1, n = r.clean_ids.count, d = model.configuration.width
+        var options = InterventionOptions()
+        options.freezeAttention = false
+        let cleanRun = try Interventions.run(model: model, transcoders: set, tokens: r.clean_ids, interventions: [], options: options)
+        var sites = [FeatureSite]()
+        for p in 1..<n { for (f, _) in cleanRun.activations[last].row(p).prefix(3) { sites.append(FeatureSite(layer: last, position: p, feature: f)) } }
+        sites.append(FeatureSite(layer: 0, position: 2, feature: cleanRun.activations[0].row(2).first!.feature))
+        let metric = Metric.logitDiff(r.a, r.b)
+        let scan = try FeaturePatching.scan(model: model, transcoders: set, clean: r.clean_ids, corrupt: r.corrupt_ids, metric: metric, sites: sites)
+        #expect(scan.cells.count == sites.count && abs(scan.clean - r.patching.clean) <= 1e-4 && abs(scan.corrupt - r.patching.corrupt) <= 1e-4)
+        var checked = 0
+        for cell in scan.cells where cell.site.layer == last {
+            let row = try set[last].decoderWeights.rows([cell.site.feature])
+            let change = cell.cleanActivation - cell.corruptActivation, p = cell.site.position
+            let hook: Hook = { _, value in for j in 0..<d { value.scalars[p * d + j] += change * row[j] } }
+            let expected = metric.values(try model.forward([r.corrupt_ids], hooks: [set.outputPoint(layer: last): hook]).logits)[0]
+            #expect(abs(cell.value - expected) <= 1e-5, "L\(last)/F\(cell.site.feature)@\(p): \(cell.value) vs \(expected)")
+            if change != 0 { checked += 1 }
+        }
+        #expect(checked > 3, "some patched features change")
+        let moved = scan.cells.map { abs($0.value - scan.corrupt) }.max()!
+        #expect(moved > 2e-4, "the patches move the metric well past the tolerance (\(moved))")
+        // Before the prompts' first difference (position 4) a feature is the same in both runs.
+        let early = scan.cells.first { $0.site.layer == 0 }!
+        #expect(early.cleanActivation == early.corruptActivation && early.value == scan.corrupt)
+        #expect(throws: AnalysisError.unequalLengths(clean: 12, corrupt: 11)) {
+            try FeaturePatching.scan(model: model, transcoders: set, clean: r.clean_ids, corrupt: Array(r.corrupt_ids.dropLast()), metric: metric, sites: sites)
+        }
     }
 
     @Test func inductionScoreReadsTheTokenAfterThePreviousOccurrence() throws {

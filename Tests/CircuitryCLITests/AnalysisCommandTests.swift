@@ -60,6 +60,26 @@ import TestSupport
         #expect(scores.count == 3 && scores.allSatisfy { $0.count == 9 })
     }
 
+    @Test func patchTakesAStoredGraphsFeatures() throws {
+        let store = temporaryPath(".sqlite")
+        #expect(try TraceFixture.trace("Hi there, Tex!", store: store, ["--slug", "tex"]).status == 0)
+        let files = ["--model", TraceFixture.tiny.modelPath, "--transcoders", TraceFixture.tiny.transcoderFolder, "--store", store]
+        let run = try CommandLineRun.circuitry(["patch", "Hi there, Tex!", "Hi there, Rex!", "--metric", "logit_diff(a,b)", "--graph", "tex",
+                                                "--features", "4", "--json"] + files)
+        #expect(run.status == 0, "\(run.standardError)")
+        let report = try decode(run)
+        let features = try #require(report["features"] as? [[String: Any]])
+        #expect(features.count == 4 && report["graph"] as? String == "tex")
+        let influences = features.compactMap { $0["influence"] as? Double }
+        #expect(influences == influences.sorted(by: >), "most influential first")
+        #expect(Set(features[0].keys).isSuperset(of: ["node", "layer", "pos", "feature", "clean_activation", "corrupt_activation", "score"]))
+        // The graph must be the clean prompt's, traced with the same transcoders.
+        TraceFixture.expectOneLineError(try CommandLineRun.circuitry(["patch", "Hi there, Rex!", "Hi there, Tex!", "--metric", "logit(a)",
+                                                                      "--graph", "tex"] + files), containing: "was traced on")
+        TraceFixture.expectOneLineError(try CommandLineRun.circuitry(["patch", "Hi there, Tex!", "Hi there, Rex!", "--metric", "logit(a)",
+                                                                      "--graph", "nope"] + files), containing: "nope")
+    }
+
     @Test func lensDlaAndHeadsPrintTheirJSON() throws {
         let model = try Fixtures.requireModel()
         let lens = try decode(try CommandLineRun.circuitry(["lens", "The capital of Texas is", "--target", " Austin", "--json", "--model", model]))

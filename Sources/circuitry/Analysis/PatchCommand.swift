@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Foundation
 import LanguageModels
+import GraphStore
 
 extension ReceiverInput: ExpressibleByArgument {}
 
@@ -25,6 +26,11 @@ struct PatchCommand: ParsableCommand {
             input with every other head frozen at its corrupted value; the receivers' inputs alone are
             then patched into the corrupted run. Scored the same way.
 
+            A graph's features as the sites (--graph SLUG, the clean prompt's graph): each of its --features
+            most influential features is set, in the corrupted run of the replacement model (its
+            transcoders, the corrupted run's own error terms, later features recomputed), to its clean
+            activation; scored the same way.
+
             Examples:
               circuitry patch "When Mary and John went to the store, John gave a drink to" \\
                               "When Mary and John went to the store, Mary gave a drink to" \\
@@ -32,6 +38,8 @@ struct PatchCommand: ParsableCommand {
               circuitry patch "The capital of Texas is" "The capital of Ohio is" --metric "prob( Austin)" --sites resid_pre --json
               circuitry patch "…John gave a drink to" "…Mary gave a drink to" --metric "logit_diff( Mary, John)" \\
                               --path-to 23.3 --receiver-input q --svg path.svg
+              circuitry patch "The capital of Texas is" "The capital of Ohio is" --metric "logit( Austin)" \\
+                              --graph the-capital-of-texas-is --features 30
             """)
 
     @Argument(help: "The clean prompt.") var clean: String
@@ -42,7 +50,13 @@ struct PatchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Path patching into these receiver heads (LAYER.HEAD, comma-separated).", valueName: "L.H,…"))
     var pathTo: String?
     @Option(name: .long, help: "The receivers' input that path patching replaces: q, k or v.") var receiverInput = ReceiverInput.q
+    @Option(name: .long, help: ArgumentHelp("Patch this stored graph's features (traced on CLEAN) instead of the sites.", valueName: "graph"))
+    var graph: String?
+    @Option(name: .long, help: "With --graph: how many of its most influential features.") var features = 20
+    @Flag(name: .long, help: "With --graph: keep attention patterns and norm scales at the corrupted run's.") var freezeAttention = false
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var transcoderOptions: TranscoderOptions
+    @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var output: JSONOption
 
     func receivers() throws -> [(layer: Int, head: Int)]? {
@@ -71,6 +85,58 @@ struct PatchCommand: ParsableCommand {
     func validate() throws {
         _ = try chosenSites()
         _ = try receivers()
+        guard features >= 1 else { throw ValidationError("--features must be at least 1") }
+        if graph != nil && pathTo != nil { throw ValidationError("give --graph or --path-to, not both") }
+    }
+
+    struct FeatureCell: Encodable {
+        var node: String; var layer: Int; var pos: Int; var feature: Int; var influence: Float
+        var cleanActivation: Float; var corruptActivation: Float; var value: Double?; var score: Double?
+    }
+    struct FeatureReport: Encodable {
+        var metric: String; var metricTokenIds: [Int]; var graph: String; var tokens: [String]; var corruptTokens: [String]
+        var clean: Double?; var corrupt: Double?; var features: [FeatureCell]; var seconds: Double
+    }
+
+    /// A graph's most influential features patched through the replacement model.
+    func runFeaturePatching(_ loaded: LoadedModel, clean cleanIds: [Int], corrupt corruptIds: [Int], metric parsed: Metric, graph name: String) throws {
+        let store = try storeOptions.openForReading()
+        let stored = try store.graph(name)
+        guard stored.provenance.tokens == cleanIds else {
+            throw CommandError("graph \(stored.summary.slug) was traced on \"\(Output.visible(stored.summary.prompt))\", not on the clean prompt: give that prompt as CLEAN")
+        }
+        let set = try transcoderOptions.load(for: loaded.configuration)
+        guard try set.fingerprint() == stored.provenance.transcoderFingerprint else {
+            throw CommandError("graph \(stored.summary.slug) was traced with the transcoders \(stored.summary.transcoderSet), not \(transcoderOptions.resolvedPath()): give those with --transcoders")
+        }
+        let chosen = stored.nodes.filter { $0.kind == .feature }.sorted { $0.influence > $1.influence }.prefix(features)
+        let sites = chosen.map { FeatureSite(layer: $0.layer!, position: $0.position, feature: $0.feature!) }
+        let bar = output.json ? nil : ProgressBar("patching features", total: max(sites.count, 1))
+        let start = Date()
+        let scan = try loaded.running {
+            try FeaturePatching.scan(model: loaded.model, transcoders: set, clean: cleanIds, corrupt: corruptIds, metric: parsed, sites: sites,
+                                     freezeAttention: freezeAttention) { done, _ in bar?.update(done) }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        bar?.finish()
+        let cells = zip(chosen, scan.cells).map { node, cell in
+            FeatureCell(node: "L\(cell.site.layer)/F\(cell.site.feature)@\(cell.site.position)", layer: cell.site.layer, pos: cell.site.position,
+                        feature: cell.site.feature, influence: node.influence, cleanActivation: cell.cleanActivation,
+                        corruptActivation: cell.corruptActivation, value: finite(cell.value), score: finite(scan.normalised(cell.value)))
+        }
+        if output.json {
+            try Output.json(FeatureReport(metric: metric, metricTokenIds: parsed.tokenIds, graph: stored.summary.slug, tokens: try loaded.tokenTexts(cleanIds),
+                                          corruptTokens: try loaded.tokenTexts(corruptIds), clean: finite(scan.clean), corrupt: finite(scan.corrupt),
+                                          features: cells, seconds: seconds))
+            return
+        }
+        print(String(format: "%@ through %@'s %d most influential features: clean %.4f, corrupted %.4f (%.2f s)", Output.visible(metric),
+                     stored.summary.slug, cells.count, scan.clean, scan.corrupt, seconds))
+        print("feature              influence   clean act  corrupt act     score")
+        for c in cells {
+            print(Output.padded(c.node, 20) + String(format: " %9.5f  %10.4f  %11.4f  ", c.influence, c.cleanActivation, c.corruptActivation)
+                  + (c.score.map { String(format: "%8.4f", $0) } ?? "       —"))
+        }
     }
 
     struct PathReport: Encodable {
@@ -129,6 +195,10 @@ struct PatchCommand: ParsableCommand {
             throw AnalysisError.unequalLengths(clean: cleanIds.count, corrupt: corruptIds.count)
         }
         let parsed = try Metric.parse(metric) { try loaded.tokenize($0, bos: false) }
+        if let graph {
+            try runFeaturePatching(loaded, clean: cleanIds, corrupt: corruptIds, metric: parsed.metric, graph: graph)
+            return
+        }
         if let receivers = try receivers() {
             try runPathPatching(loaded, clean: cleanIds, corrupt: corruptIds, metric: parsed.metric, receivers: receivers)
             return
