@@ -75,7 +75,7 @@ ind = sorted(heads["heads"], key=lambda h: -h["induction"])[:5]
 lines.append("  strongest induction heads: " + ", ".join(f"L{h['layer']}.H{h['head']} {h['induction']:.3f}" for h in ind))
 heads_site = next(s for s in patch["sites"] if s["site"] == "heads")
 cells = sorted(((abs(v), l, h, v) for l, row in enumerate(heads_site["scores"]) for h, v in enumerate(row)), reverse=True)[:6]
-lines.append("  IOI heads whose patching moves the logit difference most: " + ", ".join(f"L{l}.H{h} {v:+.3f}" for _, l, h, v in cells))
+lines.append("  heads whose patching moves the metric most: " + ", ".join(f"L{l}.H{h} {v:+.3f}" for _, l, h, v in cells))
 wp = worst(path["values"], ref["path"]["q"])
 lines.append(f"path patching into {', '.join(path['receivers'])} (q): {len(path['values'])} x {len(path['values'][0])} senders, worst |metric difference| {wp:.2e}; "
              f"{path['seconds']:.2f} s against {ref['path_seconds']:.2f} s ({ref['path_seconds'] / path['seconds']:.1f}x)")
