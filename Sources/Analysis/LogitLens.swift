@@ -34,15 +34,18 @@ public struct LogitLens: Sendable {
         if let target, !(0..<c.vocabularySize).contains(target) {
             throw LanguageModelError.tokenOutOfRange(id: target, vocabularySize: c.vocabularySize)
         }
-        let points: [HookPoint] = [.residPre(layer: 0)] + (0..<c.layers).map { .residPost(layer: $0) }
-        let run = try model.forward([tokens], cache: .points(Set(points)), logits: .none)
-        var cells = [[Cell]]()
-        for point in points {
-            let stream = try run.cache[point]!.reshaped([tokens.count, c.width])
-            let logits = try model.logits(of: try model.finalNormalized(stream))          // [n, v]
-            cells.append(try lensRow(logits, target: target, top: k))
+        let cells = try streams(model: model, tokens: tokens).map { stream in
+            try lensRow(try model.logits(of: try model.finalNormalized(stream)), target: target, top: k)      // [n, v] logits
         }
         return LogitLens(rows: ["embed"] + (0..<c.layers).map(String.init), cells: cells, target: target)
+    }
+
+    /// The stream of each lens row for one prompt, [rows][n, d]: entering block 0, then leaving each block.
+    static func streams(model: TransformerModel, tokens: [Int]) throws -> [Tensor] {
+        let c = model.configuration
+        let points: [HookPoint] = [.residPre(layer: 0)] + (0..<c.layers).map { .residPost(layer: $0) }
+        let run = try model.forward([tokens], cache: .points(Set(points)), logits: .none)
+        return try points.map { try run.cache[$0]!.reshaped([tokens.count, c.width]) }
     }
 
     /// One row of cells from logits [n, v].

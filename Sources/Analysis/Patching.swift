@@ -99,11 +99,7 @@ public enum Patching {
                             clean: ActivationCache, metric: Metric, positions n: Int) throws -> [Double] {
         let d = model.configuration.width
         let b = items.count
-        var residual = try Tensor(shape: [b, n, d]) { out in
-            base.scalars.withUnsafeBufferPointer { src in
-                for j in 0..<b { for i in 0..<(n * d) { out[j * n * d + i] = src[i] } }
-            }
-        }
+        var residual = try tiled(base, copies: b)
         var hooks = [HookPoint: Hook]()
         switch site {
         case .residPre:
@@ -126,9 +122,27 @@ public enum Patching {
                 }
             }
         }
-        let run = try model.forward(residual: residual, fromLayer: l, cache: .points([.finalNormalized]), hooks: hooks, logits: .none)
+        return try lastPositionValues(metric, model: model, residual: residual, fromLayer: l, hooks: hooks)
+    }
+
+    /// The metric at the last position of each prompt of a batch run from layer `first` on (only
+    /// the logits the metric reads are computed).
+    static func lastPositionValues(_ metric: Metric, model: TransformerModel, residual: Tensor, fromLayer first: Int,
+                                   hooks: [HookPoint: Hook]) throws -> [Double] {
+        let run = try model.forward(residual: residual, fromLayer: first, cache: .points([.finalNormalized]), hooks: hooks, logits: .none)
         let final = run.cache[.finalNormalized]!                                            // [b, n, d]
+        let (b, n, d) = (final.shape[0], final.shape[1], final.shape[2])
         return try metric.values(finalRows: try final.slice(axis: 1, (n - 1)..<n).reshaped([b, d]), model: model)
+    }
+
+    /// `copies` copies of a [1, n, d] activation as a batch [copies, n, d].
+    static func tiled(_ one: Tensor, copies: Int) throws -> Tensor {
+        let count = one.count
+        return try Tensor(shape: [copies] + one.shape.dropFirst()) { out in
+            one.scalars.withUnsafeBufferPointer { src in
+                for j in 0..<copies { for i in 0..<count { out[j * count + i] = src[i] } }
+            }
+        }
     }
 
     /// Whether the clean and corrupted runs hold the same values at a cell (a position's row, or a

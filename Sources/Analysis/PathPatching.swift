@@ -95,7 +95,7 @@ public enum PathPatching {
                     }
                 }
             }
-            let base = try tiled(corruptRun.cache[.residPre(layer: sender)]!, copies: h)
+            let base = try Patching.tiled(corruptRun.cache[.residPre(layer: sender)]!, copies: h)
             let recorded = try model.forward(residual: base, fromLayer: sender,
                                               cache: .points(Set(receiverLayers.map { input.point(layer: $0) })), hooks: hooks, logits: .none).cache
             // Step 2: the corrupted run with only the receivers' inputs replaced.
@@ -113,22 +113,10 @@ public enum PathPatching {
                     }
                 }
             }
-            let patched = try model.forward(residual: try tiled(corruptRun.cache[.residPre(layer: first)]!, copies: h), fromLayer: first,
-                                            cache: .points([.finalNormalized]), hooks: patch, logits: .none)
-            let final = patched.cache[.finalNormalized]!
-            scan.values.append(try metric.values(finalRows: try final.slice(axis: 1, (n - 1)..<n).reshaped([h, c.width]), model: model))
+            scan.values.append(try Patching.lastPositionValues(metric, model: model, residual: try Patching.tiled(corruptRun.cache[.residPre(layer: first)]!, copies: h),
+                                                               fromLayer: first, hooks: patch))
             progress?(sender + 1, first)
         }
         return scan
-    }
-
-    /// `copies` copies of a [1, n, d] activation as a batch [copies, n, d].
-    static func tiled(_ one: Tensor, copies: Int) throws -> Tensor {
-        let count = one.count
-        return try Tensor(shape: [copies] + one.shape.dropFirst()) { out in
-            one.scalars.withUnsafeBufferPointer { src in
-                for j in 0..<copies { for i in 0..<count { out[j * count + i] = src[i] } }
-            }
-        }
     }
 }

@@ -25,14 +25,6 @@ public struct TunedLens: Sendable {
     /// [d, d] and [d] per lens row: the embedding, then each layer.
     public var weights: [Tensor], biases: [Tensor]
 
-    /// The stream of each lens row for one prompt: [rows][n, d].
-    static func streams(model: TransformerModel, tokens: [Int]) throws -> [Tensor] {
-        let c = model.configuration
-        let points: [HookPoint] = [.residPre(layer: 0)] + (0..<c.layers).map { .residPost(layer: $0) }
-        let run = try model.forward([tokens], cache: .points(Set(points)), logits: .none)
-        return try points.map { try run.cache[$0]!.reshaped([tokens.count, c.width]) }
-    }
-
     /// Fits every translator on `sequences` (token ids; position 0 is left out).
     public static func fit(model: TransformerModel, sequences: [[Int]], ridge: Double = 1e-3,
                            progress: ((Int, Int) -> Void)? = nil) throws -> TunedLens {
@@ -43,7 +35,7 @@ public struct TunedLens: Sendable {
         var gram = [[Double]](repeating: [Double](repeating: 0, count: (d + 1) * (d + 1)), count: rows)
         var cross = [[Double]](repeating: [Double](repeating: 0, count: (d + 1) * d), count: rows)
         for (s, sequence) in sequences.enumerated() where sequence.count > 1 {
-            let streams = try Self.streams(model: model, tokens: sequence)
+            let streams = try LogitLens.streams(model: model, tokens: sequence)
             let n = sequence.count - 1
             let y = try streams[rows - 1].slice(axis: 0, 1..<(n + 1))                       // [n, d]
             let ones = try Tensor(repeating: 1, shape: [n, 1])
@@ -123,7 +115,7 @@ public struct TunedLens: Sendable {
     public func run(model: TransformerModel, tokens: [Int], target: Int? = nil, top k: Int = 5) throws -> LogitLens {
         guard !tokens.isEmpty else { throw AnalysisError.emptyPrompt }
         try check(model)
-        let streams = try Self.streams(model: model, tokens: tokens)
+        let streams = try LogitLens.streams(model: model, tokens: tokens)
         let cells = try streams.enumerated().map { r, stream in
             try LogitLens.lensRow(try model.logits(of: try model.finalNormalized(try translate(stream, row: r))), target: target, top: k)
         }
@@ -138,7 +130,7 @@ public struct TunedLens: Sendable {
         var plain = [Double](repeating: 0, count: rows), tuned = plain
         var count = 0
         for sequence in sequences where sequence.count > 1 {
-            let streams = try Self.streams(model: model, tokens: sequence)
+            let streams = try LogitLens.streams(model: model, tokens: sequence)
             let n = sequence.count - 1
             func logProbabilities(_ stream: Tensor) throws -> Tensor {
                 try model.logits(of: try model.finalNormalized(try stream.slice(axis: 0, 1..<(n + 1)))).logSoftmax()

@@ -176,10 +176,7 @@ struct PatchCommand: ParsableCommand {
         }
         print(String(format: "%@ via %@ (%@): clean %.4f, corrupted %.4f (%.2f s)", Output.visible(metric), names.joined(separator: ", "),
                      receiverInput.rawValue, scan.clean, scan.corrupt, seconds))
-        var best = [(layer: Int, head: Int, score: Double)]()
-        for (l, row) in scan.values.enumerated() { for (j, v) in row.enumerated() { if let s = scan.normalised(v) { best.append((l, j, s)) } } }
-        best.sort { abs($0.score) > abs($1.score) }
-        print("strongest senders: " + best.prefix(8).map { String(format: "L%d.H%d %.3f", $0.layer, $0.head, $0.score) }.joined(separator: ", "))
+        print("strongest senders: " + strongest(scan.values, scan.normalised, count: 8, "L%d.H%d %.3f"))
     }
 
     struct Site: Encodable { var site: String; var columns: String; var scores: [[Double?]]; var values: [[Double?]] }
@@ -240,43 +237,17 @@ struct PatchCommand: ParsableCommand {
         print(String(format: "%@: clean %.4f, corrupted %.4f (%d tokens; %.2f s)", Output.visible(metric), scan.clean, scan.corrupt, cleanIds.count, seconds))
         if scan.normalised(scan.clean) == nil { print("the two prompts give the same value: scores are undefined") }
         for (site, values) in scan.sites {
-            var best = [(layer: Int, column: Int, score: Double)]()
-            for (l, row) in values.enumerated() {
-                for (j, v) in row.enumerated() { if let s = scan.normalised(v) { best.append((l, j, s)) } }
-            }
-            best.sort { abs($0.score) > abs($1.score) }
-            let shown = best.prefix(5).map { b in
-                site.byHead ? String(format: "L%d.H%d %.3f", b.layer, b.column, b.score) : String(format: "L%d@%d %.3f", b.layer, b.column, b.score)
-            }
-            print("\(Output.padded(site.rawValue, 10)) strongest: " + shown.joined(separator: ", "))
+            print("\(Output.padded(site.rawValue, 10)) strongest: " + strongest(values, scan.normalised, count: 5, site.byHead ? "L%d.H%d %.3f" : "L%d@%d %.3f"))
         }
     }
-}
 
-/// Several SVG pictures one under another, as one picture.
-func stackedSVG(_ parts: [String]) -> String {
-    var y = 0.0, width = 0.0, body = ""
-    for part in parts {
-        let size = svgSize(part)
-        body += String(format: "<g transform=\"translate(0,%.0f)\">\n", y) + svgBody(part) + "</g>\n"
-        y += size.height
-        width = max(width, size.width)
+    /// The `count` cells of a [layer][column] grid with the largest normalised scores in magnitude.
+    func strongest(_ grid: [[Double]], _ normalised: (Double) -> Double?, count: Int, _ format: String) -> String {
+        var best = [(layer: Int, column: Int, score: Double)]()
+        for (l, row) in grid.enumerated() {
+            for (j, v) in row.enumerated() { if let s = normalised(v) { best.append((l, j, s)) } }
+        }
+        best.sort { abs($0.score) > abs($1.score) }
+        return best.prefix(count).map { String(format: format, $0.layer, $0.column, $0.score) }.joined(separator: ", ")
     }
-    return String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"11\">\n", width, y)
-        + body + "</svg>\n"
-}
-
-/// The width and height our SVG writers put on their first line.
-private func svgSize(_ svg: String) -> (width: Double, height: Double) {
-    func attribute(_ name: String) -> Double {
-        guard let range = svg.range(of: "\(name)=\"") else { return 0 }
-        return Double(svg[range.upperBound...].prefix { $0 != "\"" }) ?? 0
-    }
-    return (attribute("width"), attribute("height"))
-}
-
-/// An SVG picture without its outer element.
-private func svgBody(_ svg: String) -> String {
-    let lines = svg.split(separator: "\n", omittingEmptySubsequences: false)
-    return lines.dropFirst().filter { $0 != "</svg>" && !$0.isEmpty }.joined(separator: "\n") + "\n"
 }
