@@ -50,7 +50,7 @@ let package = Package(
                 swiftSettings: numericSettings),
         .target(name: "Attribution", dependencies: ["TensorCore", "Autodiff", "ModelIO", "LanguageModels", "Transcoders"],
                 swiftSettings: numericSettings),
-        .target(name: "Analysis", dependencies: ["TensorCore", "ModelIO", "LanguageModels", "Transcoders", "Attribution"], swiftSettings: numericSettings),
+        .target(name: "Analysis", dependencies: ["CBLAS", "TensorCore", "ModelIO", "LanguageModels", "Transcoders", "Attribution"], swiftSettings: numericSettings),
         .target(name: "GraphStore", dependencies: ["TensorCore", "Transcoders", "Attribution", "CZlib", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "GRDBSQLite", package: "GRDB.swift")],
                 swiftSettings: numericSettings),

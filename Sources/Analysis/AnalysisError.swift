@@ -9,6 +9,7 @@ public enum AnalysisError: Error, Equatable, Sendable, CustomStringConvertible {
     case layerOutOfRange(layer: Int, layers: Int)
     case headOutOfRange(head: Int, heads: Int)
     case tooShort(String)
+    case invalid(String)
 
     public var description: String {
         switch self {
@@ -25,7 +26,7 @@ public enum AnalysisError: Error, Equatable, Sendable, CustomStringConvertible {
             "layer \(layer) is outside the model (0..<\(layers))"
         case let .headOutOfRange(head, heads):
             "head \(head) is outside the layer (0..<\(heads))"
-        case let .tooShort(reason):
+        case let .tooShort(reason), let .invalid(reason):
             reason
         }
     }

@@ -9,6 +9,7 @@ public enum LanguageModelError: Error, Equatable, Sendable {
     case hookShape(hook: String, expected: [Int], found: [Int])
     case invalidPosition(position: Int, length: Int)
     case invalidLayer(layer: Int, layers: Int)
+    case unknownHook(name: String, examples: [String])
 }
 
 extension LanguageModelError: CustomStringConvertible {
@@ -32,6 +33,8 @@ extension LanguageModelError: CustomStringConvertible {
             return "position \(position) is outside the prompt (0..<\(length))"
         case let .invalidLayer(layer, layers):
             return "layer \(layer) is outside the model (0..<\(layers))"
+        case let .unknownHook(name, examples):
+            return "\(name) is not a hook point of this model (for example: \(examples.joined(separator: ", ")))"
         }
     }
 }

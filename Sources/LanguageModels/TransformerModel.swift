@@ -171,6 +171,29 @@ public final class TransformerModel: @unchecked Sendable {
         [.embed] + (0..<configuration.layers).flatMap { architecture.points(layer: $0) } + [.finalNormScale, .finalNormalized]
     }
 
+    /// The hook point a TransformerLens name (`blocks.6.hook_resid_post`, `hook_embed`) names on
+    /// this model; throws naming the problem when the name is unknown or the layer out of range.
+    public func hookPoint(named name: String) throws -> HookPoint {
+        if let point = hookPoints.first(where: { $0.description == name }) { return point }
+        let parts = name.split(separator: ".", maxSplits: 2)
+        if parts.count == 3, parts[0] == "blocks", let l = Int(parts[1]), l < 0 || l >= configuration.layers {
+            throw LanguageModelError.invalidLayer(layer: l, layers: configuration.layers)
+        }
+        let examples = ["hook_embed", "blocks.0.hook_resid_pre", "blocks.0.hook_resid_post", "blocks.0.hook_mlp_out"]
+        throw LanguageModelError.unknownHook(name: name, examples: examples)
+    }
+
+    /// The width of a hook point's rows ([b, n, width]); nil for attention patterns and norm scales.
+    public func width(of point: HookPoint) -> Int? {
+        let c = configuration
+        switch point {
+        case .attnPattern, .attnNormScale, .attnPostNormScale, .mlpNormScale, .mlpPostNormScale, .finalNormScale: return nil
+        case .attnQ, .attnZ: return c.heads * c.headDimension
+        case .attnK, .attnV: return c.keyValueHeads * c.headDimension
+        default: return c.width
+        }
+    }
+
     /// The residual stream's start for tokens: embedding rows, times the embedding scale [n, d].
     public func embed(_ tokens: [Int]) throws -> Tensor {
         let rows = try embedding.gatherRows(tokens)
@@ -321,9 +344,16 @@ extension TransformerModel {
         }
     }
 
+    /// Runs prompts of equal length only as far as `points` (the layers after the last of them
+    /// are not run, no logits) and returns their activations.
+    public func activations(_ batch: [[Int]], at points: Set<HookPoint>, hooks: [HookPoint: Hook] = [:]) throws -> ActivationCache {
+        guard !points.isEmpty else { return ActivationCache() }
+        return try run(batch, cache: .points(points), hooks: hooks, logits: .none, kvCache: nil, stopAfter: points).cache
+    }
+
     private func run(
         _ batch: [[Int]], cache selection: CacheSelection, hooks: [HookPoint: Hook],
-        logits: LogitSelection, kvCache: UnsafeMutablePointer<KVCache>?
+        logits: LogitSelection, kvCache: UnsafeMutablePointer<KVCache>?, stopAfter: Set<HookPoint>? = nil
     ) throws -> ForwardResult {
         let c = configuration
         guard let n = batch.first?.count, n > 0 else { throw LanguageModelError.emptyPrompt }
@@ -335,8 +365,13 @@ extension TransformerModel {
             throw LanguageModelError.tokenOutOfRange(id: id, vocabularySize: c.vocabularySize)
         }
         let b = batch.count
-        var evaluator = ForwardEvaluator(model: self, run: ForwardRun(selection: selection, hooks: hooks), start: start, kvCache: kvCache)
-        let final = try evaluate(try embed(Array(batch.joined())).reshaped([b, n, c.width]), &evaluator)
+        var evaluator = ForwardEvaluator(model: self, run: ForwardRun(selection: selection, hooks: hooks, remaining: stopAfter), start: start, kvCache: kvCache)
+        let embedded = try embed(Array(batch.joined())).reshaped([b, n, c.width])
+        if stopAfter != nil {
+            do { _ = try evaluate(embedded, &evaluator) } catch is ForwardRun.Stopped {}
+            return ForwardResult(logits: try Tensor(zeros: [b, 0, c.vocabularySize]), cache: evaluator.run.cache)
+        }
+        let final = try evaluate(embedded, &evaluator)
         kvCache?.pointee.advance(by: n)
         return try result(final, logits: logits, cache: evaluator.run.cache)
     }
@@ -457,6 +492,11 @@ struct ForwardRun {
     let selection: CacheSelection
     let hooks: [HookPoint: Hook]
     var cache = ActivationCache()
+    /// Points still to record before the run may stop (nil: run to the end).
+    var remaining: Set<HookPoint>? = nil
+
+    /// Thrown once every point in `remaining` is recorded, to end the run early.
+    struct Stopped: Error {}
 
     /// Whether anything reads or replaces the point.
     func watches(_ point: HookPoint) -> Bool { hooks[point] != nil || selection.includes(point) }
@@ -471,6 +511,7 @@ struct ForwardRun {
             }
         }
         if selection.includes(point) { cache[point] = value }
+        if remaining != nil, remaining!.remove(point) != nil, remaining!.isEmpty { throw Stopped() }
     }
 
     /// A norm (RMSNorm, or LayerNorm with its bias) whose per-row scale ([b, n]) is a hook point,

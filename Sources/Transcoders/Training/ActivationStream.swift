@@ -56,6 +56,8 @@ struct ActivationSource {
     /// Where layer l's transcoder reads and writes.
     var inputPoint: (Int) -> HookPoint = TranscoderSet.defaultInputPoint
     var outputPoint: (Int) -> HookPoint = TranscoderSet.defaultOutputPoint
+    /// The layers whose rows a batch holds (all when nil); `inputs[i]` is the i-th of them.
+    var layers: [Int]? = nil
 
     /// Positions of each sequence as the model sees it.
     var length: Int { model.sequencePrefix.count + corpus.sequenceLength }
@@ -71,17 +73,21 @@ struct ActivationSource {
     }
 
     func batch(_ index: Int) throws -> ActivationRows {
-        let layers = model.configuration.layers
-        let points = Set((0..<layers).flatMap { [inputPoint($0), outputPoint($0)] })
-        let result = try model.forward(sequences(index), cache: .points(points), logits: .none)
+        let layers = self.layers ?? Array(0..<model.configuration.layers)
+        let points = Set(layers.flatMap { [inputPoint($0), outputPoint($0)] })
+        // Layers after the last point needed are not run.
+        let cache = try model.activations(sequences(index), at: points)
         let (s, n, d) = (sequencesPerBatch, length, model.configuration.width)
         // Rows of positions 1..<n of every sequence.
         let keep = (0..<s).flatMap { j in (1..<n).map { j * n + $0 } }
         func rows(_ point: HookPoint) throws -> Tensor {
-            try result.cache[point]!.reshaped([s * n, d]).gatherRows(keep)
+            let value = cache[point]!
+            return try value.reshaped([s * n, value.shape.last ?? d]).gatherRows(keep)
         }
-        return ActivationRows(inputs: try (0..<layers).map { try rows(inputPoint($0)) },
-                              outputs: try (0..<layers).map { try rows(outputPoint($0)) },
+        let inputs = try layers.map { try rows(inputPoint($0)) }
+        // An SAE reads and reconstructs one point: its outputs are its inputs (shared storage).
+        let outputs = try layers.enumerated().map { i, l in outputPoint(l) == inputPoint(l) ? inputs[i] : try rows(outputPoint(l)) }
+        return ActivationRows(inputs: inputs, outputs: outputs,
                               ids: (0..<keep.count).map { RowID(batch: index, row: $0) })
     }
 }

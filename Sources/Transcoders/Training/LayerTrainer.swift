@@ -99,6 +99,45 @@ final class LayerTrainer: @unchecked Sendable {
         return batchFVU
     }
 
+    /// One step of the classic SAE recipe on rows x ([n, d], raw; the target is x itself): ReLU
+    /// features, loss = FVU + λ · Σ_i a_i per token, then every decoder row back to unit length
+    /// (the decoder-norm constraint, so the penalty cannot be dodged by shrinking activations).
+    @discardableResult
+    func stepL1(inputs rawX: Tensor, options: TrainingOptions, learningRate: Float, tokensSeen: Int) throws -> Double {
+        let x = rawX.scaled(by: inputScale)
+        let (n, d) = (x.shape[0], x.shape[1])
+        let f = encoder.value.shape[0]
+        let variance = max(Double(try (x - x.mean(axis: 0)).squared().sum()), 1e-12)
+        let tape = Tape()
+        let a = try tape.constant(x).linear(tape.parameter(encoder), bias: tape.parameter(encoderBias)).relu()
+        let reconstruction = try a.linear(tape.parameter(decoder).transposed(), bias: tape.parameter(decoderBias))
+        let lambda = options.l1Coefficient ?? 1e-3
+        let loss = try reconstruction.meanSquaredError(x).scaled(by: Float(Double(n * d) / variance)) + a.sumAll().scaled(by: lambda / Float(n))
+        try tape.backward(seeds: [(loss, try Tensor(repeating: 1, shape: [1]))], keep: [])
+        adam.learningRate = learningRate
+        adam.step(parameters)
+        // The constraint: unit-norm decoder rows.
+        decoder.value.scalars.withUnsafeMutableBufferPointer { w in
+            for i in 0..<f {
+                var norm: Float = 0
+                for j in 0..<d { norm += w[i * d + j] * w[i * d + j] }
+                let inverse = 1 / max(norm.squareRoot(), 1e-8)
+                for j in 0..<d { w[i * d + j] *= inverse }
+            }
+        }
+        // Statistics of the rows before the step.
+        var active = 0
+        a.value.scalars.withUnsafeBufferPointer { p in
+            for r in 0..<n { for i in 0..<f where p[r * f + i] > 0 { active += 1; lastFired[i] = tokensSeen + n } }
+        }
+        let batchFVU = Double(try (reconstruction.value - x).squared().sum()) / variance
+        cutoffSteps += 1
+        fvu = cutoffSteps == 1 ? batchFVU : 0.9 * fvu + 0.1 * batchFVU
+        let batchL0 = Double(active) / Double(n)
+        l0 = cutoffSteps == 1 ? batchL0 : 0.9 * l0 + 0.1 * batchL0
+        return batchFVU
+    }
+
     /// Statistics after a step taken elsewhere (the joint cross-layer step).
     func record(active: SparseActivations, cutoff selected: Float, fvu batchFVU: Double, tokensSeen: Int, rows n: Int) {
         for f in active.features { lastFired[Int(f)] = tokensSeen + n }
@@ -115,7 +154,8 @@ final class LayerTrainer: @unchecked Sendable {
 
     /// The trained transcoder on raw activations, as a JumpReLU with the mean BatchTopK cutoff.
     /// `outputScales[t]`: the output scale of layer t (what each cross-layer decoder is divided by).
-    func transcoder(outputScales: [Float]? = nil) throws -> Transcoder {
+    /// `l1`: trained with the L1 recipe, so a ReLU (no threshold).
+    func transcoder(outputScales: [Float]? = nil, l1: Bool = false) throws -> Transcoder {
         let f = encoder.value.shape[0], d = encoder.value.shape[1]
         var w = decoder.value.scaled(by: 1 / outputScale)
         if span > 1, let outputScales {
@@ -129,6 +169,6 @@ final class LayerTrainer: @unchecked Sendable {
             layer: layer, encoder: encoder.value.scaled(by: inputScale), encoderBias: encoderBias.value,
             decoder: w, decoderBias: decoderBias.value.scaled(by: 1 / outputScale),
             skip: skip?.value.scaled(by: inputScale / outputScale),
-            activation: .jumpReLU(threshold: try Tensor(repeating: cutoff, shape: [f])))
+            activation: l1 ? .relu : .jumpReLU(threshold: try Tensor(repeating: cutoff, shape: [f])))
     }
 }

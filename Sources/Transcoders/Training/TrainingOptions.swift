@@ -42,6 +42,17 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         set { crossLayerTraining = newValue }
     }
     var crossLayerTraining: Bool?
+    /// Train a sparse autoencoder on this hook point (its TransformerLens name) instead of
+    /// transcoders: one dictionary that reads and reconstructs the point, no skip connection.
+    public var saeHook: String? = nil
+    /// How sparsity is trained: "batchtopk" (the default: k per row on average, AuxK for dead
+    /// features) or "l1" (ReLU with an L1 penalty on activations and unit-norm decoder rows).
+    public var sparsity: String? = nil
+    /// The L1 penalty's weight, per token, against the FVU-normalised reconstruction loss.
+    public var l1Coefficient: Float? = nil
+
+    public static let sparsityMethods = ["batchtopk", "l1"]
+    public var usesL1: Bool { sparsity == "l1" }
 
     public init() {}
 
@@ -62,6 +73,17 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if crossLayer && onlyLayers != nil {
             throw TranscoderError.invalidOptions("a cross-layer transcoder trains every layer jointly: it cannot train only some layers")
         }
+        if let sparsity, !Self.sparsityMethods.contains(sparsity) {
+            throw TranscoderError.invalidOptions("sparsity \(sparsity) is not one of \(Self.sparsityMethods.joined(separator: ", "))")
+        }
+        if let l1Coefficient, !(l1Coefficient >= 0 && l1Coefficient.isFinite) {
+            throw TranscoderError.invalidOptions("the L1 coefficient must be 0 or more")
+        }
+        if saeHook != nil {
+            guard !crossLayer else { throw TranscoderError.invalidOptions("an SAE reads one hook point: it cannot be cross-layer") }
+            return
+        }
+        guard !usesL1 else { throw TranscoderError.invalidOptions("transcoders train with BatchTopK; the L1 recipe is for SAEs") }
         guard TranscoderSet.inputSites[inputHook] != nil else {
             throw TranscoderError.invalidOptions("--input-hook \(inputHook) is not a site (\(TranscoderSet.supportedInputHooks.sorted().joined(separator: ", ")))")
         }

@@ -37,19 +37,30 @@ public final class TranscoderTrainer: @unchecked Sendable {
     public init(model: TransformerModel, corpus: TokenCorpus, options: TrainingOptions, checkpointFolder: String?) throws {
         try options.validate()
         let c = model.configuration
-        layerIndices = options.onlyLayers ?? Array(0..<c.layers)
-        for l in layerIndices where l < 0 || l >= c.layers { throw LanguageModelError.invalidLayer(layer: l, layers: c.layers) }
         self.options = options
         self.model = model
-        self.source = ActivationSource(model: model, corpus: corpus, sequencesPerBatch: options.sequencesPerBatch, heldOut: false,
-                                       inputPoint: TranscoderSet.inputSites[options.inputHook]!,
-                                       outputPoint: TranscoderSet.outputSites[options.outputHook]!)
-        for site in [source.inputPoint(0), source.outputPoint(0)] where !model.hookPoints.contains(site) {
-            throw TranscoderError.invalidOptions("\(site) is not a hook point of \(c.architecture) models")
+        var width = c.width
+        if let hook = options.saeHook {
+            // An SAE: one dictionary reading and reconstructing one hook point.
+            let point = try model.hookPoint(named: hook)
+            guard let w = model.width(of: point) else { throw TranscoderError.invalidOptions("\(hook) has no rows an SAE could read") }
+            width = w
+            layerIndices = [point.layer ?? 0]
+            self.source = ActivationSource(model: model, corpus: corpus, sequencesPerBatch: options.sequencesPerBatch, heldOut: false,
+                                           inputPoint: { _ in point }, outputPoint: { _ in point }, layers: layerIndices)
+        } else {
+            layerIndices = options.onlyLayers ?? Array(0..<c.layers)
+            for l in layerIndices where l < 0 || l >= c.layers { throw LanguageModelError.invalidLayer(layer: l, layers: c.layers) }
+            self.source = ActivationSource(model: model, corpus: corpus, sequencesPerBatch: options.sequencesPerBatch, heldOut: false,
+                                           inputPoint: TranscoderSet.inputSites[options.inputHook]!,
+                                           outputPoint: TranscoderSet.outputSites[options.outputHook]!, layers: layerIndices)
+            for site in [source.inputPoint(0), source.outputPoint(0)] where !model.hookPoints.contains(site) {
+                throw TranscoderError.invalidOptions("\(site) is not a hook point of \(c.architecture) models")
+            }
         }
         self.layers = try layerIndices.map {
-            try LayerTrainer(layer: $0, features: options.features, width: c.width, learningRate: options.learningRate, seed: options.seed,
-                             skip: options.skip, span: options.crossLayer ? c.layers - $0 : 1)
+            try LayerTrainer(layer: $0, features: options.features, width: width, learningRate: options.learningRate, seed: options.seed,
+                             skip: options.saeHook == nil && options.skip, span: options.crossLayer ? c.layers - $0 : 1)
         }
         self.checkpointFolder = checkpointFolder
         self.random = SeededGenerator(seed: options.seed ^ 0x5DEECE66D)
@@ -77,7 +88,7 @@ public final class TranscoderTrainer: @unchecked Sendable {
             forwardSeconds += Date().timeIntervalSince(t0)
             nextBatch += 1
             for (i, trainer) in layers.enumerated() where trainer.inputScale == 0 {
-                try trainer.calibrate(inputs: first.inputs[layerIndices[i]], outputs: first.outputs[layerIndices[i]])
+                try trainer.calibrate(inputs: first.inputs[i], outputs: first.outputs[i])
             }
             _ = try buffer.exchange(adding: first, taking: 0, random: &random)
         }
@@ -96,19 +107,25 @@ public final class TranscoderTrainer: @unchecked Sendable {
                 // One joint step over every layer (the step itself runs layers in parallel).
                 for s in 0..<stepCount {
                     let indices = Array((s * size)..<(s == stepCount - 1 ? rows.count : (s + 1) * size))
-                    try CrossLayerStep.step(layers, inputs: try layerIndices.map { try rows.inputs[$0].gatherRows(indices) },
-                                            outputs: try layerIndices.map { try rows.outputs[$0].gatherRows(indices) }, options: options,
+                    try CrossLayerStep.step(layers, inputs: try rows.inputs.map { try $0.gatherRows(indices) },
+                                            outputs: try rows.outputs.map { try $0.gatherRows(indices) }, options: options,
                                             learningRate: learningRate(step: baseStep + s), tokensSeen: baseTokens + s * size)
                 }
             } else { Parallel.forEach(layers.count) { i in
-                let trainer = self.layers[i], l = self.layerIndices[i]
+                let trainer = self.layers[i]
                 do {
                     for s in 0..<stepCount {
                         let range = (s * size)..<(s == stepCount - 1 ? rows.count : (s + 1) * size)
                         let indices = Array(range)
-                        try trainer.step(inputs: rows.inputs[l].gatherRows(indices), outputs: rows.outputs[l].gatherRows(indices),
-                                         options: self.options, learningRate: self.learningRate(step: baseStep + s),
-                                         tokensSeen: baseTokens + range.lowerBound)
+                        let x = try rows.inputs[i].gatherRows(indices)
+                        let y = self.options.saeHook == nil ? try rows.outputs[i].gatherRows(indices) : x
+                        if self.options.usesL1 {
+                            try trainer.stepL1(inputs: x, options: self.options, learningRate: self.learningRate(step: baseStep + s),
+                                               tokensSeen: baseTokens + range.lowerBound)
+                        } else {
+                            try trainer.step(inputs: x, outputs: y, options: self.options, learningRate: self.learningRate(step: baseStep + s),
+                                             tokensSeen: baseTokens + range.lowerBound)
+                        }
                     }
                 } catch {
                     failure.record(error)
@@ -146,7 +163,7 @@ public final class TranscoderTrainer: @unchecked Sendable {
     /// The trained transcoders of the layers trained (JumpReLU, on raw activations).
     public func transcoders() throws -> [Transcoder] {
         let scales = layers.map(\.outputScale)
-        return try layers.map { try $0.transcoder(outputScales: options.crossLayer ? scales : nil) }
+        return try layers.map { try $0.transcoder(outputScales: options.crossLayer ? scales : nil, l1: options.usesL1) }
     }
 
     /// The trained set; every layer of the model must have been trained.
@@ -167,5 +184,26 @@ public final class TranscoderTrainer: @unchecked Sendable {
         set.inputHook = options.inputHook
         set.outputHook = options.outputHook
         return set
+    }
+}
+
+extension TranscoderTrainer {
+    /// The trained SAE (`options.saeHook` set): a ReLU SAE from the L1 recipe; from BatchTopK a
+    /// JumpReLU at the mean batch cutoff, or with `topK` a TopK SAE with the trained k per row.
+    public func sparseAutoencoder(modelName: String?, topK: Bool = false) throws -> SparseAutoencoder {
+        guard let hook = options.saeHook else { throw TranscoderError.invalidOptions("this run trains transcoders, not an SAE") }
+        var dictionary = try transcoders()[0]
+        if topK {
+            guard !options.usesL1 else { throw TranscoderError.invalidOptions("a TopK SAE is trained with BatchTopK, not the L1 recipe") }
+            dictionary.activation = .topK(k: options.k)
+        }
+        let progress = report(elapsed: elapsedBefore)
+        let method = options.usesL1
+            ? "ReLU with an L1 penalty (coefficient \(options.l1Coefficient ?? 1e-3)) and unit-norm decoder rows"
+            : topK ? "BatchTopK with AuxK, exported as TopK (k = \(options.k))" : "BatchTopK with AuxK, exported as JumpReLU at the mean batch cutoff"
+        return try SparseAutoencoder(hookName: hook, dictionary: dictionary, subtractsDecoderBias: false, modelName: modelName, notes: [
+            "trained_tokens": "\(tokensSeen)", "training_seconds": String(format: "%.0f", elapsedBefore), "seed": "\(options.seed)",
+            "final_training_fvu": String(format: "%.4f", progress.meanFVU), "method": method, "trained_by": "circuitry",
+        ])
     }
 }
