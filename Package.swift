@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "CircuitQLTests", dependencies: ["CircuitQL", "GraphStore", "PostgresStore", "Attribution", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "CircuitCompareTests", dependencies: ["CircuitCompare", "GraphStore", "GraphExport", "TestSupport"], swiftSettings: optimisedDebug),
         .testTarget(name: "ViewerTests", dependencies: ["Viewer", "GraphStore", "GraphExport", "Attribution", "TestSupport"], swiftSettings: optimisedDebug),
-        .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "GraphStore", "TestSupport",
+        .testTarget(name: "CircuitryCLITests", dependencies: ["circuitry", "GraphStore", "ModelIO", "TensorCore", "TestSupport",
                                                          .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimisedDebug),
     ]
 )

@@ -21,22 +21,26 @@ public struct GenerationOptions: Sendable {
 
 extension TransformerModel {
     /// Continues `prompt`, calling `onToken` with each new token as it is chosen; returns the new tokens.
-    public func generate(_ prompt: [Int], options: GenerationOptions, onToken: (Int) throws -> Void = { _ in }) throws -> [Int] {
+    /// `hooks` apply to every forward step (the prompt, then each new token); `onLogits` sees the
+    /// logits [vocabulary] each token is chosen from.
+    public func generate(_ prompt: [Int], options: GenerationOptions, hooks: [HookPoint: Hook] = [:],
+                         onLogits: ([Float]) throws -> Void = { _ in }, onToken: (Int) throws -> Void = { _ in }) throws -> [Int] {
         guard !prompt.isEmpty else { throw LanguageModelError.emptyPrompt }
         guard prompt.count + options.maxTokens <= configuration.contextLength else {
             throw LanguageModelError.promptTooLong(tokens: prompt.count + options.maxTokens, context: configuration.contextLength)
         }
         var cache = KVCache(layers: configuration.layers)
         var random = SeededGenerator(seed: options.seed)
-        var logits = try forward(prompt, continuing: &cache).logits
+        var logits = try forward(prompt, continuing: &cache, hooks: hooks).logits
         var generated = [Int]()
         while generated.count < options.maxTokens {
+            try onLogits(logits.scalars)
             let next = try pick(logits.scalars, temperature: options.temperature, random: &random)
             generated.append(next)
             try onToken(next)
             if options.stopAtEOS, next == configuration.eosTokenId { break }
             if generated.count == options.maxTokens { break }
-            logits = try forward([next], continuing: &cache).logits
+            logits = try forward([next], continuing: &cache, hooks: hooks).logits
         }
         return generated
     }

@@ -29,7 +29,7 @@ struct Circuitry: ParsableCommand {
         version: CircuitryVersion.string,
         subcommands: [ModelCommand.self, TokenizeCommand.self, LogitsCommand.self, GenerateCommand.self, TranscodersCommand.self,
                       FeaturesCommand.self, FeatureCommand.self, TraceCommand.self, GraphsCommand.self, ExportCommand.self, QueryCommand.self, CompareCommand.self, InterveneCommand.self,
-                      LensCommand.self, PatchCommand.self, DLACommand.self, HeadsCommand.self, SAEsCommand.self,
+                      LensCommand.self, PatchCommand.self, DLACommand.self, HeadsCommand.self, SAEsCommand.self, ProbeCommand.self, SteeringVectorCommand.self, MonitorCommand.self,
                       ServeCommand.self, StoreCommand.self, BatchCommand.self, BenchCommand.self])
 
     static func main() {
