@@ -42,6 +42,28 @@ import TestSupport
         #expect(cfg["d_in"] as? Int == 16 && cfg["d_sae"] as? Int == 24 && (cfg["metadata"] as? [String: Any])?["hook_name"] as? String == sae.hookName)
     }
 
+    /// Gemma Scope's residual SAEs share the params.npz layout of its transcoders (W_enc [d, f],
+    /// W_dec, b_enc, b_dec, threshold): the fixture of GemmaScopeFileTests, read as an SAE.
+    @Test(arguments: ["params.npz", "params-compressed.npz"])
+    func gemmaScopeParamsNpzReadsExactly(_ name: String) throws {
+        let path = GemmaScopeFileTests.fixtures.appendingPathComponent("gs1/layer_1/\(name)").path
+        let e = GemmaScopeFileTests.expected, layer = e.layers["1"]!
+        let sae = try SparseAutoencoder.load(path: path)
+        #expect(sae.hookName == "blocks.1.hook_resid_post" && sae.architecture == "jumprelu" && !sae.subtractsDecoderBias)
+        #expect(sae.width == e.d && sae.features == e.f)
+        let decoder = try sae.dictionary.decoder
+        #expect(sae.dictionary.encoder.scalars == layer.W_enc && decoder.scalars == layer.W_dec)
+        #expect(sae.dictionary.encoderBias.scalars == layer.b_enc && sae.dictionary.decoderBias.scalars == layer.b_dec)
+        guard case .jumpReLU(let threshold) = sae.activation else { Issue.record("Gemma Scope SAEs are JumpReLU"); return }
+        #expect(threshold.scalars == layer.threshold)
+        #expect(try SparseAutoencoder.load(path: path, hookName: "blocks.1.hook_resid_mid").hookName == "blocks.1.hook_resid_mid")
+        // Without layer_L in the path, the hook must be given.
+        let loose = FileManager.default.temporaryDirectory.appendingPathComponent("sae-\(UUID().uuidString).npz").path
+        defer { try? FileManager.default.removeItem(atPath: loose) }
+        try FileManager.default.copyItem(atPath: path, toPath: loose)
+        #expect { try SparseAutoencoder.load(path: loose) } throws: { "\($0)".contains("give --hook") }
+    }
+
     @Test func encodingFollowsSAELensRules() throws {
         // JumpReLU with a negative threshold: z in (θ, 0] stays inactive (ReLU first).
         let threshold = try Tensor(repeating: -10, shape: [24])
@@ -59,6 +81,28 @@ import TestSupport
         let topk = try Self.randomSAE(.topK(k: 3)).encode(x)
         for r in 0..<topk.rows { #expect(topk.rowStarts[r + 1] - topk.rowStarts[r] <= 3) }
         #expect(topk.values.allSatisfy { $0 > 0 })
+    }
+
+    @Test func featurePagesScanTheSAEAsItEncodes() throws {
+        // The scan's dictionary folds b_dec into b_enc and raises thresholds to 0: the same codes.
+        var random = TestRandom(seed: 12)
+        let sae = try Self.randomSAE(.jumpReLU(threshold: random.normal([24], std: 0.4)), subtract: true)
+        let x = random.normal([9, 16], std: 1)
+        let scanned = try sae.scanDictionary().encode(x), direct = try sae.encode(x)
+        #expect(scanned.features == direct.features && scanned.rowStarts == direct.rowStarts)
+        for (a, b) in zip(scanned.values, direct.values) { #expect(abs(a - b) < 1e-5) }
+        // A scan of an SAE on the tiny model files its pages under the hook's layer.
+        let model = try TransformerModel(huggingFaceFolder: Fixtures.url("tiny-models/llama").path)
+        let tiny = try Self.randomSAE(.relu, width: model.configuration.width, hook: "blocks.1.hook_resid_post")
+        var options = FeatureScanOptions()
+        options.sequencesPerBatch = 4
+        options.checkpointSeconds = 0
+        let scan = try FeatureScan(model: model, sae: tiny, corpus: ArchitectureTrainingTests.corpus(vocabulary: model.configuration.vocabularySize),
+                                   options: options, setFingerprint: "tiny-sae")
+        try scan.run()
+        let evidence = try scan.evidence(layer: 0)
+        #expect(evidence.count == 24 && evidence.allSatisfy { $0.layer == 1 })
+        #expect(evidence.contains { $0.firings > 0 })
     }
 
     @Test func badFilesAreRefusedNamingTheProblem() throws {

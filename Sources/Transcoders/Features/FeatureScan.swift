@@ -55,6 +55,8 @@ public final class FeatureScan: @unchecked Sendable {
     let transcoders: [Transcoder]
     /// Where each layer's transcoder reads.
     let inputPoints: [HookPoint]
+    /// The layer each dictionary's pages are filed under.
+    let layerNumbers: [Int]
     let corpus: TokenCorpus
     let reservoirs: [FeatureReservoir]
     /// Held-out sequences to scan, and how many are done.
@@ -70,21 +72,39 @@ public final class FeatureScan: @unchecked Sendable {
 
     /// A scan of `set` (every layer loaded into memory) over the held-out part of `corpus`.
     /// With a checkpoint folder, a matching checkpoint there is resumed.
-    public init(model: TransformerModel, set: TranscoderSet, corpus: TokenCorpus, options: FeatureScanOptions = FeatureScanOptions(),
-                setFingerprint: String, checkpointFolder: String? = nil) throws {
-        try options.validate()
+    public convenience init(model: TransformerModel, set: TranscoderSet, corpus: TokenCorpus, options: FeatureScanOptions = FeatureScanOptions(),
+                            setFingerprint: String, checkpointFolder: String? = nil) throws {
         try set.validate(for: model)
-        self.inputPoints = (0..<set.layers).map(set.inputPoint)
+        try self.init(model: model, dictionaries: try (0..<set.layers).map { (layer: $0, dictionary: try set[$0], point: set.inputPoint(layer: $0)) },
+                      corpus: corpus, options: options, setFingerprint: setFingerprint, checkpointFolder: checkpointFolder)
+    }
+
+    /// A scan of the SAE's features (its pages go under the hook's layer).
+    public convenience init(model: TransformerModel, sae: SparseAutoencoder, corpus: TokenCorpus, options: FeatureScanOptions = FeatureScanOptions(),
+                            setFingerprint: String, checkpointFolder: String? = nil) throws {
+        let point = try sae.validate(for: model)
+        try self.init(model: model, dictionaries: [(layer: point.layer ?? 0, dictionary: try sae.scanDictionary(), point: point)],
+                      corpus: corpus, options: options, setFingerprint: setFingerprint, checkpointFolder: checkpointFolder)
+    }
+
+    /// A scan of dictionaries each reading one hook point; `layer` is where its pages are filed.
+    public init(model: TransformerModel, dictionaries: [(layer: Int, dictionary: Transcoder, point: HookPoint)], corpus: TokenCorpus,
+                options: FeatureScanOptions = FeatureScanOptions(), setFingerprint: String, checkpointFolder: String? = nil) throws {
+        try options.validate()
+        guard !dictionaries.isEmpty else { throw TranscoderError.invalidOptions("nothing to scan") }
+        self.inputPoints = dictionaries.map(\.point)
+        self.layerNumbers = dictionaries.map(\.layer)
         self.model = model
         self.options = options
         self.corpus = corpus
-        self.transcoders = try (0..<set.layers).map { try set[$0] }
+        self.transcoders = dictionaries.map(\.dictionary)
+        let features = transcoders[0].features
         let available = corpus.heldOutSequences
         let wanted = options.tokens.map { ($0 + corpus.sequenceLength - 1) / corpus.sequenceLength } ?? available
         sequenceCount = min(wanted, available)
         guard sequenceCount > 0 else { throw TranscoderError.corpus("the corpus has no held-out sequences to scan") }
-        reservoirs = (0..<set.layers).map { _ in
-            FeatureReservoir(features: set.features, capacity: options.contextsPerFeature, before: options.before, after: options.after)
+        reservoirs = transcoders.map { _ in
+            FeatureReservoir(features: features, capacity: options.contextsPerFeature, before: options.before, after: options.after)
         }
         self.checkpointFolder = checkpointFolder
         var scanned = options
@@ -112,18 +132,19 @@ public final class FeatureScan: @unchecked Sendable {
         let start = Date()
         var lastCheckpoint = Date()
         let points = Set(inputPoints)
-        let n = model.sequencePrefix.count + corpus.sequenceLength, d = model.configuration.width
+        let n = model.sequencePrefix.count + corpus.sequenceLength
         var batches = 0
         while sequencesDone < sequenceCount && batches < (limit ?? .max) {
             batches += 1
             let first = sequencesDone, count = min(options.sequencesPerBatch, sequenceCount - first)
             let t0 = Date()
-            let run = try model.forward((first..<(first + count)).map(sequence), cache: .points(points), logits: .none)
+            let cache = try model.activations((first..<(first + count)).map(sequence), at: points)
             let t1 = Date()
             let failure = FailureBox()
             Parallel.forEach(layers) { l in
                 do {
-                    let x = try run.cache[self.inputPoints[l]]!.reshaped([count * n, d])
+                    let value = cache[self.inputPoints[l]]!
+                    let x = try value.reshaped([count * n, value.shape.last!])
                     let a = try self.transcoders[l].encode(x)
                     for j in 0..<count {
                         self.reservoirs[l].add(sequence: first + j, activations: a, base: j * n, length: n)
@@ -154,7 +175,7 @@ public final class FeatureScan: @unchecked Sendable {
         let lens = try LogitLens.tokens(decoder: transcoders[l].totalDecoder(), finalNorm: model.finalNorm, unembedding: model.unembedding,
                                         count: options.logitTokens)
         return (0..<r.features).map { f in
-            FeatureEvidence(layer: l, index: f, tokensScanned: tokensScanned, firings: r.firings[f], activationSum: r.sums[f],
+            FeatureEvidence(layer: layerNumbers[l], index: f, tokensScanned: tokensScanned, firings: r.firings[f], activationSum: r.sums[f],
                             maxActivation: r.maxima[f], contexts: r.contexts(of: f), promoted: lens[f].promoted, suppressed: lens[f].suppressed)
         }
     }

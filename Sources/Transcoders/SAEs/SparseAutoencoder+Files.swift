@@ -152,7 +152,7 @@ extension SparseAutoencoder {
     }
 
     /// The layer in a hook's name (`blocks.L.…`), or 0.
-    static func layerOf(_ hook: String) -> Int {
+    public static func layerOf(_ hook: String) -> Int {
         let parts = hook.split(separator: ".")
         return parts.count >= 2 && parts[0] == "blocks" ? Int(parts[1]) ?? 0 : 0
     }

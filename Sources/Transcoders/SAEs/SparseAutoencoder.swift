@@ -12,6 +12,7 @@
 
 import Foundation
 import LanguageModels
+import ModelIO
 import TensorCore
 
 public struct SparseAutoencoder: Sendable {
@@ -111,6 +112,31 @@ public struct SparseAutoencoder: Sendable {
             throw TranscoderError.invalidOptions("the SAE's d_in is \(width) but \(hookName) of this model is \(w) wide")
         }
         return point
+    }
+
+    /// The dictionary that encodes raw rows as `encode` does: b_dec's subtraction folded into
+    /// b_enc (b_enc − W_enc·b_dec) and a JumpReLU threshold raised to at least 0. What the
+    /// transcoder machinery (feature scans) runs.
+    public func scanDictionary() throws -> Transcoder {
+        var t = dictionary
+        if subtractsDecoderBias {
+            let shift = try Tensor.matmul(dictionary.decoderBias.reshaped([1, width]), dictionary.encoder, transposeB: true)
+            t.encoderBias = try dictionary.encoderBias - shift.reshaped([features])
+        }
+        if case .jumpReLU(let threshold) = dictionary.activation { t.activation = .jumpReLU(threshold: threshold.map { max($0, 0) }) }
+        return t
+    }
+
+    /// A content fingerprint of the SAE's files (for the store's feature pages).
+    public static func fingerprint(path: String) throws -> String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw TranscoderError.invalidConfig(file: path, reason: "no such SAE file or folder")
+        }
+        guard isFolder.boolValue else { return try Fingerprint.file(path) }
+        let files = [configFile, weightsFile, "params.npz"].map { (path as NSString).appendingPathComponent($0) }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        return Fingerprint.combine(try files.map { try Fingerprint.file($0) })
     }
 
     private func shiftedInput(_ x: Tensor) throws -> Tensor {

@@ -9,7 +9,7 @@ struct SAEsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "saes",
         abstract: "Train, evaluate, inspect and run sparse autoencoders (SAELens and Gemma Scope files).",
-        subcommands: [TrainSAE.self, EvaluateSAE.self, SAEInfo.self, EncodeSAE.self])
+        subcommands: [TrainSAE.self, EvaluateSAE.self, SAEInfo.self, EncodeSAE.self, SAEPages.self, SAEFeature.self, SAELabel.self])
 }
 
 /// `--sae PATH [--hook NAME]`: an SAE folder (SAELens) or a Gemma Scope params.npz.
