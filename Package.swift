@@ -107,7 +107,7 @@ if Context.environment["CIRCUITRY_FUZZ"] != nil {
     package.targets += [
         .executableTarget(
             name: "circuitry-fuzz",
-            dependencies: ["ModelIO", "Tokenizer", "LanguageModels", "Transcoders", "GraphStore", "GraphExport", "CircuitQL"],
+            dependencies: ["ModelIO", "TensorCore", "Tokenizer", "LanguageModels", "Transcoders", "Analysis", "GraphStore", "GraphExport", "CircuitQL"],
             path: "Fuzz/Harness", swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(name: "fuzz-seeds", dependencies: ["TestSupport"], path: "Fuzz/Seeds"),
     ]

@@ -16,7 +16,12 @@ cli=.build/fuzz-seeds/debug/circuitry
 
 corpus=Fuzz/corpus
 rm -rf "$corpus" Fuzz/fixtures
-mkdir -p "$corpus"/{gguf,safetensors,npz,tokenizer,transcoder-config,circuitql,interchange,store-blobs} Fuzz/fixtures/transcoders
+saved_sae_seeds=$(mktemp -d); cp -r "$corpus"/sae-config "$corpus"/toolkit-files "$saved_sae_seeds"/ 2>/dev/null || true
+mkdir -p "$corpus"/{gguf,safetensors,npz,tokenizer,transcoder-config,circuitql,interchange,store-blobs} Fuzz/fixtures/transcoders Fuzz/fixtures/sae
+# The SAE and toolkit seeds are written by hand (cfg.json variants, a probe dataset, a monitor
+# file, a small saved probe) and kept; the SAE fixture is the test suite's.
+cp -r "$saved_sae_seeds"/* "$corpus"/ 2>/dev/null || true
+cp Tests/Fixtures/sae/sae_weights.safetensors Fuzz/fixtures/sae/
 f="$work/fixtures"
 cp "$f/model.gguf" "$corpus/gguf/tiny-llama.gguf"
 cp "$f/model-qk-norm.gguf" "$corpus/gguf/tiny-qk-norm.gguf"

@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf safetensors npz tokenizer transcoder-config circuitql interchange store-blobs)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf safetensors npz tokenizer transcoder-config circuitql interchange store-blobs sae-config toolkit-files)
 seconds=${FUZZ_SECONDS:-60}
 runs=${FUZZ_RUNS:--1}
 

@@ -72,11 +72,11 @@ torch.manual_seed(0)
 d_in, d_sae = 576, 512
 meta = SAEMetadata(hook_name=hook, model_name="SmolLM2-135M-Instruct")
 def randomise(sae, threshold=False):
+    # sae-lens's own random initialisation of W_enc and W_dec (as constructed), plus random
+    # biases (zero at construction) and thresholds, so that every term of the encoding counts.
     with torch.no_grad():
-        sae.W_enc.copy_(torch.randn_like(sae.W_enc) * 0.05)
-        sae.W_dec.copy_(torch.randn_like(sae.W_dec) * 0.05)
-        sae.b_enc.copy_(torch.randn_like(sae.b_enc) * 0.5)
-        sae.b_dec.copy_(torch.randn_like(sae.b_dec) * 0.5)
+        sae.b_enc.copy_(torch.randn_like(sae.b_enc) * 0.1)
+        sae.b_dec.copy_(torch.randn_like(sae.b_dec) * 0.1)
         if threshold:
             sae.threshold.copy_(torch.rand_like(sae.threshold) * 0.5 - 0.1)   # some negative thresholds too
     return sae

@@ -6,19 +6,33 @@
 // error is the expected answer to a bad input; a crash, a hang (libFuzzer's -timeout) or an
 // address-sanitizer report is a finding.
 
+import Analysis
 import CircuitQL
 import Foundation
 import GraphExport
 import GraphStore
 import LanguageModels
 import ModelIO
+import TensorCore
 import Tokenizer
 import Transcoders
 
 /// The targets, by name: what each reads and how.
 enum FuzzTarget: String, CaseIterable {
     case gguf, safetensors, npz, tokenizer, transcoderConfig = "transcoder-config", circuitql, interchange, storeBlobs = "store-blobs"
+    case saeConfig = "sae-config", toolkitFiles = "toolkit-files"
 }
+
+/// The folder a fuzzed SAE cfg.json is written into, beside the fixture SAE's weights
+/// (Fuzz/fixtures/sae: d_in 8, d_sae 16, with a threshold) so that a valid config loads them.
+let saeFolder: String = {
+    let folder = scratch + "/sae"
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let fixtures = ProcessInfo.processInfo.environment["CIRCUITRY_FUZZ_FIXTURES"] ?? "Fuzz/fixtures"
+    try? FileManager.default.copyItem(atPath: (fixtures as NSString).appendingPathComponent("sae/sae_weights.safetensors"),
+                                      toPath: folder + "/sae_weights.safetensors")
+    return folder
+}()
 
 /// Scratch space in memory (/dev/shm when present), one folder per process.
 let scratch: String = {
@@ -109,6 +123,26 @@ func run(_ bytes: UnsafeRawBufferPointer) {
             _ = try? store.graph(saved.slug)
             _ = try? store.attributionGraph(saved.slug)
             _ = try? store.delete(saved.slug)
+        }
+    case .saeConfig:
+        write(bytes, to: saeFolder + "/cfg.json")
+        guard let sae = try? SparseAutoencoder.load(path: saeFolder) else { return }
+        // A loaded SAE encodes and decodes a row of its width.
+        if let x = try? TensorCore.Tensor(shape: [2, sae.width], scalars: (0..<(2 * sae.width)).map { Float($0 % 7) - 3 }) {
+            _ = try? sae.reconstruct(x)
+            _ = try? sae.scanDictionary().encode(x)
+        }
+    case .toolkitFiles:
+        // The same bytes as a probe dataset (JSON lines), a monitor file and a saved probe.
+        let path = scratch + "/input.json"
+        write(bytes, to: path)
+        _ = try? LabelledText.load(path: path)
+        _ = try? LabelledText.load(path: path, needsLabels: false)
+        _ = try? MonitorFile.load(path: path)
+        if let probe = try? SavedProbe.load(path: path) {
+            let width = probe.regression.width
+            _ = try? probe.regression.probabilities([Float](repeating: 1, count: width), rows: 1)
+            _ = probe.meanDifference.predict([Float](repeating: 1, count: width), rows: 1, width: width)
         }
     case .storeBlobs:
         // Two bytes of node-facts length, the node facts (JSON), then the adjacency blob.

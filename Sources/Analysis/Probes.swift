@@ -198,31 +198,46 @@ public struct ProbeLayerResult: Codable, Sendable {
 }
 
 public enum ProbeCrossValidation {
-    /// Cross-validated accuracies of every layer's rows (folds from `stratifiedFolds`).
+    /// Cross-validated accuracies of every layer's rows (folds from `stratifiedFolds`). Every
+    /// (layer, fold) fit is independent: they run spread over the cores.
     public static func run(_ activations: ProbeActivations, labels: [Int], classes: Int, folds: [Int], c: Double = 1,
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> [ProbeLayerResult] {
-        let k = (folds.max() ?? 0) + 1, d = activations.width
-        var results = [ProbeLayerResult]()
-        for (index, layer) in activations.layers.enumerated() {
-            let x = activations.rows[index]
-            var accuracies = [Double](), differences = [Double](), converged = true
-            for fold in 0..<k {
-                let train = folds.indices.filter { folds[$0] != fold }, test = folds.indices.filter { folds[$0] == fold }
-                let trainX = gather(x, train, d), testX = gather(x, test, d)
-                let probe = try LogisticRegression.fit(trainX, rows: train.count, width: d, labels: train.map { labels[$0] }, classes: classes, c: c)
-                converged = converged && probe.converged
-                let predicted = try probe.predict(testX, rows: test.count)
-                accuracies.append(Double(zip(predicted, test).filter { $0 == labels[$1] }.count) / Double(test.count))
-                let means = MeanDifferenceProbe.fit(trainX, rows: train.count, width: d, labels: train.map { labels[$0] }, classes: classes)
-                let meanPredicted = means.predict(testX, rows: test.count, width: d)
-                differences.append(Double(zip(meanPredicted, test).filter { $0 == labels[$1] }.count) / Double(test.count))
-            }
-            results.append(ProbeLayerResult(layer: layer, accuracy: meanOf(accuracies), accuracyStd: standardDeviation(accuracies),
-                                            foldAccuracies: accuracies, meanDifferenceAccuracy: meanOf(differences),
-                                            meanDifferenceStd: standardDeviation(differences), converged: converged))
-            progress(index + 1, activations.layers.count)
+        let k = (folds.max() ?? 0) + 1, d = activations.width, layers = activations.layers.count
+        // One fit per (layer, fold): its accuracy, the difference of means', and convergence.
+        final class Fits: @unchecked Sendable {
+            var results: [(Double, Double, Bool)?]
+            var error: Error?
+            let lock = NSLock()
+            init(_ n: Int) { results = Array(repeating: nil, count: n) }
         }
-        return results
+        let fits = Fits(layers * k)
+        for index in 0..<layers {
+            Parallel.forEach(k) { fold in
+                do {
+                    let x = activations.rows[index]
+                    let train = folds.indices.filter { folds[$0] != fold }, test = folds.indices.filter { folds[$0] == fold }
+                    let trainX = gather(x, train, d), testX = gather(x, test, d)
+                    let probe = try LogisticRegression.fit(trainX, rows: train.count, width: d, labels: train.map { labels[$0] }, classes: classes, c: c)
+                    let predicted = try probe.predict(testX, rows: test.count)
+                    let accuracy = Double(zip(predicted, test).filter { $0 == labels[$1] }.count) / Double(test.count)
+                    let means = MeanDifferenceProbe.fit(trainX, rows: train.count, width: d, labels: train.map { labels[$0] }, classes: classes)
+                    let meanPredicted = means.predict(testX, rows: test.count, width: d)
+                    let difference = Double(zip(meanPredicted, test).filter { $0 == labels[$1] }.count) / Double(test.count)
+                    fits.lock.lock(); fits.results[index * k + fold] = (accuracy, difference, probe.converged); fits.lock.unlock()
+                } catch {
+                    fits.lock.lock(); fits.error = error; fits.lock.unlock()
+                }
+            }
+            if let error = fits.error { throw error }
+            progress(index + 1, layers)
+        }
+        return activations.layers.enumerated().map { index, layer in
+            let r = (0..<k).map { fits.results[index * k + $0]! }
+            let accuracies = r.map(\.0), differences = r.map(\.1)
+            return ProbeLayerResult(layer: layer, accuracy: meanOf(accuracies), accuracyStd: standardDeviation(accuracies),
+                                    foldAccuracies: accuracies, meanDifferenceAccuracy: meanOf(differences),
+                                    meanDifferenceStd: standardDeviation(differences), converged: r.allSatisfy(\.2))
+        }
     }
 
     static func gather(_ x: [Float], _ rows: [Int], _ d: Int) -> [Float] {
@@ -266,7 +281,12 @@ public struct SavedProbe: Codable, Sendable {
             let probe = try JSONDecoder().decode(SavedProbe.self, from: data)
             let r = probe.regression
             guard probe.classes.count == r.classes, r.classes >= 2, r.mean.count == r.width, r.scale.count == r.width,
-                  r.weights.count == r.rows * r.width, r.intercepts.count == r.rows else {
+                  r.weights.count == r.rows * r.width, r.intercepts.count == r.rows, r.scale.allSatisfy({ $0 != 0 }) else {
+                throw AnalysisError.invalid("\(path): the probe's sizes do not agree")
+            }
+            let m = probe.meanDifference
+            guard m.classes == r.classes, m.means.count == m.classes, m.means.allSatisfy({ $0.count == r.width }),
+                  m.direction.count == (m.classes == 2 ? r.width : 0) else {
                 throw AnalysisError.invalid("\(path): the probe's sizes do not agree")
             }
             return probe
