@@ -188,3 +188,59 @@ public struct BarChart: Sendable {
         return s + "</svg>\n"
     }
 }
+
+/// Accuracy (0–1) by layer: one line per series with ±1 standard deviation as a band, and a dashed
+/// line at chance.
+public struct AccuracyChart: Sendable {
+    public var title: String, subtitle: String
+    public var labels: [String]
+    public var series: [(name: String, colour: String, mean: [Double], std: [Double])]
+    public var chance: Double
+
+    public init(title: String, subtitle: String, labels: [String], series: [(name: String, colour: String, mean: [Double], std: [Double])], chance: Double) {
+        (self.title, self.subtitle, self.labels, self.series, self.chance) = (title, subtitle, labels, series, chance)
+    }
+
+    public func svg() -> String {
+        let left = 60.0, top = 60.0, plotHeight = 240.0, step = 22.0
+        let plotWidth = step * Double(max(labels.count - 1, 1))
+        let width = max(left + plotWidth + 200, textWidth(title, subtitle)), height = top + plotHeight + 56
+        // The y axis spans from a little below the lowest value (or chance) to 1.
+        let lowest = min(chance, series.flatMap { zip($0.mean, $0.std).map { $0 - $1 } }.filter(\.isFinite).min() ?? 0)
+        let floor = max(0, (lowest * 10).rounded(.down) / 10)
+        func x(_ i: Int) -> Double { left + step * Double(i) }
+        func y(_ v: Double) -> Double { top + plotHeight * (1 - (min(max(v, floor), 1) - floor) / max(1 - floor, 1e-9)) }
+        var s = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"11\">\n", width, height)
+        s += String(format: "<rect width=\"%.0f\" height=\"%.0f\" fill=\"#fff\"/>\n", width, height)
+        s += "<text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">\(svgEscaped(title))</text>\n"
+        s += "<text x=\"10\" y=\"38\" fill=\"#444\">\(svgEscaped(subtitle))</text>\n"
+        var tick = floor
+        while tick <= 1.0001 {
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>\n",
+                        left, y(tick), left + plotWidth, y(tick), left - 6, y(tick) + 4, tick)
+            tick += 0.1
+        }
+        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"#777\">chance %.2f</text>\n",
+                    left, y(chance), left + plotWidth, y(chance), left + plotWidth + 6, y(chance) + 4, chance)
+        for item in series {
+            let upper = item.mean.indices.map { String(format: "%.1f,%.1f", x($0), y(item.mean[$0] + item.std[$0])) }
+            let lower = item.mean.indices.reversed().map { String(format: "%.1f,%.1f", x($0), y(item.mean[$0] - item.std[$0])) }
+            s += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(item.colour)\" fill-opacity=\"0.18\"/>\n"
+            s += "<polyline points=\"\(item.mean.indices.map { String(format: "%.1f,%.1f", x($0), y(item.mean[$0])) }.joined(separator: " "))\" fill=\"none\" stroke=\"\(item.colour)\" stroke-width=\"2\"/>\n"
+            for (i, v) in item.mean.enumerated() {
+                s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%@\"><title>%@ layer %@: %.3f ± %.3f</title></circle>\n",
+                            x(i), y(v), item.colour, svgEscaped(item.name), svgEscaped(labels[i]), v, item.std[i])
+            }
+        }
+        for (i, label) in labels.enumerated() where labels.count <= 40 || i % 2 == 0 {
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\">%@</text>\n", x(i), top + plotHeight + 16, svgEscaped(label))
+        }
+        s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\">layer</text>\n", left + plotWidth / 2, top + plotHeight + 34)
+        for (k, item) in series.enumerated() {
+            let yy = top + 16 * Double(k), xx = left + plotWidth + 16
+            s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%@\"/><text x=\"%.1f\" y=\"%.1f\">%@</text>\n",
+                        xx, yy, item.colour, xx + 14, yy + 9, svgEscaped(item.name))
+        }
+        return s + "</svg>\n"
+    }
+}

@@ -140,10 +140,13 @@ struct TrainProbe: ParsableCommand {
             saved = save
         }
         if let svg {
-            let chart = BarChart(
-                title: "Probe accuracy by layer", subtitle: "\(texts.count) texts, \(classes.count) classes, \(folds)-fold stratified; \(site), position \(where_)",
+            let majority = Double(classes.indices.map { c in labels.filter { $0 == c }.count }.max()!) / Double(texts.count)
+            let chart = AccuracyChart(
+                title: "Probe accuracy by layer", subtitle: "\(texts.count) texts, \(classes.count) classes, \(folds)-fold stratified cross-validation; \(site), position \(where_); bands ±1 s.d. over folds",
                 labels: layerList.map(String.init),
-                series: [("logistic regression", "#3b6ea8", results.map(\.accuracy)), ("difference of means", "#d08c2c", results.map(\.meanDifferenceAccuracy))])
+                series: [("logistic regression", "#3b6ea8", results.map(\.accuracy), results.map(\.accuracyStd)),
+                         ("difference of means", "#d08c2c", results.map(\.meanDifferenceAccuracy), results.map(\.meanDifferenceStd))],
+                chance: majority)
             try Output.write(Data(chart.svg().utf8), to: svg)
         }
         let counts = classes.indices.map { c in labels.filter { $0 == c }.count }
