@@ -57,6 +57,18 @@ import TestSupport
         #expect(applied.status == 0, "\(applied.standardError)")
         let predictions = try #require(try decode(applied)["predictions"] as? [[String: Any]])
         #expect(predictions.map { $0["predicted"] as? String } == ["city", "person"])
+        // The saved probe as a monitor of "person" texts.
+        let monitors = Self.temporary("monitors.json"), texts = Self.temporary("texts.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: monitors); try? FileManager.default.removeItem(atPath: texts) }
+        try "{\"monitors\": [{\"name\": \"person\", \"probe\": \"\(saved)\", \"class\": \"person\", \"threshold\": 0.5}]}"
+            .write(toFile: monitors, atomically: true, encoding: .utf8)
+        try "{\"text\": \"The lecture tonight is about Galileo.\", \"label\": \"person\"}\n{\"text\": \"The lecture tonight is about Lisbon.\", \"label\": \"city\"}\n"
+            .write(toFile: texts, atomically: true, encoding: .utf8)
+        let monitored = try CommandLineRun.circuitry(["monitor", "--features", monitors, "--texts", texts, "--positive", "person", "--json"])
+        #expect(monitored.status == 0, "\(monitored.standardError)")
+        let flags = try decode(monitored)
+        #expect((flags["results"] as? [[String: Any]])?.map { $0["flagged"] as? Bool } == [true, false])
+        #expect(flags["precision"] as? Double == 1 && flags["recall"] as? Double == 1)
     }
 
     @Test func probeAndMonitorInputIsChecked() throws {

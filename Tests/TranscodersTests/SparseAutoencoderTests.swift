@@ -173,6 +173,37 @@ import TestSupport
         #expect(quality.zeroAblatedLoss.isFinite)
     }
 
+    @Test(arguments: ["batchtopk", "l1"])
+    func resumingAnSAEMatchesAnUninterruptedRun(_ method: String) throws {
+        let model = try TransformerModel(huggingFaceFolder: Fixtures.url("tiny-models/llama").path)
+        let corpus = ArchitectureTrainingTests.corpus(vocabulary: model.configuration.vocabularySize)
+        var o = TrainingOptions()
+        o.saeHook = "blocks.0.hook_resid_post"
+        o.sparsity = method
+        o.features = 32
+        o.k = 4
+        o.tokens = 2400
+        o.sequencesPerBatch = 8
+        o.batchRows = 100
+        o.warmupSteps = 2
+        o.checkpointSeconds = 0
+        o.skip = false
+        let uninterrupted = try TranscoderTrainer(model: model, corpus: corpus, options: o, checkpointFolder: nil)
+        try uninterrupted.run()
+        let checkpoint = temporaryPath("-sae-ckpt")
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        let interrupted = try TranscoderTrainer(model: model, corpus: corpus, options: o, checkpointFolder: checkpoint)
+        interrupted.stopAfterTokens = 1000
+        try interrupted.run()
+        try interrupted.saveCheckpoint(to: checkpoint)
+        let resumed = try TranscoderTrainer.resume(from: checkpoint, model: model, corpus: corpus)
+        #expect(resumed.options.saeHook == o.saeHook && resumed.options.sparsity == method)
+        try resumed.run()
+        let a = try uninterrupted.sparseAutoencoder(modelName: "tiny"), b = try resumed.sparseAutoencoder(modelName: "tiny")
+        let (decoderA, decoderB) = (try a.dictionary.decoder, try b.dictionary.decoder)
+        #expect(a.dictionary.encoder == b.dictionary.encoder && decoderA == decoderB)
+    }
+
     @Test func anSAEOptionsRefuseTranscoderOnlySettings() throws {
         var o = TrainingOptions()
         o.saeHook = "blocks.0.hook_resid_post"
