@@ -138,7 +138,7 @@ import TestSupport
         #expect { _ = try outside.validate(for: model) } throws: { "\($0)".contains("outside the model") }
     }
 
-    @Test(arguments: ["batchtopk", "l1"])
+    @Test(arguments: ["batchtopk", "l1", "jumprelu"])
     func trainingOnAHookPointLowersTheFVU(_ method: String) throws {
         let model = try TransformerModel(huggingFaceFolder: Fixtures.url("tiny-models/llama").path)
         let corpus = ArchitectureTrainingTests.corpus(vocabulary: model.configuration.vocabularySize)
@@ -162,6 +162,10 @@ import TestSupport
         #expect(fvus.last! < fvus.first! * 0.9, "\(method): training FVU \(fvus.first!) → \(fvus.last!)")
         let sae = try trainer.sparseAutoencoder(modelName: "tiny")
         #expect(sae.architecture == (method == "l1" ? "standard" : "jumprelu"))
+        if method == "jumprelu", case .jumpReLU(let threshold) = sae.activation {
+            // Learned per feature: no longer all at the starting 0.2.
+            #expect(threshold.scalars.contains { abs($0 - 0.2) > 1e-3 } && Set(threshold.scalars).count > 1)
+        }
         if method == "l1" {
             // The decoder-norm constraint: unit rows in the normalised space, one common scale raw.
             let w = try sae.dictionary.decoder, d = sae.width
@@ -173,7 +177,7 @@ import TestSupport
         #expect(quality.zeroAblatedLoss.isFinite)
     }
 
-    @Test(arguments: ["batchtopk", "l1"])
+    @Test(arguments: ["batchtopk", "l1", "jumprelu"])
     func resumingAnSAEMatchesAnUninterruptedRun(_ method: String) throws {
         let model = try TransformerModel(huggingFaceFolder: Fixtures.url("tiny-models/llama").path)
         let corpus = ArchitectureTrainingTests.corpus(vocabulary: model.configuration.vocabularySize)
@@ -202,6 +206,7 @@ import TestSupport
         let a = try uninterrupted.sparseAutoencoder(modelName: "tiny"), b = try resumed.sparseAutoencoder(modelName: "tiny")
         let (decoderA, decoderB) = (try a.dictionary.decoder, try b.dictionary.decoder)
         #expect(a.dictionary.encoder == b.dictionary.encoder && decoderA == decoderB)
+        #expect(a.activation == b.activation)
     }
 
     @Test func anSAEOptionsRefuseTranscoderOnlySettings() throws {
@@ -211,7 +216,7 @@ import TestSupport
         #expect { try o.validate() } throws: { "\($0)".contains("cross-layer") }
         var l1 = TrainingOptions()
         l1.sparsity = "l1"
-        #expect { try l1.validate() } throws: { "\($0)".contains("L1 recipe is for SAEs") }
+        #expect { try l1.validate() } throws: { "\($0)".contains("l1 recipe is for SAEs") }
         var bad = TrainingOptions()
         bad.sparsity = "magic"
         #expect { try bad.validate() } throws: { "\($0)".contains("magic") }

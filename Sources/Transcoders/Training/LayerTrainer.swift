@@ -12,6 +12,11 @@ final class LayerTrainer: @unchecked Sendable {
     let layer: Int
     let encoder: Parameter, encoderBias: Parameter, decoder: Parameter, decoderBias: Parameter
     let skip: Parameter?
+    /// log θ / `thresholdScale` per feature, for JumpReLU training: the scale lets one Adam
+    /// learning rate move thresholds by a useful factor within a short run (an Adam step changes
+    /// a parameter by about the learning rate, so log θ moves `thresholdScale` times faster).
+    let logThreshold: Parameter?
+    static let thresholdScale: Float = 10
     let adam: Adam
     var inputScale: Float = 0
     var outputScale: Float = 0
@@ -27,14 +32,16 @@ final class LayerTrainer: @unchecked Sendable {
     var lastCutoff: Float = 0
     let workspace = TrainingWorkspace()
 
-    var parameters: [Parameter] { [encoder, encoderBias, decoder, decoderBias] + (skip.map { [$0] } ?? []) }
+    var parameters: [Parameter] { [encoder, encoderBias, decoder, decoderBias] + (skip.map { [$0] } ?? []) + (logThreshold.map { [$0] } ?? []) }
 
     /// How many layers this layer's features write to (1, or L − l for a cross-layer transcoder).
     let span: Int
 
     /// `span` > 1: the decoder [f, span·d] holds a vector for each layer from this one on, those
     /// after this layer's starting at zero.
-    init(layer: Int, features f: Int, width d: Int, learningRate: Float, seed: UInt64, skip useSkip: Bool, span: Int = 1) throws {
+    /// `jumpReLU`: learn a threshold per feature (starting at `initialThreshold`).
+    init(layer: Int, features f: Int, width d: Int, learningRate: Float, seed: UInt64, skip useSkip: Bool, span: Int = 1,
+         jumpReLU: Bool = false, initialThreshold: Float = 0.2) throws {
         self.layer = layer
         self.span = span
         var random = SeededGenerator(seed: seed &+ UInt64(layer) &* 7919)
@@ -59,6 +66,8 @@ final class LayerTrainer: @unchecked Sendable {
         }
         skip = useSkip ? Parameter(try Tensor(zeros: [d, d]), name: "W_skip") : nil
         decoderBias = Parameter(try Tensor(zeros: [d]), name: "b_dec")
+        logThreshold = jumpReLU
+            ? Parameter(try Tensor(repeating: Foundation.log(initialThreshold) / Self.thresholdScale, shape: [f]), name: "log_threshold_scaled") : nil
         adam = Adam(learningRate: learningRate)
         lastFired = [Int](repeating: 0, count: f)
     }
@@ -99,24 +108,34 @@ final class LayerTrainer: @unchecked Sendable {
         return batchFVU
     }
 
-    /// One step of the classic SAE recipe on rows x ([n, d], raw; the target is x itself): ReLU
-    /// features, loss = FVU + λ · Σ_i a_i per token, then every decoder row back to unit length
-    /// (the decoder-norm constraint, so the penalty cannot be dodged by shrinking activations).
+    /// One step of an SAE recipe with dense activations on rows x ([n, d], raw; the target is x
+    /// itself), then every decoder row back to unit length (the decoder-norm constraint, so the
+    /// penalty cannot be dodged by shrinking activations and growing decoders):
+    ///   l1:       ReLU features, loss = FVU + λ · Σ_i a_i per token (the classic recipe);
+    ///   jumprelu: a = z · H(z − θ) with θ learned, loss = FVU + λ · L0 per token (`JumpReLUOp`).
     @discardableResult
-    func stepL1(inputs rawX: Tensor, options: TrainingOptions, learningRate: Float, tokensSeen: Int) throws -> Double {
+    func stepDense(inputs rawX: Tensor, options: TrainingOptions, learningRate: Float, tokensSeen: Int) throws -> Double {
         let x = rawX.scaled(by: inputScale)
         let (n, d) = (x.shape[0], x.shape[1])
         let f = encoder.value.shape[0]
         let variance = max(Double(try (x - x.mean(axis: 0)).squared().sum()), 1e-12)
         let tape = Tape()
-        let a = try tape.constant(x).linear(tape.parameter(encoder), bias: tape.parameter(encoderBias)).relu()
+        let z = try tape.constant(x).linear(tape.parameter(encoder), bias: tape.parameter(encoderBias))
+        let a: Variable, penalty: Variable
+        if let logThreshold {
+            let t = tape.parameter(logThreshold)
+            let logT = t.scaled(by: Self.thresholdScale)
+            a = try z.jumpReLU(logThreshold: logT, bandwidth: options.jumpReLUBandwidth)
+            penalty = try z.jumpReLUL0(logThreshold: logT, bandwidth: options.jumpReLUBandwidth).scaled(by: options.sparsityCoefficient)
+        } else {
+            a = z.relu()
+            penalty = a.sumAll().scaled(by: options.sparsityCoefficient / Float(n))
+        }
         let reconstruction = try a.linear(tape.parameter(decoder).transposed(), bias: tape.parameter(decoderBias))
-        let lambda = options.l1Coefficient ?? 1e-3
-        let loss = try reconstruction.meanSquaredError(x).scaled(by: Float(Double(n * d) / variance)) + a.sumAll().scaled(by: lambda / Float(n))
+        let loss = try reconstruction.meanSquaredError(x).scaled(by: Float(Double(n * d) / variance)) + penalty
         try tape.backward(seeds: [(loss, try Tensor(repeating: 1, shape: [1]))], keep: [])
         adam.learningRate = learningRate
         adam.step(parameters)
-        // The constraint: unit-norm decoder rows.
         decoder.value.scalars.withUnsafeMutableBufferPointer { w in
             for i in 0..<f {
                 var norm: Float = 0
@@ -128,7 +147,7 @@ final class LayerTrainer: @unchecked Sendable {
         // Statistics of the rows before the step.
         var active = 0
         a.value.scalars.withUnsafeBufferPointer { p in
-            for r in 0..<n { for i in 0..<f where p[r * f + i] > 0 { active += 1; lastFired[i] = tokensSeen + n } }
+            for r in 0..<n { for i in 0..<f where p[r * f + i] != 0 { active += 1; lastFired[i] = tokensSeen + n } }
         }
         let batchFVU = Double(try (reconstruction.value - x).squared().sum()) / variance
         cutoffSteps += 1
@@ -169,6 +188,6 @@ final class LayerTrainer: @unchecked Sendable {
             layer: layer, encoder: encoder.value.scaled(by: inputScale), encoderBias: encoderBias.value,
             decoder: w, decoderBias: decoderBias.value.scaled(by: 1 / outputScale),
             skip: skip?.value.scaled(by: inputScale / outputScale),
-            activation: l1 ? .relu : .jumpReLU(threshold: try Tensor(repeating: cutoff, shape: [f])))
+            activation: l1 ? .relu : .jumpReLU(threshold: try logThreshold.map { $0.value.map { Foundation.exp($0 * Self.thresholdScale) } } ?? Tensor(repeating: cutoff, shape: [f])))
     }
 }

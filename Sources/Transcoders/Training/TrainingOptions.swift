@@ -46,13 +46,25 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// transcoders: one dictionary that reads and reconstructs the point, no skip connection.
     public var saeHook: String? = nil
     /// How sparsity is trained: "batchtopk" (the default: k per row on average, AuxK for dead
-    /// features) or "l1" (ReLU with an L1 penalty on activations and unit-norm decoder rows).
+    /// features), "l1" (ReLU with an L1 penalty on activations and unit-norm decoder rows) or
+    /// "jumprelu" (learned thresholds with an L0 penalty through straight-through estimators).
     public var sparsity: String? = nil
-    /// The L1 penalty's weight, per token, against the FVU-normalised reconstruction loss.
+    /// The penalty's weight (L1 or L0), per token, against the FVU-normalised reconstruction loss.
     public var l1Coefficient: Float? = nil
+    /// The JumpReLU pseudo-derivatives' bandwidth ε (in the normalised units, RMS 1 per element).
+    public var bandwidth: Float? = nil
+    /// Where JumpReLU thresholds start (normalised units; pre-activations have about unit
+    /// variance at the start). Low enough that most features fire and the encoder learns before
+    /// the L0 penalty raises the thresholds.
+    public var initialThreshold: Float? = nil
 
-    public static let sparsityMethods = ["batchtopk", "l1"]
-    public var usesL1: Bool { sparsity == "l1" }
+    public static let sparsityMethods = ["batchtopk", "l1", "jumprelu"]
+    /// Dense activations with a penalty (l1 or jumprelu) rather than BatchTopK.
+    public var usesL1: Bool { sparsity == "l1" || sparsity == "jumprelu" }
+    public var learnsThresholds: Bool { sparsity == "jumprelu" }
+    var sparsityCoefficient: Float { l1Coefficient ?? (learnsThresholds ? 1e-3 : 1e-3) }
+    var jumpReLUBandwidth: Float { bandwidth ?? 0.05 }
+    var jumpReLUInitialThreshold: Float { initialThreshold ?? 0.2 }
 
     public init() {}
 
@@ -76,6 +88,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if let sparsity, !Self.sparsityMethods.contains(sparsity) {
             throw TranscoderError.invalidOptions("sparsity \(sparsity) is not one of \(Self.sparsityMethods.joined(separator: ", "))")
         }
+        for (name, value) in [("bandwidth", bandwidth), ("initial threshold", initialThreshold)] {
+            if let value, !(value > 0 && value.isFinite) { throw TranscoderError.invalidOptions("the \(name) must be positive") }
+        }
         if let l1Coefficient, !(l1Coefficient >= 0 && l1Coefficient.isFinite) {
             throw TranscoderError.invalidOptions("the L1 coefficient must be 0 or more")
         }
@@ -83,7 +98,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
             guard !crossLayer else { throw TranscoderError.invalidOptions("an SAE reads one hook point: it cannot be cross-layer") }
             return
         }
-        guard !usesL1 else { throw TranscoderError.invalidOptions("transcoders train with BatchTopK; the L1 recipe is for SAEs") }
+        guard !usesL1 else { throw TranscoderError.invalidOptions("transcoders train with BatchTopK; the \(sparsity ?? "") recipe is for SAEs") }
         guard TranscoderSet.inputSites[inputHook] != nil else {
             throw TranscoderError.invalidOptions("--input-hook \(inputHook) is not a site (\(TranscoderSet.supportedInputHooks.sorted().joined(separator: ", ")))")
         }

@@ -60,7 +60,8 @@ public final class TranscoderTrainer: @unchecked Sendable {
         }
         self.layers = try layerIndices.map {
             try LayerTrainer(layer: $0, features: options.features, width: width, learningRate: options.learningRate, seed: options.seed,
-                             skip: options.saeHook == nil && options.skip, span: options.crossLayer ? c.layers - $0 : 1)
+                             skip: options.saeHook == nil && options.skip, span: options.crossLayer ? c.layers - $0 : 1,
+                             jumpReLU: options.learnsThresholds, initialThreshold: options.jumpReLUInitialThreshold)
         }
         self.checkpointFolder = checkpointFolder
         self.random = SeededGenerator(seed: options.seed ^ 0x5DEECE66D)
@@ -120,7 +121,7 @@ public final class TranscoderTrainer: @unchecked Sendable {
                         let x = try rows.inputs[i].gatherRows(indices)
                         let y = self.options.saeHook == nil ? try rows.outputs[i].gatherRows(indices) : x
                         if self.options.usesL1 {
-                            try trainer.stepL1(inputs: x, options: self.options, learningRate: self.learningRate(step: baseStep + s),
+                            try trainer.stepDense(inputs: x, options: self.options, learningRate: self.learningRate(step: baseStep + s),
                                                tokensSeen: baseTokens + range.lowerBound)
                         } else {
                             try trainer.step(inputs: x, outputs: y, options: self.options, learningRate: self.learningRate(step: baseStep + s),
@@ -163,7 +164,7 @@ public final class TranscoderTrainer: @unchecked Sendable {
     /// The trained transcoders of the layers trained (JumpReLU, on raw activations).
     public func transcoders() throws -> [Transcoder] {
         let scales = layers.map(\.outputScale)
-        return try layers.map { try $0.transcoder(outputScales: options.crossLayer ? scales : nil, l1: options.usesL1) }
+        return try layers.map { try $0.transcoder(outputScales: options.crossLayer ? scales : nil, l1: options.usesL1 && !options.learnsThresholds) }
     }
 
     /// The trained set; every layer of the model must have been trained.
@@ -194,12 +195,14 @@ extension TranscoderTrainer {
         guard let hook = options.saeHook else { throw TranscoderError.invalidOptions("this run trains transcoders, not an SAE") }
         var dictionary = try transcoders()[0]
         if topK {
-            guard !options.usesL1 else { throw TranscoderError.invalidOptions("a TopK SAE is trained with BatchTopK, not the L1 recipe") }
+            guard !options.usesL1 else { throw TranscoderError.invalidOptions("a TopK SAE is trained with BatchTopK, not the \(options.sparsity ?? "") recipe") }
             dictionary.activation = .topK(k: options.k)
         }
         let progress = report(elapsed: elapsedBefore)
-        let method = options.usesL1
-            ? "ReLU with an L1 penalty (coefficient \(options.l1Coefficient ?? 1e-3)) and unit-norm decoder rows"
+        let method = options.learnsThresholds
+            ? "JumpReLU with learned thresholds, an L0 penalty (coefficient \(options.sparsityCoefficient)) through straight-through estimators (bandwidth \(options.jumpReLUBandwidth)) and unit-norm decoder rows"
+            : options.usesL1
+            ? "ReLU with an L1 penalty (coefficient \(options.sparsityCoefficient)) and unit-norm decoder rows"
             : topK ? "BatchTopK with AuxK, exported as TopK (k = \(options.k))" : "BatchTopK with AuxK, exported as JumpReLU at the mean batch cutoff"
         return try SparseAutoencoder(hookName: hook, dictionary: dictionary, subtractsDecoderBias: false, modelName: modelName, notes: [
             "trained_tokens": "\(tokensSeen)", "training_seconds": String(format: "%.0f", elapsedBefore), "seed": "\(options.seed)",

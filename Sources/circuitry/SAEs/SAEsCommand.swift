@@ -33,7 +33,10 @@ struct TrainSAE: ParsableCommand {
               batchtopk  BatchTopK with AuxK (k per token on average), saved as a JumpReLU SAE at
                          the mean batch cutoff (the default), or as a TopK SAE with --topk;
               l1         the classic recipe: ReLU, an L1 penalty on activations and unit-norm
-                         decoder rows, saved as a standard (ReLU) SAE.
+                         decoder rows, saved as a standard (ReLU) SAE;
+              jumprelu   JumpReLU with a threshold learned per feature and an L0 penalty, through
+                         straight-through estimators (rectangle kernel, --bandwidth), unit-norm
+                         decoder rows; saved as a JumpReLU SAE.
             The SAE is saved in SAELens's format (cfg.json + sae_weights.safetensors), which
             `SAE.load_from_disk` reads, and evaluated on held-out text (FVU, L0, dead features,
             spliced loss). Interrupted runs continue from their last checkpoint with --resume.
@@ -42,6 +45,7 @@ struct TrainSAE: ParsableCommand {
               circuitry saes train --hook blocks.15.hook_resid_post --out models/saes/smollm2-l15
               circuitry saes train --hook blocks.15.hook_resid_post --topk --k 32 --out models/saes/l15-topk
               circuitry saes train --hook blocks.15.hook_resid_post --method l1 --l1 0.002 --out models/saes/l15-relu
+              circuitry saes train --hook blocks.15.hook_resid_post --method jumprelu --l1 0.001 --out models/saes/l15-jumprelu
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -54,7 +58,7 @@ struct TrainSAE: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where to write the SAE.", valueName: "dir"))
     var out: String
 
-    @Option(name: .long, help: "batchtopk (default) or l1.")
+    @Option(name: .long, help: "batchtopk (default), l1 or jumprelu.")
     var method = "batchtopk"
 
     @Flag(name: .long, help: "Save a BatchTopK-trained SAE as TopK (k per token) rather than JumpReLU.")
@@ -66,8 +70,14 @@ struct TrainSAE: ParsableCommand {
     @Option(name: .long, help: "Active features per token (BatchTopK and TopK).")
     var k = 32
 
-    @Option(name: .long, help: "The L1 coefficient (method l1), per token against the FVU.")
+    @Option(name: .long, help: "The penalty's coefficient, per token against the FVU: on Σ activations (l1) or on L0 (jumprelu).")
     var l1: Float = 1e-3
+
+    @Option(name: .long, help: "The bandwidth of JumpReLU's pseudo-derivatives (in units of the normalised activations).")
+    var bandwidth: Float = 0.05
+
+    @Option(name: .long, help: "Where JumpReLU thresholds start (units of the normalised pre-activations).")
+    var initialThreshold: Float = 0.2
 
     @Option(name: .long, help: "Training tokens.")
     var tokens = 320_000
@@ -91,12 +101,14 @@ struct TrainSAE: ParsableCommand {
         var training_seconds: Double; var quality: SAEQuality? }
 
     func validate() throws {
-        guard TrainingOptions.sparsityMethods.contains(method) else { throw ValidationError("--method must be batchtopk or l1") }
+        guard TrainingOptions.sparsityMethods.contains(method) else { throw ValidationError("--method must be batchtopk, l1 or jumprelu") }
+        guard bandwidth > 0, bandwidth.isFinite else { throw ValidationError("--bandwidth must be positive") }
+        guard initialThreshold > 0, initialThreshold.isFinite else { throw ValidationError("--initial-threshold must be positive") }
         guard features > 0, k > 0, k <= features else { throw ValidationError("--k must be between 1 and --features") }
         guard tokens > 0 else { throw ValidationError("--tokens must be positive") }
         guard l1 >= 0, l1.isFinite else { throw ValidationError("--l1 must be 0 or more") }
         guard evaluate >= 0 else { throw ValidationError("--evaluate must be 0 or more") }
-        if topk && method == "l1" { throw ValidationError("--topk saves a BatchTopK-trained SAE; the l1 method trains a ReLU SAE") }
+        if topk && method != "batchtopk" { throw ValidationError("--topk saves a BatchTopK-trained SAE, not one trained with \(method)") }
     }
 
     func run() throws {
@@ -105,6 +117,8 @@ struct TrainSAE: ParsableCommand {
         options.saeHook = hook
         options.sparsity = method
         options.l1Coefficient = l1
+        options.bandwidth = bandwidth
+        options.initialThreshold = initialThreshold
         options.features = features
         options.k = k
         options.tokens = tokens
@@ -127,7 +141,7 @@ struct TrainSAE: ParsableCommand {
             trainer = try TranscoderTrainer(model: loaded.model, corpus: corpus, options: options, checkpointFolder: checkpoint)
         }
         let o = trainer.options
-        Output.note("training an SAE on \(hook): \(o.features) features, \(o.usesL1 ? "L1 coefficient \(o.l1Coefficient ?? 0)" : "k = \(o.k)"), \(o.tokens.formatted()) tokens")
+        Output.note("training an SAE on \(hook): \(o.features) features, \(o.usesL1 ? "\(o.sparsity ?? "") coefficient \(o.l1Coefficient ?? 0)" : "k = \(o.k)"), \(o.tokens.formatted()) tokens")
         let bar = ProgressBar("train", total: o.tokens)
         try trainer.run { p in
             bar.update(p.tokens, detail: String(format: "%@ tokens  %.0f tok/s  FVU %.3f  L0 %.0f  dead %.1f%%",
