@@ -28,10 +28,16 @@ if [ ! -f "$sae/cfg.json" ]; then
     > "$out/sae-train.json" 2> "$out/sae-train.log"
 fi
 cp "$sae/quality.json" "$out/sae-quality.json"
+# The same layer with learned JumpReLU thresholds (about 8 minutes).
+jumprelu=models/saes/smollm2-l15-jumprelu
+if [ ! -f "$jumprelu/cfg.json" ]; then
+  /usr/bin/time -v "$bin" saes train --hook blocks.15.hook_resid_post --method jumprelu --l1 0.001 --features 4096 --tokens 400000 \
+    --evaluate 64 --out "$jumprelu" --json > "$out/sae-jumprelu-train.json" 2> "$out/sae-jumprelu-train.log"
+fi
 "$bin" saes info --sae "$sae" --json > "$out/sae-info.json"
 
 echo "== sae-lens"
-"$python" scripts/sae-lens-check.py "$bin" "$model" blocks.15.hook_resid_post "$work/sae-lens" "$sae" 2>/dev/null | tee "$out/sae-lens.txt"
+"$python" scripts/sae-lens-check.py "$bin" "$model" blocks.15.hook_resid_post "$work/sae-lens" "$sae" "$jumprelu" 2>/dev/null | tee "$out/sae-lens.txt"
 cp "$work/sae-lens/sae-lens-check.json" "$out/"
 
 echo "== probes"
