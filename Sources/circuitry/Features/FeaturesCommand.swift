@@ -158,16 +158,27 @@ struct FeaturesLabel: ParsableCommand {
     @Argument(help: ArgumentHelp("The feature, as L17/F2381, 17/2381, L17/F2381@4 or 17:4:2381 (a position is ignored).", valueName: "feature"))
     var feature: FeatureAddress
 
+    @OptionGroup var edit: LabelEdit
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var transcoderOptions: TranscoderOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var output: JSONOption
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
+        try edit.apply(to: try storeOptions.open(), layer: feature.layer, index: feature.index, identity: try SetIdentity.make(model: loaded, transcoders: set),
+                       name: "L\(feature.layer)/F\(feature.index)", json: output.json)
+    }
+}
+
+/// A label to set, or `--clear`: shared by `features label` and `saes label`.
+struct LabelEdit: ParsableArguments {
     @Argument(help: "The label.")
     var label: String?
 
     @Flag(name: .long, help: "Remove your label (the automatic one shows again).")
     var clear = false
-
-    @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var transcoderOptions: TranscoderOptions
-    @OptionGroup var storeOptions: StoreOptions
-    @OptionGroup var output: JSONOption
 
     struct Labelled: Encodable { var layer: Int; var feature: Int; var user_label: String? }
 
@@ -176,13 +187,10 @@ struct FeaturesLabel: ParsableCommand {
         if let label, label.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the label is empty (use --clear to remove one)") }
     }
 
-    func run() throws {
-        let loaded = try modelOptions.load()
-        let set = try transcoderOptions.load(for: loaded.configuration, lazy: true)
-        let store = try storeOptions.open()
-        try store.setUserLabel(clear ? nil : label, layer: feature.layer, index: feature.index, identity: try SetIdentity.make(model: loaded, transcoders: set))
-        if output.json { return try Output.json(Labelled(layer: feature.layer, feature: feature.index, user_label: clear ? nil : label)) }
-        print(clear ? "L\(feature.layer)/F\(feature.index): label removed" : "L\(feature.layer)/F\(feature.index): \"\(Output.visible(label ?? ""))\"")
+    func apply(to store: GraphStore, layer: Int, index: Int, identity: SetIdentity, name: String, json: Bool) throws {
+        try store.setUserLabel(clear ? nil : label, layer: layer, index: index, identity: identity)
+        if json { return try Output.json(Labelled(layer: layer, feature: index, user_label: clear ? nil : label)) }
+        print(clear ? "\(name): label removed" : "\(name): \"\(Output.visible(label ?? ""))\"")
     }
 }
 

@@ -9,11 +9,14 @@ extension SetIdentity {
     /// features (its hook's layer), by the fingerprint of its files.
     static func make(model: LoadedModel, sae: SparseAutoencoder, path: String) throws -> SetIdentity {
         let c = model.configuration
-        let name = "sae:" + (path as NSString).lastPathComponent + ":" + sae.hookName
         return SetIdentity(modelFingerprint: try model.fingerprint(), modelPath: model.path, architecture: c.architecture, layers: c.layers,
-                           width: c.width, setFingerprint: "sae-" + (try SparseAutoencoder.fingerprint(path: path)), setName: name,
+                           width: c.width, setFingerprint: try saeFingerprint(path), setName: saeName(sae, path: path),
                            setPath: path, features: sae.features)
     }
+
+    /// How the store names an SAE's pages, and finds them by its files' fingerprint.
+    static func saeName(_ sae: SparseAutoencoder, path: String) -> String { "sae:" + (path as NSString).lastPathComponent + ":" + sae.hookName }
+    static func saeFingerprint(_ path: String) throws -> String { "sae-" + (try SparseAutoencoder.fingerprint(path: path)) }
 }
 
 struct SAEPages: ParsableCommand {
@@ -96,10 +99,9 @@ struct SAEFeature: ParsableCommand {
 
     func run() throws {
         let sae = try saeOptions.load()
-        let layer = SparseAutoencoder.layerOf(sae.hookName)
-        let name = "sae:" + (saeOptions.sae as NSString).lastPathComponent + ":" + sae.hookName
-        let page = try storeOptions.openForReading().featurePage(setFingerprint: "sae-" + (try SparseAutoencoder.fingerprint(path: saeOptions.sae)),
-                                                                 setName: name, layer: layer, index: feature)
+        let page = try storeOptions.openForReading().featurePage(setFingerprint: try SetIdentity.saeFingerprint(saeOptions.sae),
+                                                                 setName: SetIdentity.saeName(sae, path: saeOptions.sae),
+                                                                 layer: SparseAutoencoder.layerOf(sae.hookName), index: feature)
         if output.json { return try Output.json(page) }
         print(FeatureCommand.render(page, contexts: contexts, colour: isatty(1) != 0))
     }
@@ -118,32 +120,17 @@ struct SAELabel: ParsableCommand {
     @Argument(help: "The feature index.")
     var feature: Int
 
-    @Argument(help: "The label.")
-    var label: String?
-
-    @Flag(name: .long, help: "Remove your label.")
-    var clear = false
-
+    @OptionGroup var edit: LabelEdit
     @OptionGroup var saeOptions: SAEOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var output: JSONOption
 
-    struct Labelled: Encodable { var layer: Int; var feature: Int; var user_label: String? }
-
-    func validate() throws {
-        if clear == (label != nil) { throw ValidationError("give a label or --clear, not both or neither") }
-        if let label, label.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the label is empty (use --clear to remove one)") }
-    }
-
     func run() throws {
         let sae = try saeOptions.load()
         let loaded = try modelOptions.load()
         _ = try sae.validate(for: loaded.model)
-        let layer = SparseAutoencoder.layerOf(sae.hookName)
-        try storeOptions.open().setUserLabel(clear ? nil : label, layer: layer, index: feature,
-                                             identity: try SetIdentity.make(model: loaded, sae: sae, path: saeOptions.sae))
-        if output.json { return try Output.json(Labelled(layer: layer, feature: feature, user_label: clear ? nil : label)) }
-        print(clear ? "\(sae.hookName) feature \(feature): label removed" : "\(sae.hookName) feature \(feature): \"\(Output.visible(label ?? ""))\"")
+        try edit.apply(to: try storeOptions.open(), layer: SparseAutoencoder.layerOf(sae.hookName), index: feature,
+                       identity: try SetIdentity.make(model: loaded, sae: sae, path: saeOptions.sae), name: "\(sae.hookName) feature \(feature)", json: output.json)
     }
 }
