@@ -90,11 +90,7 @@ struct RunMonitor: ParsableCommand {
                 guard (0..<sae.features).contains(m.feature!) else { throw CommandError("monitor \(m.name): feature \(m.feature!) is outside the SAE's 0..<\(sae.features)") }
                 sources["sae:" + path] = FeatureSource(point: point, encode: sae.encode)
             } else if let path = m.transcoders, let layer = m.layer, sources["tc:\(path):\(layer)"] == nil {
-                var options = TranscoderOptions()
-                options.transcoders = path
-                let set = try options.load(for: loaded.configuration, lazy: true)
-                guard (0..<set.layers).contains(layer) else { throw CommandError("monitor \(m.name): layer \(layer) is outside the set (0..<\(set.layers))") }
-                let t = try set[layer]
+                let (set, t) = try TranscoderOptions.layer(layer, of: path, for: loaded.configuration, context: "monitor \(m.name): ")
                 guard (0..<t.features).contains(m.feature!) else { throw CommandError("monitor \(m.name): feature \(m.feature!) is outside 0..<\(t.features)") }
                 sources["tc:\(path):\(layer)"] = FeatureSource(point: set.inputPoint(layer: layer), encode: t.encode)
             } else if let path = m.probe, probes[path] == nil {
@@ -217,11 +213,7 @@ struct SelectMonitor: ParsableCommand {
             source = FeatureSource(point: try dictionary.validate(for: loaded.model), encode: dictionary.encode)
             features = dictionary.features
         } else {
-            var options = TranscoderOptions()
-            options.transcoders = transcoders
-            let set = try options.load(for: loaded.configuration, lazy: true)
-            guard (0..<set.layers).contains(layer!) else { throw CommandError("layer \(layer!) is outside the set (0..<\(set.layers))") }
-            let t = try set[layer!]
+            let (set, t) = try TranscoderOptions.layer(layer!, of: transcoders, for: loaded.configuration, context: "")
             source = FeatureSource(point: set.inputPoint(layer: layer!), encode: t.encode)
             features = t.features
         }

@@ -84,7 +84,6 @@ struct GenerateCommand: ParsableCommand {
     /// The edits --steer and --steer-vector ask for.
     func edits(_ loaded: LoadedModel) throws -> [SteeringEdit] {
         let saes = try sae.map { try SparseAutoencoder.load(path: $0) }
-        var set: TranscoderSet?
         var result = [SteeringEdit]()
         for spec in steer {
             guard let colon = spec.lastIndex(of: ":") else { throw ValidationError("--steer \(spec): write SITE:FEATURE=STRENGTH or SITE:FEATURE@VALUE") }
@@ -97,18 +96,12 @@ struct GenerateCommand: ParsableCommand {
             if site.hasPrefix("transcoder.") {
                 guard let layer = Int(site.dropFirst("transcoder.".count)) else { throw ValidationError("--steer \(spec): transcoder.L needs a layer number") }
                 guard !clamp else { throw ValidationError("--steer \(spec): clamping is for SAE features; add to transcoder features with =") }
-                if set == nil {
-                    var options = TranscoderOptions()
-                    options.transcoders = transcoders
-                    set = try options.load(for: loaded.configuration, lazy: true)
-                }
-                guard (0..<set!.layers).contains(layer) else { throw CommandError("--steer \(spec): layer \(layer) is outside the transcoder set (0..<\(set!.layers))") }
-                let t = try set![layer]
+                let (found, t) = try TranscoderOptions.layer(layer, of: transcoders, for: loaded.configuration, context: "--steer \(spec): ")
                 guard (0..<t.features).contains(feature) else { throw CommandError("--steer \(spec): feature \(feature) is outside 0..<\(t.features)") }
                 let rows = try t.decoderWeights.rows([feature]), d = t.modelWidth
                 // A cross-layer feature writes to every layer it reaches.
                 for (k, target) in t.outputLayers.enumerated() {
-                    result.append(SteeringEdit(point: set!.outputPoint(layer: target), direction: try Tensor(shape: [d], scalars: Array(rows[(k * d)..<((k + 1) * d)])),
+                    result.append(SteeringEdit(point: found.outputPoint(layer: target), direction: try Tensor(shape: [d], scalars: Array(rows[(k * d)..<((k + 1) * d)])),
                                                kind: .add(strength: amount), label: spec))
                 }
                 continue

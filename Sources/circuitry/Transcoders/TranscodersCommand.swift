@@ -38,6 +38,18 @@ struct TranscoderOptions: ParsableArguments {
     }
 }
 
+extension TranscoderOptions {
+    /// The set at `path` (or the default), read lazily, and its layer `layer`, checked; errors
+    /// start with `context`.
+    static func layer(_ layer: Int, of path: String?, for model: ModelConfiguration, context: String) throws -> (set: TranscoderSet, transcoder: Transcoder) {
+        var options = TranscoderOptions()
+        options.transcoders = path
+        let set = try options.load(for: model, lazy: true)
+        guard (0..<set.layers).contains(layer) else { throw CommandError("\(context)layer \(layer) is outside the transcoder set (0..<\(set.layers))") }
+        return (set, try set[layer])
+    }
+}
+
 /// The training corpus: the Debian default or a folder, tokenized once and cached.
 struct CorpusOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("A folder of text files to train on (default: English prose and code from Debian packages; `make corpus` installs them).", valueName: "dir"))
