@@ -72,6 +72,18 @@ public enum ProbePosition: Codable, Sendable, Equatable, CustomStringConvertible
         }
     }
 
+    /// The positions whose mean stands for a text of `length` tokens (`skipFirst`: BOS left out of the mean).
+    public func positions(length: Int, skipFirst: Bool) throws -> [Int] {
+        switch self {
+        case .last: return [length - 1]
+        case .mean: return Array((skipFirst && length > 1 ? 1 : 0)..<length)
+        case .index(let i):
+            let p = i < 0 ? length + i : i
+            guard (0..<length).contains(p) else { throw AnalysisError.invalid("position \(i) is outside a text of \(length) tokens") }
+            return [p]
+        }
+    }
+
     public var description: String {
         switch self {
         case .last: "last"
@@ -108,25 +120,10 @@ public struct ProbeActivations: Sendable {
             for start in stride(from: 0, to: members.count, by: 16) {
                 let group = Array(members[start..<min(start + 16, members.count)])
                 let cache = try model.activations(group.map { tokenized[$0] }, at: Set(points))
-                let first = skipFirst && length > 1 ? 1 : 0
-                let chosen: [Int]
-                switch position {
-                case .last: chosen = [length - 1]
-                case .mean: chosen = Array(first..<length)
-                case .index(let i):
-                    let p = i < 0 ? length + i : i
-                    guard (0..<length).contains(p) else { throw AnalysisError.invalid("position \(i) is outside a text of \(length) tokens") }
-                    chosen = [p]
-                }
+                let chosen = try position.positions(length: length, skipFirst: skipFirst)
                 for (k, point) in points.enumerated() {
-                    let value = cache[point]!
-                    value.scalars.withUnsafeBufferPointer { v in
-                        for (j, text) in group.enumerated() {
-                            for p in chosen {
-                                let base = (j * length + p) * width
-                                for e in 0..<width { rows[k][text * width + e] += v[base + e] / Float(chosen.count) }
-                            }
-                        }
+                    for (j, text) in group.enumerated() {
+                        rows[k].replaceSubrange((text * width)..<((text + 1) * width), with: row(of: cache[point]!, text: j, positions: chosen))
                     }
                 }
                 done += group.count
@@ -134,6 +131,19 @@ public struct ProbeActivations: Sendable {
             }
         }
         return ProbeActivations(layers: layers, width: width, texts: tokenized.count, rows: rows)
+    }
+
+    /// Text `j`'s row of an activation [b, n, width]: the mean over `positions`.
+    public static func row(of value: Tensor, text j: Int, positions: [Int]) -> [Float] {
+        let (n, width) = (value.shape[1], value.shape[2])
+        var row = [Float](repeating: 0, count: width)
+        value.scalars.withUnsafeBufferPointer { v in
+            for p in positions {
+                let base = (j * n + p) * width
+                for e in 0..<width { row[e] += v[base + e] / Float(positions.count) }
+            }
+        }
+        return row
     }
 }
 

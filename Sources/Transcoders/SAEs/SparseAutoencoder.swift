@@ -63,14 +63,7 @@ public struct SparseAutoencoder: Sendable {
     /// negative threshold still passes z through a ReLU first, as SAELens does).
     public func encode(_ x: Tensor) throws -> SparseActivations {
         try check(x)
-        let a = try dictionary.activate(preactivations(x))
-        guard case .jumpReLU = dictionary.activation, a.values.contains(where: { $0 <= 0 }) else { return a }
-        var starts = [0], ids = [Int32](), values = [Float]()
-        for r in 0..<a.rows {
-            for s in a.rowStarts[r]..<a.rowStarts[r + 1] where a.values[s] > 0 { ids.append(a.features[s]); values.append(a.values[s]) }
-            starts.append(ids.count)
-        }
-        return SparseActivations(rows: a.rows, width: a.width, rowStarts: starts, features: ids, values: values)
+        return try Self.positive(dictionary).activate(preactivations(x))
     }
 
     /// Dense activations [n, f] of rows x [n, d] (SAELens's `encode`).
@@ -123,8 +116,16 @@ public struct SparseAutoencoder: Sendable {
             let shift = try Tensor.matmul(dictionary.decoderBias.reshaped([1, width]), dictionary.encoder, transposeB: true)
             t.encoderBias = try dictionary.encoderBias - shift.reshaped([features])
         }
-        if case .jumpReLU(let threshold) = dictionary.activation { t.activation = .jumpReLU(threshold: threshold.map { max($0, 0) }) }
-        return t
+        return Self.positive(t)
+    }
+
+    /// `t` with a JumpReLU threshold raised to at least 0: z > max(θ, 0) is SAELens's
+    /// ReLU(z) · 1[z > θ] (ReLU and TopK keep only positive values already).
+    private static func positive(_ t: Transcoder) -> Transcoder {
+        guard case .jumpReLU(let threshold) = t.activation, threshold.scalars.contains(where: { $0 < 0 }) else { return t }
+        var raised = t
+        raised.activation = .jumpReLU(threshold: threshold.map { max($0, 0) })
+        return raised
     }
 
     /// A content fingerprint of the SAE's files (for the store's feature pages).

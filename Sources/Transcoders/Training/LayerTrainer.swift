@@ -48,12 +48,7 @@ final class LayerTrainer: @unchecked Sendable {
         // Encoder rows: random unit vectors; decoder rows the same directions at a tenth of the
         // length, so the untrained reconstruction adds little variance (FVU starts near 1).
         var wDec = try Tensor.randomNormal([f, d], using: &random)
-        for i in 0..<f {
-            var norm: Float = 0
-            for j in 0..<d { norm += wDec.scalars[i * d + j] * wDec.scalars[i * d + j] }
-            let inverse = 1 / norm.squareRoot()
-            for j in 0..<d { wDec.scalars[i * d + j] *= inverse }
-        }
+        normaliseRows(&wDec, rows: f, width: d)
         encoder = Parameter(wDec, name: "W_enc")
         encoderBias = Parameter(try Tensor(zeros: [f]), name: "b_enc")
         if span == 1 {
@@ -136,14 +131,7 @@ final class LayerTrainer: @unchecked Sendable {
         try tape.backward(seeds: [(loss, try Tensor(repeating: 1, shape: [1]))], keep: [])
         adam.learningRate = learningRate
         adam.step(parameters)
-        decoder.value.scalars.withUnsafeMutableBufferPointer { w in
-            for i in 0..<f {
-                var norm: Float = 0
-                for j in 0..<d { norm += w[i * d + j] * w[i * d + j] }
-                let inverse = 1 / max(norm.squareRoot(), 1e-8)
-                for j in 0..<d { w[i * d + j] *= inverse }
-            }
-        }
+        normaliseRows(&decoder.value, rows: f, width: d)
         // Statistics of the rows before the step.
         var active = 0
         a.value.scalars.withUnsafeBufferPointer { p in
@@ -189,5 +177,17 @@ final class LayerTrainer: @unchecked Sendable {
             decoder: w, decoderBias: decoderBias.value.scaled(by: 1 / outputScale),
             skip: skip?.value.scaled(by: inputScale / outputScale),
             activation: l1 ? .relu : .jumpReLU(threshold: try logThreshold.map { $0.value.map { Foundation.exp($0 * Self.thresholdScale) } } ?? Tensor(repeating: cutoff, shape: [f])))
+    }
+}
+
+/// Scales each row of `w` ([rows, width]) to unit length.
+func normaliseRows(_ w: inout Tensor, rows: Int, width d: Int) {
+    w.scalars.withUnsafeMutableBufferPointer { p in
+        for i in 0..<rows {
+            var norm: Float = 0
+            for j in 0..<d { norm += p[i * d + j] * p[i * d + j] }
+            let inverse = 1 / max(norm.squareRoot(), 1e-8)
+            for j in 0..<d { p[i * d + j] *= inverse }
+        }
     }
 }

@@ -18,15 +18,17 @@ private struct FeatureSource {
     var encode: (Tensor) throws -> SparseActivations
 }
 
-/// Feature activations of one text at every position, for the sources asked for.
-private func featureActivations(_ loaded: LoadedModel, ids: [Int], sources: [String: FeatureSource]) throws -> [String: SparseActivations] {
-    let cache = try loaded.model.activations([ids], at: Set(sources.values.map(\.point)))
+/// One forward pass of a text (as far as the last point needed): the feature activations at every
+/// position for the sources asked for, and the cached values of `alsoAt` (probes' hooks).
+private func featureActivations(_ loaded: LoadedModel, ids: [Int], sources: [String: FeatureSource],
+                                alsoAt extra: Set<HookPoint> = []) throws -> (features: [String: SparseActivations], cache: ActivationCache) {
+    let cache = try loaded.model.activations([ids], at: Set(sources.values.map(\.point)).union(extra))
     var out = [String: SparseActivations]()
     for (key, source) in sources {
         let value = cache[source.point]!
         out[key] = try source.encode(try value.reshaped([ids.count, value.shape.last!]))
     }
-    return out
+    return (out, cache)
 }
 
 /// One feature's activation at each position.
@@ -82,7 +84,7 @@ struct RunMonitor: ParsableCommand {
         let items = try LabelledText.load(path: texts, needsLabels: false)
         if let positive, !items.contains(where: { $0.label == positive }) { throw CommandError("no text in \(texts) has the label \(positive)") }
         let loaded = try modelOptions.load()
-        var sources = [String: FeatureSource](), probes = [String: SavedProbe]()
+        var sources = [String: FeatureSource](), probes = [String: SavedProbe](), probePoints = [String: HookPoint]()
         for m in file.monitors {
             if let path = m.sae, sources["sae:" + path] == nil {
                 let sae = try SparseAutoencoder.load(path: path)
@@ -99,6 +101,11 @@ struct RunMonitor: ParsableCommand {
                     throw CommandError("monitor \(m.name): give \"class\", one of \(probe.classes.joined(separator: ", "))")
                 }
                 probes[path] = probe
+                let point = try loaded.model.hookPoint(named: probe.hookName)
+                guard loaded.model.width(of: point) == probe.regression.width else {
+                    throw CommandError("monitor \(m.name): the probe reads \(probe.hookName) rows of width \(probe.regression.width); this model's differ")
+                }
+                probePoints[path] = point
             }
         }
         let skip = loaded.startsWithBOS ? 1 : 0
@@ -106,15 +113,15 @@ struct RunMonitor: ParsableCommand {
         let bar = ProgressBar("monitor", total: items.count)
         for (n, item) in items.enumerated() {
             let ids = try loaded.tokenize(item.text)
-            let activations = try loaded.running { try featureActivations(loaded, ids: ids, sources: sources) }
+            let (activations, cache) = try loaded.running {
+                try featureActivations(loaded, ids: ids, sources: sources, alsoAt: Set(probePoints.values))
+            }
             var scores = [MonitorScore](), fired = [String: [String]]()
             for m in file.monitors {
                 if let path = m.probe, let probe = probes[path] {
-                    let point = try loaded.model.hookPoint(named: probe.hookName)
-                    let site = probe.hookName.split(separator: ".", maxSplits: 2).last.map(String.init) ?? probe.hookName
-                    let rows = try ProbeActivations.collect(model: loaded.model, tokenized: [ids], layers: [point.layer ?? 0], site: site,
-                                                            position: probe.position, skipFirst: loaded.startsWithBOS)
-                    let p = try probe.regression.probabilities(rows.rows[0], rows: 1)[0][probe.classes.firstIndex(of: m.probeClass!)!]
+                    let row = ProbeActivations.row(of: cache[probePoints[path]!]!, text: 0,
+                                                   positions: try probe.position.positions(length: ids.count, skipFirst: loaded.startsWithBOS))
+                    let p = try probe.regression.probabilities(row, rows: 1)[0][probe.classes.firstIndex(of: m.probeClass!)!]
                     scores.append(MonitorScore(monitor: m.name, score: p, flagged: p > m.threshold, firedPositions: []))
                     continue
                 }
@@ -223,7 +230,7 @@ struct SelectMonitor: ParsableCommand {
         let bar = ProgressBar("texts", total: items.count)
         for (n, item) in items.enumerated() {
             let ids = try loaded.tokenize(item.text)
-            let a = try loaded.running { try featureActivations(loaded, ids: ids, sources: ["x": source]) }["x"]!
+            let a = try loaded.running { try featureActivations(loaded, ids: ids, sources: ["x": source]) }.features["x"]!
             var row = [Double](repeating: 0, count: features)
             let positions = max(ids.count - skip, 1)
             for r in skip..<max(a.rows, skip) {
