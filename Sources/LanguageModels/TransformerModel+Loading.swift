@@ -126,12 +126,17 @@ extension TransformerModel {
             guard type == "linear" else { throw keys.fail("\(key("rope.scaling.type")) \(type) is not supported (linear is)") }
             linear = try keys.optionalDouble(key("rope.scaling.factor"))
         }
+        // RMSNorm models give layer_norm_rms_epsilon, LayerNorm ones (GPT-2) layer_norm_epsilon.
+        guard let epsilon = try keys.optionalDouble(key("attention.layer_norm_rms_epsilon"))
+                ?? keys.optionalDouble(key("attention.layer_norm_epsilon")) else {
+            throw keys.fail("missing \(key("attention.layer_norm_rms_epsilon")) (or \(key("attention.layer_norm_epsilon")))")
+        }
         var configuration = ModelConfiguration(
             architecture: name, vocabularySize: vocabulary, width: width, layers: try keys.int(key("block_count")),
             heads: heads, keyValueHeads: try keys.optionalInt(key("attention.head_count_kv")) ?? heads,
             headDimension: headDimension, mlpWidth: try keys.int(key("feed_forward_length")),
             contextLength: try keys.int(key("context_length")),
-            rmsEpsilon: Float(try meta.double(key("attention.layer_norm_rms_epsilon"))),
+            rmsEpsilon: Float(epsilon),
             rope: RopeConfiguration(base: try keys.optionalDouble(key("rope.freq_base")) ?? 10_000,
                                     dimension: try keys.optionalInt(key("rope.dimension_count")) ?? headDimension,
                                     style: architecture.ggufRopeStyle, frequencyFactors: factors, linearFactor: linear),
@@ -149,7 +154,9 @@ extension TransformerModel {
         try self.init(configuration: c, architecture: architecture,
                       embedding: try gguf.tensor("token_embd.weight", shape: [c.vocabularySize, c.width]),
                       layers: layers, finalNorm: try gguf.tensor("output_norm.weight", shape: [c.width]),
-                      unembedding: c.tiedEmbeddings ? nil : try gguf.tensor("output.weight", shape: [c.vocabularySize, c.width]))
+                      unembedding: c.tiedEmbeddings ? nil : try gguf.tensor("output.weight", shape: [c.vocabularySize, c.width]),
+                      finalNormBias: c.normKind == .layer ? try gguf.tensor("output_norm.bias", shape: [c.width]) : nil,
+                      positionEmbedding: c.learnedPositions ? try gguf.tensor("position_embd.weight", shape: [c.contextLength, c.width]) : nil)
     }
 
     /// The files a Hugging Face folder's model comes from: config.json and every safetensors shard.

@@ -133,7 +133,7 @@ extension PreTokenizer {
 
     init?(ggufName: String) {
         switch ggufName {
-        case "gpt2", "default": self = .gpt2
+        case "gpt2", "gpt-2", "default": self = .gpt2       // llama.cpp writes gpt-2 for GPT-2 itself
         case "smollm", "starcoder", "refact", "codeshell": self = .smollm
         case "qwen2", "deepseek-r1-qwen": self = .qwen2
         default: return nil

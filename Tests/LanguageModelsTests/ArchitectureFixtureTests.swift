@@ -8,12 +8,14 @@ import Foundation
 import Testing
 import TensorCore
 import LanguageModels
+import ModelIO
 import Attribution
 import Transcoders
 import TestSupport
 
 enum TinyArchitectures {
-    static let names = ["llama", "llama-tied", "qwen2", "qwen3", "gemma2", "gemma3", "gpt2"]
+    /// `gpt2-gguf` is the GPT-2 fixture as llama.cpp's converter would write it (scripts/make-tiny-gguf.py).
+    static let names = ["llama", "llama-tied", "qwen2", "qwen3", "gemma2", "gemma3", "gpt2", "gpt2-gguf"]
 
     struct Reference: Decodable {
         let token_ids: [Int]
@@ -23,7 +25,9 @@ enum TinyArchitectures {
 
     static func load(_ name: String) throws -> (TransformerModel, Reference) {
         let folder = Fixtures.url("tiny-models/\(name)")
-        let model = try TransformerModel(huggingFaceFolder: folder.path)
+        let gguf = folder.appendingPathComponent("model.gguf").path
+        let model = FileManager.default.fileExists(atPath: gguf)
+            ? try TransformerModel(gguf: GGUFFile(path: gguf)) : try TransformerModel(huggingFaceFolder: folder.path)
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: folder.appendingPathComponent("reference.json")))
         return (model, reference)
     }
@@ -70,6 +74,11 @@ enum TinyArchitectures {
         let (gpt2, _) = try TinyArchitectures.load("gpt2")
         #expect(gpt2.configuration.normKind == .layer && gpt2.configuration.learnedPositions && !gpt2.configuration.gatedMLP)
         #expect(gpt2.configuration.mlpWidth == 128 && gpt2.positionEmbedding?.shape == [64, 32] && gpt2.finalNormBias != nil)
+        // The GGUF copy: the same configuration, its unembedding stored again (as llama.cpp writes it).
+        let (gpt2File, _) = try TinyArchitectures.load("gpt2-gguf")
+        #expect(gpt2File.configuration.normKind == .layer && gpt2File.configuration.learnedPositions && !gpt2File.configuration.gatedMLP)
+        #expect(gpt2File.configuration.rmsEpsilon == gpt2.configuration.rmsEpsilon && !gpt2File.configuration.tiedEmbeddings && gpt2File.configuration.attentionBias)
+        #expect(gpt2File.unembedding.scalars == gpt2.embedding.scalars && gpt2File.layers[1].qkv.scalars == gpt2.layers[1].qkv.scalars)
     }
 
     /// Random transcoders at each architecture's default sites, and at the other sites a set may
@@ -91,6 +100,26 @@ enum TinyArchitectures {
             #expect(check.passed, "\(name) \(input) → \(output): worst ratio \(check.worstRatio)")
             #expect(check.edges.count > 0)
         }
+    }
+
+    /// The GPT-2 GGUF without one of the tensors or keys its architecture needs: the message names it.
+    @Test func gpt2GGUFWithoutATensorOrKeyIsRefusedByName() throws {
+        let file = try GGUFFile(path: Fixtures.url("tiny-models/gpt2-gguf/model.gguf").path)
+        func refusal(dropping dropped: String) throws -> String {
+            var builder = GGUFBuilder()
+            for key in file.metadata.keys where key != dropped { builder.set(key, file.metadata[key]!) }
+            for info in file.tensors where info.name != dropped { builder.addF32(info.name, try file.tensor(info.name)) }
+            let path = temporaryPath(".gguf")
+            try Data(builder.bytes()).write(to: URL(fileURLWithPath: path))
+            do { _ = try TransformerModel(gguf: GGUFFile(path: path)); return "loaded" } catch { return "\(error)" }
+        }
+        #expect(try refusal(dropping: "(nothing)") == "loaded")
+        for tensor in ["position_embd.weight", "output_norm.bias", "blk.1.attn_qkv.bias", "blk.2.ffn_down.bias"] {
+            let message = try refusal(dropping: tensor)
+            #expect(message.contains(tensor), "\(tensor): \(message)")
+        }
+        let message = try refusal(dropping: "gpt2.attention.layer_norm_epsilon")
+        #expect(message.contains("gpt2.attention.layer_norm_epsilon"), "\(message)")
     }
 
     @Test func unknownModelTypesAndMissingTensorsAreRefusedByName() throws {

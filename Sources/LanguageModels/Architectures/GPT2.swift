@@ -2,10 +2,11 @@
 // biases), learned position embeddings instead of RoPE, one fused query ‖ key ‖ value
 // projection with biases, a plain (ungated) GELU-tanh MLP with biases, tied embeddings.
 // Hugging Face stores its projections as Conv1D, [in, out]; they are transposed on loading.
-// Read from Hugging Face folders; GGUF files of GPT-2 are not read (no reference file here).
+// GGUF files as llama.cpp's converter writes them (`gpt2`: the projections already [out, in], the
+// norms' biases as `.bias` tensors, `position_embd`, the tied unembedding stored again as `output`).
 
 public enum GPT2: PreNormArchitecture {
-    public static let ggufNames: [String] = []
+    public static let ggufNames = ["gpt2"]
     public static let modelTypes = ["gpt2"]
     public static let requiredTensors: Set<LayerTensor> = [.attentionNorm, .attentionNormBias, .qkv, .qkvBias, .output, .outputBias,
                                                           .mlpNorm, .mlpNormBias, .up, .upBias, .down, .downBias]
@@ -54,12 +55,22 @@ public enum GPT2: PreNormArchitecture {
         guard ["gelu_new", "gelu_pytorch_tanh"].contains(activation) else {
             throw j.fail("activation_function \(activation) is not supported (gelu_new is)")
         }
+        configureBlock(&c)
+        c.rmsEpsilon = Float(try j.optionalDouble("layer_norm_epsilon") ?? 1e-5)
+    }
+
+    /// llama.cpp's GPT-2 always uses the tanh GELU; the shared reader has taken the epsilon.
+    public static func configure(_ c: inout ModelConfiguration, gguf g: ConfigurationSource) throws {
+        configureBlock(&c)
+    }
+
+    private static func configureBlock(_ c: inout ModelConfiguration) {
         c.mlpActivation = .geluTanh
         c.gatedMLP = false
+        c.attentionBias = true              // the fused projection's bias is a required tensor
         c.normKind = .layer
         c.learnedPositions = true
         c.rope = RopeConfiguration(base: 10_000, dimension: 0, style: .halfSplit)
-        c.rmsEpsilon = Float(try j.optionalDouble("layer_norm_epsilon") ?? 1e-5)
     }
 
 }
