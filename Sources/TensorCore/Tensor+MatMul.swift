@@ -74,6 +74,15 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        if m == 1 {
+            // One row (a last position's logits): a matrix–vector product streams op(B) once,
+            // where sgemm would first copy all of it into packed panels.
+            let incx = Int32(transposeA ? lda : 1)
+            cblas_sgemv(
+                CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k), Int32(transposeB ? k : n),
+                alpha, b, Int32(ldb), a, incx, beta, c, 1)
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

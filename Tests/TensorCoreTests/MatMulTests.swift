@@ -31,6 +31,34 @@ private func naiveMatMul(_ a: Tensor, _ b: Tensor, _ tA: Bool, _ tB: Bool) -> Te
         assertClose(c, naiveMatMul(a, b, flags.0, flags.1), rtol: 1e-5, atol: 1e-5)
     }
 
+    /// A single row goes through a matrix–vector product: small, and large enough to be split
+    /// across cores; scaled and accumulated; and a column of a wider transposed A (stride lda).
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func singleRowMatchesReference(_ flags: (Bool, Bool)) throws {
+        var random = TestRandom(seed: 9)
+        for (k, n) in [(13, 5), (640, 4_099)] {
+            let a = random.normal(flags.0 ? [k, 1] : [1, k]), b = random.normal(flags.1 ? [n, k] : [k, n])
+            let expected = naiveMatMul(a, b, flags.0, flags.1)
+            assertClose(try Tensor.matmul(a, b, transposeA: flags.0, transposeB: flags.1), expected, rtol: 1e-4, atol: 1e-4)
+            var c = random.normal([1, n])
+            let before = c
+            try Tensor.gemm(a, transposeA: flags.0, b, transposeB: flags.1, alpha: 2, beta: 0.5, into: &c)
+            assertClose(c, try expected.scaled(by: 2) + before.scaled(by: 0.5), rtol: 1e-4, atol: 1e-4)
+        }
+        // Column 1 of a [k, 3] matrix, read transposed as one row.
+        let (k, n) = (11, 7)
+        let wide = random.normal([k, 3]), b = random.normal(flags.1 ? [n, k] : [k, n])
+        let column = try Tensor(shape: [k, 1], scalars: (0..<k).map { wide.scalars[$0 * 3 + 1] })
+        var c = [Float](repeating: .nan, count: n)
+        wide.scalars.withUnsafeBufferPointer { pa in
+            b.scalars.withUnsafeBufferPointer { pb in
+                BLAS.gemm(transposeA: true, transposeB: flags.1, m: 1, n: n, k: k, a: pa.baseAddress! + 1, lda: 3,
+                          b: pb.baseAddress!, ldb: flags.1 ? k : n, c: &c, ldc: n)
+            }
+        }
+        assertClose(try Tensor(shape: [1, n], scalars: c), naiveMatMul(column, b, true, flags.1), rtol: 1e-5, atol: 1e-5)
+    }
+
     @Test func rowsAgainstSharedWeightAndBatches() throws {
         var random = TestRandom(seed: 4)
         let x = random.normal([2, 3, 6]), w = random.normal([4, 6])
