@@ -23,12 +23,21 @@ trace() {    # slug prompt [options…]
 # `circuitry transcoders train --model gemma-3-270m --output-hook hook_mlp_out` and `features build`
 # for it): a landmark's city, an antonym, the IOI sentence. GALLERY=gemma makes only these.
 gemma=(--model gemma-3-270m --transcoders models/transcoders/gemma-3-270m-default)
-if [ -f models/transcoders/gemma-3-270m-default/config.yaml ]; then
+if [ "${GALLERY:-all}" != qwen ] && [ -f models/transcoders/gemma-3-270m-default/config.yaml ]; then
   trace gemma-eiffel "The Eiffel Tower is located in the city of" "${gemma[@]}" --verify
   trace gemma-opposite "The opposite of hot is" "${gemma[@]}"
   trace gemma-ioi "$IOI" "${gemma[@]}" --max-feature-nodes 4096
 fi
-if [ "${GALLERY:-all}" != gemma ]; then
+# Qwen2.5 0.5B with its default set (models/transcoders/qwen2.5-0.5b-default, from `circuitry
+# transcoders train --model qwen2.5-0.5b` and `features build` for it): the same three prompts.
+# GALLERY=qwen makes only these.
+qwen=(--model qwen2.5-0.5b --transcoders models/transcoders/qwen2.5-0.5b-default)
+if [ "${GALLERY:-all}" != gemma ] && [ -f models/transcoders/qwen2.5-0.5b-default/config.yaml ]; then
+  trace qwen-eiffel "The Eiffel Tower is located in the city of" "${qwen[@]}" --verify
+  trace qwen-opposite "The opposite of hot is" "${qwen[@]}"
+  trace qwen-ioi "$IOI" "${qwen[@]}" --max-feature-nodes 4096
+fi
+if [ "${GALLERY:-all}" = all ]; then
 trace texas "The capital of Texas is"
 trace france "The capital of France is"
 trace tea "I like to drink green tea with"
