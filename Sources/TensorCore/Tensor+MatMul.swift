@@ -78,6 +78,8 @@ public enum BLAS {
             // One row (a last position's logits): a matrix–vector product streams op(B) once,
             // where sgemm would first copy all of it into packed panels.
             let incx = Int32(transposeA ? lda : 1)
+            // Some OpenBLAS versions scale y by beta even when it is 0 (NaN · 0 stays NaN).
+            if beta == 0 { c.update(repeating: 0, count: n) }
             cblas_sgemv(
                 CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k), Int32(transposeB ? k : n),
                 alpha, b, Int32(ldb), a, incx, beta, c, 1)
