@@ -8,13 +8,12 @@ Circuitry's GGUF reading of GPT-2 against the same transformers logits as the sa
     /tmp/gguf/bin/python scripts/make-tiny-gguf.py Tests/Fixtures/tiny-models
 
 Reads OUT/gpt2/{config.json, model.safetensors, reference.json}; writes OUT/gpt2-gguf/model.gguf
-and a copy of reference.json. With llama-cpp-python importable (the llama.cpp peer's venv), it
-also runs llama.cpp on the file and prints llama.cpp's worst logit difference from the
+(the tests compare it with OUT/gpt2/reference.json). With llama-cpp-python importable (the
+llama.cpp peer's venv), it also runs llama.cpp on the file and prints llama.cpp's worst logit difference from the
 transformers reference: the check that the file is a GPT-2 GGUF as llama.cpp reads it.
 """
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -86,7 +85,6 @@ writer.write_header_to_file()
 writer.write_kv_data_to_file()
 writer.write_tensors_to_file()
 writer.close()
-shutil.copy(os.path.join(source, "reference.json"), os.path.join(target, "reference.json"))
 print("wrote", os.path.join(target, "model.gguf"), os.path.getsize(os.path.join(target, "model.gguf")), "bytes")
 
 try:
@@ -94,7 +92,7 @@ try:
 except ImportError:
     print("llama-cpp-python not importable: the llama.cpp check was skipped")
     sys.exit(0)
-reference = json.load(open(os.path.join(target, "reference.json")))
+reference = json.load(open(os.path.join(source, "reference.json")))
 model = Llama(model_path=os.path.join(target, "model.gguf"), logits_all=True, verbose=False, n_ctx=64, n_threads=1)
 model.eval(reference["token_ids"])
 ours = np.array(model.scores[: len(reference["token_ids"])], dtype=np.float64)

@@ -28,7 +28,9 @@ enum TinyArchitectures {
         let gguf = folder.appendingPathComponent("model.gguf").path
         let model = FileManager.default.fileExists(atPath: gguf)
             ? try TransformerModel(gguf: GGUFFile(path: gguf)) : try TransformerModel(huggingFaceFolder: folder.path)
-        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: folder.appendingPathComponent("reference.json")))
+        // The GGUF copy has no reference of its own: its weights are the safetensors copy's.
+        let referenceFolder = FileManager.default.fileExists(atPath: gguf) ? Fixtures.url("tiny-models/\(name.replacingOccurrences(of: "-gguf", with: ""))") : folder
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: referenceFolder.appendingPathComponent("reference.json")))
         return (model, reference)
     }
 }
