@@ -163,6 +163,27 @@ public final class TransformerModel: @unchecked Sendable {
         return n
     }
 
+    /// Floating-point operations (a multiply-add counts two) of the products in one forward pass of
+    /// an `n`-token prompt that yields the last position's logits, as `forward` runs it: every
+    /// layer's weight products on every row, except the last layer, whose queries, keys and
+    /// values are computed on every row but whose output projection and MLP run on the last row
+    /// only; attention scores and mixing over the keys each query sees (causal, and within the
+    /// window on sliding layers); the unembedding of one row. Norms, activations and rotary
+    /// embeddings are left out (a few per cent); a benchmark divides this by a machine's
+    /// matrix-product rate for the fastest such a pass can run there.
+    public func productFloatOps(tokens n: Int) -> Double {
+        let c = configuration
+        var total = 2.0 * Double(c.vocabularySize) * Double(c.width)
+        for (l, w) in layers.enumerated() {
+            let last = l == c.layers - 1, rows = Double(last ? 1 : n)
+            total += 2 * Double(n) * Double(w.qkv.count) + 2 * rows * Double(w.output.count + w.gateUp.count + w.down.count)
+            let window = c.window(layer: l) ?? n
+            let keys = ((last ? n - 1 : 0)..<n).reduce(0) { $0 + min($1 + 1, window) }
+            total += 4 * Double(c.heads * c.headDimension) * Double(keys)
+        }
+        return total
+    }
+
     /// Whether prompts start with the BOS token.
     public var startsWithBOS: Bool { architecture.startsWithBOS }
 
@@ -366,6 +387,9 @@ extension TransformerModel {
         }
         let b = batch.count
         var evaluator = ForwardEvaluator(model: self, run: ForwardRun(selection: selection, hooks: hooks, remaining: stopAfter), start: start, kvCache: kvCache)
+        // Only the last position's logits, and nothing reads an activation: after the last layer's
+        // keys and values, only the last row reaches the logits (causality zeroes the rest).
+        if case .last = logits, case .none = selection, hooks.isEmpty, stopAfter == nil { evaluator.lastRowOnlyLayer = c.layers - 1 }
         let embedded = try embed(Array(batch.joined())).reshaped([b, n, c.width])
         if stopAfter != nil {
             do { _ = try evaluate(embedded, &evaluator) } catch is ForwardRun.Stopped {}
@@ -384,10 +408,19 @@ struct ForwardEvaluator: BlockEvaluator {
     /// Position of the first token (the KV cache's length).
     let start: Int
     let kvCache: UnsafeMutablePointer<KVCache>?
+    /// The layer whose attention computes only the last position's output (every position's keys
+    /// and values still): from there on the stream is that one row. Set only when nothing reads
+    /// an activation and only the last position's logits are asked for.
+    var lastRowOnlyLayer: Int? = nil
 
     mutating func visit(_ point: HookPoint, _ value: inout Tensor) throws { try run.visit(point, &value) }
 
-    func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try a + b }
+    /// a + b; where attention returned only the last row, the stream is cut to that row first.
+    func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        guard lastRowOnlyLayer != nil, a.rank == 3, b.rank == 3, a.shape[1] != b.shape[1] else { return try a + b }
+        func last(_ t: Tensor) throws -> Tensor { try t.slice(axis: 1, (t.shape[1] - 1)..<t.shape[1]) }
+        return try last(a) + last(b)
+    }
 
     mutating func normalize(_ x: Tensor, weight: Tensor, bias: Tensor?, scale: HookPoint, normalized: HookPoint?) throws -> Tensor {
         try run.normalize(x, weight: weight, bias: bias, kind: model.configuration.normKind, epsilon: model.configuration.rmsEpsilon,
@@ -463,13 +496,17 @@ struct ForwardEvaluator: BlockEvaluator {
         let sliding = c.span(layer: l) == .sliding
         let table = sliding ? model.localRotary ?? model.rotary : model.rotary
         let style = (sliding ? c.localRope?.style : nil) ?? c.rope.style
+        // On the last-row layer, one query row (the last position) against every key.
+        let lastRowOnly = lastRowOnlyLayer == l
+        let queryRows = lastRowOnly ? (n - 1)..<n : 0..<n
         var patterns = [Tensor](), mixed = [Tensor]()
         for j in 0..<b {
-            let qj = try q.row(j).applyingRotary(table, style: style, startPosition: start)
+            var qj = try q.row(j).applyingRotary(table, style: style, startPosition: start)
+            if lastRowOnly { qj = try qj.slice(axis: 0, queryRows) }
             var kj = try k.row(j).applyingRotary(table, style: style, startPosition: start)
             var vj = try v.row(j)
             if let kvCache { (kj, vj) = try kvCache.pointee.append(layer: l, keys: kj, values: vj) }
-            patterns.append(try Attention.pattern(queries: qj, keys: kj, scale: c.attentionScale, queryOffset: start,
+            patterns.append(try Attention.pattern(queries: qj, keys: kj, scale: c.attentionScale, queryOffset: start + queryRows.lowerBound,
                                                   window: c.window(layer: l), softcap: c.attentionSoftcap))
         }
         // One prompt needs no stacking: its pattern is the batch (saves two copies of [h, n, n]).
@@ -480,7 +517,8 @@ struct ForwardEvaluator: BlockEvaluator {
             let pj = b == 1 ? try pattern.reshaped(Array(pattern.shape.dropFirst())) : try pattern.row(j)
             mixed.append(try Attention.mix(pattern: pj, values: vj))
         }
-        var z = b == 1 ? try mixed[0].reshaped([1, n, h * e]) : try Tensor.stack(mixed).reshaped([b, n, h * e])
+        let rows = queryRows.count
+        var z = b == 1 ? try mixed[0].reshaped([1, rows, h * e]) : try Tensor.stack(mixed).reshaped([b, rows, h * e])
         try run.visit(.attnZ(layer: l), &z)                                             // [b, n, h·e]
         let o = try Tensor.matmul(z, w.output, transposeB: true)
         return try w.outputBias.map { try o + $0 } ?? o

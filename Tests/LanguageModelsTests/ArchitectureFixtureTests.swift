@@ -58,6 +58,29 @@ enum TinyArchitectures {
         print("\(name) (\(model.configuration.architecture)): worst |logit difference| \(worst) over \(n) positions × \(v), worst |NLL difference| \(worstNLL)")
     }
 
+    /// A pass asked only for the last position's logits runs the last layer on that row alone
+    /// (every key and value still): it must give the full pass's last row, also for a batch, after
+    /// a KV cache, and with a hook on the last layer (which turns the shortcut off).
+    @Test(arguments: TinyArchitectures.names)
+    func lastPositionLogitsEqualTheFullPasssLastRow(_ name: String) throws {
+        let (model, reference) = try TinyArchitectures.load(name)
+        let ids = reference.token_ids, n = ids.count, v = model.configuration.vocabularySize
+        let all = try model.forward([ids, ids.reversed()], logits: .all).logits.reshaped([2, n, v])
+        func worst(_ logits: Tensor, prompt j: Int) -> Float {
+            let expected = all.scalars[((j * n + n - 1) * v)..<((j * n + n) * v)]
+            return zip(logits.scalars[(j * v)..<((j + 1) * v)], expected).map { abs($0 - $1) }.max()!
+        }
+        let last = try model.forward([ids, ids.reversed()])
+        #expect(last.logits.shape == [2, 1, v])
+        #expect(worst(last.logits, prompt: 0) <= 1e-5 && worst(last.logits, prompt: 1) <= 1e-5, "\(name): batch")
+        var cache = KVCache(layers: model.configuration.layers)
+        _ = try model.forward(Array(ids.prefix(3)), continuing: &cache)
+        let continued = try model.forward(Array(ids.dropFirst(3)), continuing: &cache)
+        #expect(worst(continued.logits, prompt: 0) <= 1e-4, "\(name): after a KV cache")
+        let hooked = try model.forward([ids], hooks: [.mlpOut(layer: model.configuration.layers - 1): { _, _ in }])
+        #expect(worst(hooked.logits, prompt: 0) <= 1e-5, "\(name): with a hook")
+    }
+
     @Test func eachArchitectureDeclaresItsCapabilities() throws {
         let (gemma3, _) = try TinyArchitectures.load("gemma3")
         let c = gemma3.configuration
@@ -81,6 +104,23 @@ enum TinyArchitectures {
         #expect(gpt2File.configuration.normKind == .layer && gpt2File.configuration.learnedPositions && !gpt2File.configuration.gatedMLP)
         #expect(gpt2File.configuration.rmsEpsilon == gpt2.configuration.rmsEpsilon && !gpt2File.configuration.tiedEmbeddings && gpt2File.configuration.attentionBias)
         #expect(gpt2File.unembedding.scalars == gpt2.embedding.scalars && gpt2File.layers[1].qkv.scalars == gpt2.layers[1].qkv.scalars)
+    }
+
+    /// The product work `bench model` divides by the machine's sgemm rate, counted by hand for the
+    /// tiny Gemma 3 (d 32, 4 query and 2 key/value heads of 16, MLP 64, vocabulary 96; layers 0
+    /// and 2 sliding with window 4) on 6 tokens.
+    @Test func productFloatOpsCountTheForwardPassesProducts() throws {
+        let (gemma3, _) = try TinyArchitectures.load("gemma3")
+        // Per layer: qkv 8·16·32 = 4,096 weights, output 32·64 + gate/up 128·32 + down 32·64 = 8,192,
+        // on 6 rows; the last layer runs the 8,192 on its last row only.
+        let weights = 2 * 6 * 4_096 * 3 + 2 * 6 * 8_192 * 2 + 2 * 1 * 8_192
+        // Keys seen per query: 1…6 on the global layer (21), 1, 2, 3, 4, 4, 4 on the first sliding
+        // one (18); the last (sliding) layer has one query, which sees 4 keys.
+        let attention = 4 * 64 * (18 + 21 + 4)
+        let unembedding = 2 * 96 * 32
+        #expect(gemma3.productFloatOps(tokens: 6) == Double(weights + attention + unembedding))
+        let (llama, _) = try TinyArchitectures.load("llama")
+        #expect(llama.productFloatOps(tokens: 8) > llama.productFloatOps(tokens: 4))
     }
 
     /// Random transcoders at each architecture's default sites, and at the other sites a set may
