@@ -93,6 +93,27 @@ import TestSupport
         #expect(empty.status == 1 && empty.standardError.contains("empty"))
     }
 
+    /// `bench model --json`: each row's product work, its rate and the machine's Float32 ceiling;
+    /// a length the model cannot take is a usage error.
+    @Test func benchModelReportsThroughputAndTheFloat32Ceiling() throws {
+        let tiny = try TinyModel(TinyModelSpec()).writeGGUF()
+        let run = try CommandLineRun.circuitry(["bench", "model", "--model", tiny, "--tokens", "8", "--tokens", "16", "--repeats", "1", "--json"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let report = try decode(run)
+        let rate = try #require(report["sgemm_gflop_per_second"] as? Double)
+        let rows = try #require(report["rows"] as? [[String: Any]])
+        #expect(rate > 0 && rows.map { $0["tokens"] as? Int } == [8, 16])
+        let work = rows.compactMap { $0["product_gflop"] as? Double }
+        #expect(work.count == 2 && work[0] > 0 && work[1] > work[0])
+        for row in rows {
+            let (gflop, ceiling) = (row["product_gflop"] as? Double ?? 0, row["ceiling_tokens_per_second"] as? Double ?? 0)
+            let tokens = Double(row["tokens"] as? Int ?? 0)
+            #expect(abs(ceiling - tokens / (gflop / rate)) <= 1e-6 * ceiling)
+        }
+        let tooLong = try CommandLineRun.circuitry(["bench", "model", "--model", tiny, "--tokens", "100000", "--repeats", "1"])
+        #expect(tooLong.status != 0 && tooLong.standardError.contains("--tokens"))
+    }
+
     @Test func usageErrorsExitWithTwo() throws {
         let run = try CommandLineRun.circuitry(["logits"])
         #expect(run.status == 2)
