@@ -28,4 +28,32 @@ import TestSupport
         #expect(help.standardOutput.contains("OVERVIEW:") && help.standardOutput.contains("USAGE: circuitry \(command.joined(separator: " "))"))
         #expect(help.standardOutput.contains("Example"), "\(command) --help gives examples")
     }
+
+    /// Every command's help reads cleanly at 80 columns (what a pipe or a small terminal gets):
+    /// prose paragraphs are left for the parser to wrap, so no line is a stray fragment of a
+    /// hard-wrapped one, and examples and tables fit.
+    @Test func everyHelpReadsCleanlyAtEightyColumns() throws {
+        func subcommands(_ help: String) -> [String] {
+            guard let start = help.range(of: "SUBCOMMANDS:\n") else { return [] }
+            return help[start.upperBound...].split(separator: "\n").prefix { !$0.hasPrefix("  See ") }.compactMap { line in
+                line.hasPrefix("  ") && !line.hasPrefix("   ") ? line.split(separator: " ").first.map(String.init) : nil
+            }
+        }
+        var queue = subcommands(try CommandLineRun.circuitry(["--help"]).standardOutput).map { [$0] }
+        var checked = 0
+        while let command = queue.popLast() {
+            let help = try CommandLineRun.circuitry(command + ["--help"]).standardOutput
+            queue += subcommands(help).map { command + [$0] }
+            guard let end = help.range(of: "\nUSAGE:") else { continue }
+            let lines = help[..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for (i, line) in lines.enumerated() where i > 0 && i + 1 < lines.count {
+                let fragment = !line.isEmpty && line.count < 24 && !line.hasPrefix(" ") && !line.hasSuffix(":")
+                    && !lines[i - 1].isEmpty && !lines[i + 1].isEmpty && !lines[i + 1].hasPrefix(" ")
+                #expect(!fragment, "`circuitry \(command.joined(separator: " ")) --help`: stray fragment \"\(line)\"")
+                #expect(line.count <= 80, "`circuitry \(command.joined(separator: " ")) --help`: \"\(line)\" is wider than 80")
+            }
+            checked += 1
+        }
+        #expect(checked >= 30)
+    }
 }

@@ -8,13 +8,12 @@ struct DLACommand: ParsableCommand {
         commandName: "dla",
         abstract: "Direct logit attribution: what each layer's attention and MLP, and each head, write into a logit.",
         discussion: """
-            At the last position, each component's output goes through the final norm with its scale frozen
-            at the real run's value, then onto the target's unembedding row (minus --minus's). The shares
-            add up to the (uncapped) logit or difference. Also: the accumulated stream after each layer.
+            At the last position, each component's output goes through the final norm with its scale frozen at the real run's value, then onto the target's unembedding row (minus --minus's). The shares add up to the (uncapped) logit or difference. Also: the accumulated stream after each layer.
 
             Examples:
               circuitry dla "The capital of Texas is" --target " Austin"
-              circuitry dla "When Mary and John went to the store, John gave a drink to" --target " Mary" --minus " John" --svg Graphs/dla-ioi.svg
+              circuitry dla "When Mary and John went to the store, John gave a drink to" \\
+                  --target " Mary" --minus " John" --svg Graphs/dla-ioi.svg
             """)
 
     @Argument(help: "The prompt.") var prompt: String

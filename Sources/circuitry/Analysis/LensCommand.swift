@@ -8,15 +8,14 @@ struct LensCommand: ParsableCommand {
         commandName: "lens",
         abstract: "The logit lens and the tuned lens: what the residual stream after each layer predicts.",
         discussion: """
-            Each layer's residual stream goes through the final norm and the unembedding as if it were
-            the last layer (with --tuned, through that layer's affine translator first; `lens train`
-            fits the translators). With --target, the picture colours each cell by that token's
-            probability and writes the cell's top token in it.
+            Each layer's residual stream goes through the final norm and the unembedding as if it were the last layer (with --tuned, through that layer's affine translator first; `lens train` fits the translators). With --target, the picture colours each cell by that token's probability and writes the cell's top token in it.
 
             Examples:
               circuitry lens "The capital of Texas is" --target " Austin"
-              circuitry lens "The capital of Texas is" --target " Austin" --svg Graphs/lens-texas.svg
-              circuitry lens train                                   # fit the tuned lens (a minute or two)
+              circuitry lens "The capital of Texas is" --target " Austin" \\
+                  --svg Graphs/lens-texas.svg
+              # fit the tuned lens (a minute or two)
+              circuitry lens train
               circuitry lens "The capital of Texas is" --target " Austin" --tuned --json
             """,
         subcommands: [LensShowCommand.self, LensTrainCommand.self], defaultSubcommand: LensShowCommand.self)
@@ -113,10 +112,7 @@ struct LensTrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Fit the tuned lens: an affine translator per layer, from corpus text.",
         discussion: """
-            Each translator maps a layer's residual stream to the last layer's, fitted in closed form by
-            ridge regression over the corpus's tokens (not by gradient descent on the KL divergence, as
-            Belrose et al. train theirs). Reports the mean KL divergence from the model's output to each
-            layer's lens on held-out text, for the logit lens and the tuned lens.
+            Each translator maps a layer's residual stream to the last layer's, fitted in closed form by ridge regression over the corpus's tokens (not by gradient descent on the KL divergence, as Belrose et al. train theirs). Reports the mean KL divergence from the model's output to each layer's lens on held-out text, for the logit lens and the tuned lens.
 
             Examples:
               circuitry lens train

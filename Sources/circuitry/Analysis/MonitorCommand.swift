@@ -45,19 +45,20 @@ struct RunMonitor: ParsableCommand {
         commandName: "run",
         abstract: "Score texts with the monitors of a file; report flags, the tokens that fired, and precision and recall when texts are labelled.",
         discussion: """
-            The monitor file (JSON) lists monitors: an SAE or transcoder feature with a threshold
-            on its max (or mean) activation over the text's tokens, or a saved probe with a
-            threshold on a class's probability. A text is flagged when at least minimum_flags
-            (default 1) monitors flag it.
+            The monitor file (JSON) lists monitors: an SAE or transcoder feature with a threshold on its max (or mean) activation over the text's tokens, or a saved probe with a threshold on a class's probability. A text is flagged when at least minimum_flags (default 1) monitors flag it.
               {"monitors": [
-                 {"name": "code-1", "sae": "models/saes/smollm2-l15", "feature": 1234, "threshold": 2.5},
-                 {"name": "mlp-5", "transcoders": "models/transcoders/smollm2-default", "layer": 5, "feature": 77, "threshold": 1, "reduce": "mean"},
-                 {"name": "person", "probe": "probe.json", "class": "person", "threshold": 0.5}],
+                 {"name": "code-1", "sae": "models/saes/smollm2-l15",
+                  "feature": 1234, "threshold": 2.5},
+                 {"name": "mlp-5", "transcoders": "models/transcoders/smollm2-default",
+                  "layer": 5, "feature": 77, "threshold": 1, "reduce": "mean"},
+                 {"name": "person", "probe": "probe.json", "class": "person",
+                  "threshold": 0.5}],
                "minimum_flags": 1}
             With --positive LABEL and labelled texts, precision and recall of the flags are reported.
 
             Examples:
-              circuitry monitor --features monitors.json --texts Datasets/monitor-code-test.jsonl --positive code
+              circuitry monitor --features monitors.json \\
+                  --texts Datasets/monitor-code-test.jsonl --positive code
               circuitry monitor --features monitors.json --texts new.jsonl --json
             """)
 
@@ -161,15 +162,13 @@ struct SelectMonitor: ParsableCommand {
         commandName: "select",
         abstract: "Choose monitor features from labelled texts: those whose firing best separates the positive label.",
         discussion: """
-            Every feature of the SAE (or of one transcoder layer) is scored on each text (max over
-            its tokens); the --top features whose `score > threshold` best separates texts labelled
-            --positive from the rest (balanced accuracy, best threshold each) are written as a
-            monitor file. Choose on one split, measure on another:
+            Every feature of the SAE (or of one transcoder layer) is scored on each text (max over its tokens); the --top features whose `score > threshold` best separates texts labelled --positive from the rest (balanced accuracy, best threshold each) are written as a monitor file. Choose on one split, measure on another:
 
             Examples:
               circuitry monitor select --texts Datasets/monitor-code-train.jsonl --positive code \\
                   --sae models/saes/smollm2-l15 --top 3 --out monitors.json
-              circuitry monitor --features monitors.json --texts Datasets/monitor-code-test.jsonl --positive code
+              circuitry monitor --features monitors.json \\
+                  --texts Datasets/monitor-code-test.jsonl --positive code
             """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -11,31 +11,23 @@ struct PatchCommand: ParsableCommand {
         commandName: "patch",
         abstract: "Activation patching: which layers, positions and heads carry the difference between two prompts.",
         discussion: """
-            Runs CORRUPT with one activation of CLEAN put in its place, for every layer and position at
-            resid_pre, attn_out and mlp_out, and every attention head (its output at all positions). Each
-            cell is scored (m − m(corrupt)) / (m(clean) − m(corrupt)): 1 when that activation alone restores
-            the clean answer, 0 when it changes nothing. The prompts must have the same number of tokens.
+            Runs CORRUPT with one activation of CLEAN put in its place, for every layer and position at resid_pre, attn_out and mlp_out, and every attention head (its output at all positions). Each cell is scored (m − m(corrupt)) / (m(clean) − m(corrupt)): 1 when that activation alone restores the clean answer, 0 when it changes nothing. The prompts must have the same number of tokens.
 
             Metrics (token texts verbatim between the parentheses, leading spaces included):
-              logit_diff( Mary, John)   logit of " Mary" minus logit of " John" (the IOI convention)
+              logit_diff( Mary, John)   logit of " Mary" minus logit of " John" (IOI's)
               logit( Paris)             one logit
               prob( Paris)              one probability
 
-            Path patching (--path-to): instead of the sites, every head of the layers before the receivers
-            is a sender: its clean output reaches the receivers' query (--receiver-input q), key or value
-            input with every other head frozen at its corrupted value; the receivers' inputs alone are
-            then patched into the corrupted run. Scored the same way.
+            Path patching (--path-to): instead of the sites, every head of the layers before the receivers is a sender: its clean output reaches the receivers' query (--receiver-input q), key or value input with every other head frozen at its corrupted value; the receivers' inputs alone are then patched into the corrupted run. Scored the same way.
 
-            A graph's features as the sites (--graph SLUG, the clean prompt's graph): each of its --features
-            most influential features is set, in the corrupted run of the replacement model (its
-            transcoders, the corrupted run's own error terms, later features recomputed), to its clean
-            activation; scored the same way.
+            A graph's features as the sites (--graph SLUG, the clean prompt's graph): each of its --features most influential features is set, in the corrupted run of the replacement model (its transcoders, the corrupted run's own error terms, later features recomputed), to its clean activation; scored the same way.
 
             Examples:
               circuitry patch "When Mary and John went to the store, John gave a drink to" \\
                               "When Mary and John went to the store, Mary gave a drink to" \\
                               --metric "logit_diff( Mary, John)" --svg Graphs/patch-ioi.svg
-              circuitry patch "The capital of Texas is" "The capital of Ohio is" --metric "prob( Austin)" --sites resid_pre --json
+              circuitry patch "The capital of Texas is" "The capital of Ohio is" \\
+                  --metric "prob( Austin)" --sites resid_pre --json
               circuitry patch "…John gave a drink to" "…Mary gave a drink to" --metric "logit_diff( Mary, John)" \\
                               --path-to 23.3 --receiver-input q --svg path.svg
               circuitry patch "The capital of Texas is" "The capital of Ohio is" --metric "logit( Austin)" \\

@@ -29,18 +29,16 @@ struct TrainProbe: ParsableCommand {
         commandName: "train",
         abstract: "Cross-validate linear probes at each layer on labelled texts.",
         discussion: """
-            FILE holds JSON lines {"text": …, "label": …} (two or more labels). Each text runs once;
-            its row at a layer is the last token's activation (--position last), the mean over its
-            tokens (mean), or the activation at a given token index (0, 3, −2, …). At each layer an
-            L2-regularised logistic regression (features standardised; the objective of
-            scikit-learn's LogisticRegression with C = --c) and the difference-of-means direction
-            are scored by stratified k-fold cross-validation.
+            FILE holds JSON lines {"text": …, "label": …} (two or more labels). Each text runs once; its row at a layer is the last token's activation (--position last), the mean over its tokens (mean), or the activation at a given token index (0, 3, −2, …). At each layer an L2-regularised logistic regression (features standardised; the objective of scikit-learn's LogisticRegression with C = --c) and the difference-of-means direction are scored by stratified k-fold cross-validation.
 
             Examples:
               circuitry probe --data Tests/Fixtures/probes/city-person.jsonl
-              circuitry probe --data texts.jsonl --layers 4,8,12 --position mean --svg probe.svg
-              circuitry probe --data texts.jsonl --save probe.json        # fitted at the best layer
-              circuitry probe --data texts.jsonl --dump acts.safetensors  # rows, labels and folds
+              circuitry probe --data texts.jsonl --layers 4,8,12 --position mean \\
+                  --svg probe.svg
+              # fitted at the best layer
+              circuitry probe --data texts.jsonl --save probe.json
+              # rows, labels and folds
+              circuitry probe --data texts.jsonl --dump acts.safetensors
             """)
 
     @OptionGroup var modelOptions: ModelOptions

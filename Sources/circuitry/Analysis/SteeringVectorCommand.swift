@@ -8,13 +8,13 @@ struct SteeringVectorCommand: ParsableCommand {
         commandName: "steering-vector",
         abstract: "Make a steering vector from contrastive prompt pairs (the mean difference at a layer).",
         discussion: """
-            FILE holds JSON lines {"positive": …, "negative": …}. The vector is the mean of the
-            positive texts' activations minus the negative texts' at blocks.LAYER.SITE (the last
-            token's by default), saved as safetensors for `circuitry generate --steer-vector FILE=SCALE`.
+            FILE holds JSON lines {"positive": …, "negative": …}. The vector is the mean of the positive texts' activations minus the negative texts' at blocks.LAYER.SITE (the last token's by default), saved as safetensors for `circuitry generate --steer-vector FILE=SCALE`.
 
             Example:
-              circuitry steering-vector --pairs Datasets/steering-happy-sad.jsonl --layer 12 --out happy.safetensors
-              circuitry generate "Today I feel" --steer-vector happy.safetensors=4 --watch " happy" --watch " sad"
+              circuitry steering-vector --pairs Datasets/steering-happy-sad.jsonl \\
+                  --layer 12 --out happy.safetensors
+              circuitry generate "Today I feel" --steer-vector happy.safetensors=4 \\
+                  --watch " happy" --watch " sad"
             """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -10,17 +10,16 @@ struct InterveneCommand: ParsableCommand {
         commandName: "intervene",
         abstract: "Set or add transcoder feature activations and see how the next-token prediction changes.",
         discussion: """
-            Every MLP is replaced by its transcoder plus the clean run's error, so features downstream \
-            of an intervention respond to it. --set LAYER:POS:FEATURE=VALUE fixes an activation; --add \
-            adds to it; --freeze-attention keeps attention patterns and normalisation scales at their \
-            clean values; --direct also freezes every other feature, so effects travel only along the \
-            attribution graph's linear paths; --ablate-errors removes the error terms of some layers.
+            Every MLP is replaced by its transcoder plus the clean run's error, so features downstream of an intervention respond to it. --set LAYER:POS:FEATURE=VALUE fixes an activation; --add adds to it; --freeze-attention keeps attention patterns and normalisation scales at their clean values; --direct also freezes every other feature, so effects travel only along the attribution graph's linear paths; --ablate-errors removes the error terms of some layers.
 
             Examples:
               circuitry intervene "The capital of Texas is" --set 20:5:1337=0
-              circuitry intervene "The capital of Texas is" --set L20/F1337@5=0 --target " Austin"
-              circuitry intervene "The capital of Texas is" --add 12:4:99=5 --freeze-attention --json
-              circuitry intervene "When Mary and John went to the store, John gave a drink to" --set 8:12:77=0 --target " Mary" --minus " John"
+              circuitry intervene "The capital of Texas is" --set L20/F1337@5=0 \\
+                  --target " Austin"
+              circuitry intervene "The capital of Texas is" --add 12:4:99=5 \\
+                  --freeze-attention --json
+              circuitry intervene "When Mary and John went to the store, John gave a drink to" \\
+                  --set 8:12:77=0 --target " Mary" --minus " John"
             """)
 
     @Argument(help: "The prompt.")

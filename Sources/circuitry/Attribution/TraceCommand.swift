@@ -11,17 +11,18 @@ struct TraceCommand: ParsableCommand {
         commandName: "trace",
         abstract: "Build the attribution graph of a prompt and save it in the graph store.",
         discussion: """
-            Runs the model on the prompt with every MLP replaced by its transcoder, computes how much \
-            every active feature, token and error drives every other feature and the most likely next \
-            tokens, prunes the graph, and saves it in one transaction. Prints the top logits, graph \
-            sizes, scores, the strongest paths from a token to the top logit, and where the time went.
+            Runs the model on the prompt with every MLP replaced by its transcoder, computes how much every active feature, token and error drives every other feature and the most likely next tokens, prunes the graph, and saves it in one transaction. Prints the top logits, graph sizes, scores, the strongest paths from a token to the top logit, and where the time went.
 
             Examples:
               circuitry trace "The capital of Texas is" --svg Graphs/texas.svg
-              circuitry trace "The capital of Texas is" --max-feature-nodes 2000 --slug texas --json-out texas.json
-              circuitry trace "The capital of Texas is" --json          # a summary as one JSON document
-              circuitry trace "When Mary and John went to the store, John gave a drink to" --verify
-              circuitry trace "When Mary and John went to the store, John gave a drink to" --target " Mary" --minus " John"
+              circuitry trace "The capital of Texas is" --max-feature-nodes 2000 \\
+                  --slug texas --json-out texas.json
+              # a summary as one JSON document
+              circuitry trace "The capital of Texas is" --json
+              circuitry trace "When Mary and John went to the store, John gave a drink to" \\
+                  --verify
+              circuitry trace "When Mary and John went to the store, John gave a drink to" \\
+                  --target " Mary" --minus " John"
             """)
 
     @Argument(help: "The prompt.")

@@ -9,14 +9,12 @@ struct BatchCommand: ParsableCommand {
         commandName: "batch",
         abstract: "Trace many prompts, with any number of workers on any number of machines.",
         discussion: """
-            `circuitry batch PROMPTS` queues the file's prompts in the store and works through them; start as many \
-            workers as you like (each loads the model and transcoders once), on one machine or many sharing a \
-            PostgreSQL store. A killed worker's prompt goes back to the queue when its lease runs out. Run \
-            `circuitry batch status` to see where a batch stands.
+            `circuitry batch PROMPTS` queues the file's prompts in the store and works through them; start as many workers as you like (each loads the model and transcoders once), on one machine or many sharing a PostgreSQL store. A killed worker's prompt goes back to the queue when its lease runs out. Run `circuitry batch status` to see where a batch stands.
 
             Examples:
               circuitry batch prompts.txt --store postgres://me@lab-db/circuits
-              circuitry batch prompts.jsonl --store postgres://me@lab-db/circuits --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
+              circuitry batch prompts.jsonl --store postgres://me@lab-db/circuits \\
+                  --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
               circuitry batch status --store postgres://me@lab-db/circuits
             """,
         subcommands: [BatchRun.self, BatchStatusCommand.self],
@@ -28,10 +26,7 @@ struct BatchRun: ParsableCommand {
         commandName: "run",
         abstract: "Queue a prompts file's prompts (once) and trace them until none are left.",
         discussion: """
-            PROMPTS is a text file with one prompt per line, or a .jsonl file with one {"prompt": "…", "slug": "…"} \
-            object per line (slug optional). The whole file is checked before anything is queued: an empty line or \
-            a line that is not such an object is an error naming its line. Starting a batch again resumes it: \
-            prompts already queued are not queued twice, and finished ones are not traced again.
+            PROMPTS is a text file with one prompt per line, or a .jsonl file with one {"prompt": "…", "slug": "…"} object per line (slug optional). The whole file is checked before anything is queued: an empty line or a line that is not such an object is an error naming its line. Starting a batch again resumes it: prompts already queued are not queued twice, and finished ones are not traced again.
             """)
 
     @Argument(help: ArgumentHelp("The prompts file (.txt: a prompt per line; .jsonl: an object per line).", valueName: "prompts"))

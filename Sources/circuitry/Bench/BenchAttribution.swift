@@ -11,9 +11,7 @@ struct BenchAttribution: ParsableCommand {
         commandName: "attribution",
         abstract: "Time one attribution graph phase by phase, and write its adjacency for comparison with circuit-tracer.",
         discussion: """
-            With --out DIR, writes DIR/adjacency.npy (float32, rows targets, columns sources, \
-            circuit-tracer's node order) and DIR/result.json (the keys of circuit-tracer-run.py's \
-            result.json, plus the pruned node set), so the two tools' graphs can be compared entry by entry.
+            With --out DIR, writes DIR/adjacency.npy (float32, rows targets, columns sources, circuit-tracer's node order) and DIR/result.json (the keys of circuit-tracer-run.py's result.json, plus the pruned node set), so the two tools' graphs can be compared entry by entry.
 
             Example:
               circuitry bench attribution --prompt "The capital of the state containing Dallas is" \\

@@ -8,10 +8,7 @@ struct BenchBLAS: ParsableCommand {
         commandName: "blas",
         abstract: "GFLOP/s of TensorCore's matrix product next to raw cblas_sgemm on the same shapes.",
         discussion: """
-            Shapes are transformer-sized products (tokens × width times width × MLP width, the
-            attention output projection over an attribution batch) and a square 4096² product.
-            The two are timed in alternating blocks over three rounds and each figure is the
-            median, so drift in machine speed affects both alike.
+            Shapes are transformer-sized products (tokens × width times width × MLP width, the attention output projection over an attribution batch) and a square 4096² product. The two are timed in alternating blocks over three rounds and each figure is the median, so drift in machine speed affects both alike.
 
             Example:
               circuitry bench blas --json

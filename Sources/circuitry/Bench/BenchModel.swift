@@ -8,15 +8,9 @@ struct BenchModel: ParsableCommand {
         commandName: "model",
         abstract: "Prompt throughput (tokens/s) and peak memory of the forward pass, like llama.cpp's prompt benchmark.",
         discussion: """
-            The prompt is the text llama-cpp-bench.py uses ("The history of the city begins with a
-            small settlement by the river. " repeated), cut to each length; each figure is the best of
-            three runs of one forward pass that produces the last position's logits.
+            The prompt is the text llama-cpp-bench.py uses ("The history of the city begins with a small settlement by the river. " repeated), cut to each length; each figure is the best of three runs of one forward pass that produces the last position's logits.
 
-            It also measures this machine's Float32 matrix-product rate (the best of five 2048 × 2048
-            × 2048 products through BLAS) and divides each prompt's product work by it: the
-            "ceiling" is the throughput a Float32 forward pass could reach if every product ran at
-            that rate and nothing else took time. Programs that multiply quantised weights with
-            8-bit integer dot products (llama.cpp) are not bound by it.
+            It also measures this machine's Float32 matrix-product rate (the best of five 2048 × 2048 × 2048 products through BLAS) and divides each prompt's product work by it: the "ceiling" is the throughput a Float32 forward pass could reach if every product ran at that rate and nothing else took time. Programs that multiply quantised weights with 8-bit integer dot products (llama.cpp) are not bound by it.
 
             Example:
               circuitry bench model --tokens 128 --tokens 512 --json

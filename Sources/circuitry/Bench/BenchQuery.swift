@@ -18,8 +18,10 @@ struct BenchQuery: ParsableCommand {
 
             Examples:
               circuitry bench query --graphs 200
-              circuitry bench query --real --graphs 200          # copies of Graphs/circuits.sqlite's traces
-              circuitry bench query --graphs 200 --small         # graphs the size of the ANCHORS workload's
+              # copies of Graphs/circuits.sqlite's traces
+              circuitry bench query --real --graphs 200
+              # graphs the size of the ANCHORS workload's
+              circuitry bench query --graphs 200 --small
             """)
 
     @Option(name: .long, help: "Graphs in the store.") var graphs = 200

@@ -8,9 +8,7 @@ struct FeatureCommand: ParsableCommand {
         commandName: "feature",
         abstract: "Show a feature's page: statistics, label, top contexts, promoted tokens and graphs.",
         discussion: """
-            The page comes from the store (`circuitry features build` makes the pages of a set). \
-            In the contexts, tokens where the feature is active are in [brackets] (coloured on a \
-            terminal) and the peak is in [[double brackets]].
+            The page comes from the store (`circuitry features build` makes the pages of a set). In the contexts, tokens where the feature is active are in [brackets] (coloured on a terminal) and the peak is in [[double brackets]].
 
             Examples:
               circuitry feature 17/2381

@@ -9,14 +9,13 @@ struct FeaturesCommand: ParsableCommand {
         commandName: "features",
         abstract: "Build feature pages and labels for a transcoder set, and label features by hand.",
         discussion: """
-            Feature pages record what each transcoder feature reads (how often and how strongly it \
-            fires, the corpus windows where it fired hardest) and writes (the tokens its decoder row \
-            promotes and suppresses). Each feature gets a short automatic label that traces, exports \
-            and queries show; a label you set wins everywhere. Read a page with `circuitry feature L/F`.
+            Feature pages record what each transcoder feature reads (how often and how strongly it fires, the corpus windows where it fired hardest) and writes (the tokens its decoder row promotes and suppresses). Each feature gets a short automatic label that traces, exports and queries show; a label you set wins everywhere. Read a page with `circuitry feature L/F`.
 
             Examples:
-              circuitry features build                         # the default set, every held-out token
-              circuitry features build --tokens 20000 --transcoders models/transcoders/other
+              # the default set, every held-out token
+              circuitry features build
+              circuitry features build --tokens 20000 \\
+                  --transcoders models/transcoders/other
               circuitry features label 17/2381 "capital cities"
               circuitry features label 17/2381 --clear
               circuitry features list
@@ -29,12 +28,7 @@ struct FeaturesBuild: ParsableCommand {
         commandName: "build",
         abstract: "Scan held-out corpus text once and store every feature's page and automatic label.",
         discussion: """
-            Runs the model over held-out corpus sequences (batched, all layers from one forward pass), \
-            encodes every layer with its transcoder and keeps, per feature, its firing frequency, mean \
-            and largest activation and its strongest contexts (one per sequence, a window of tokens \
-            with the activation at each); then pushes every decoder row through the logit lens. An \
-            interrupted build continues from its checkpoint when run again. Pages already built for \
-            the set are kept unless --rebuild is given.
+            Runs the model over held-out corpus sequences (batched, all layers from one forward pass), encodes every layer with its transcoder and keeps, per feature, its firing frequency, mean and largest activation and its strongest contexts (one per sequence, a window of tokens with the activation at each); then pushes every decoder row through the logit lens. An interrupted build continues from its checkpoint when run again. Pages already built for the set are kept unless --rebuild is given.
 
             Examples:
               circuitry features build

@@ -10,10 +10,14 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             Examples:
               circuitry export texas --format svg --out Graphs/texas.svg
-              circuitry export texas --format svg --draw-nodes 120 --draw-edges 600 --out Graphs/texas-more.svg
+              circuitry export texas --format svg --draw-nodes 120 --draw-edges 600 \\
+                  --out Graphs/texas-more.svg
               circuitry export texas --format json > texas.json
-              circuitry export texas --format json --with-unpruned --out texas-full.json   # re-prunable after import
-              circuitry export texas --format svg --subgraph default --out Graphs/texas-subgraph.svg   # pinned in `circuitry serve`
+              # re-prunable after import
+              circuitry export texas --format json --with-unpruned --out texas-full.json
+              # pinned in `circuitry serve`
+              circuitry export texas --format svg --subgraph default \\
+                  --out Graphs/texas-subgraph.svg
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case dot, svg, json }

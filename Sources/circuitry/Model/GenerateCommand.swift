@@ -10,23 +10,24 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Continue a prompt, streaming tokens as they are chosen.",
         discussion: """
-            Steering adds directions to the forward pass (prompt and new tokens alike) and shows
-            the steered text beside the unsteered one, with the chosen tokens' logits at the first
-            prediction:
-              --steer SITE:FEATURE=STRENGTH   add STRENGTH to a feature's activation (decode, add
-                                              the change, keep the reconstruction error; 0 is the
-                                              unsteered run bit for bit). SITE is an SAE's hook
-                                              (--sae) or transcoder.L (--transcoders, layer L).
-                                              A negative strength suppresses.
-              --steer SITE:FEATURE@VALUE      clamp an SAE feature's activation to VALUE
-              --steer-vector FILE=SCALE       add SCALE times a vector from `circuitry steering-vector`
+            Steering adds directions to the forward pass (prompt and new tokens alike) and shows the steered text beside the unsteered one, with the chosen tokens' logits at the first prediction:
+              --steer SITE:FEATURE=STRENGTH  add STRENGTH to a feature's activation
+                                             (decode, add the change, keep the
+                                             reconstruction error; 0 is the unsteered
+                                             run bit for bit). SITE is an SAE's hook
+                                             (--sae) or transcoder.L (--transcoders,
+                                             layer L). Negative strengths suppress.
+              --steer SITE:FEATURE@VALUE     clamp an SAE feature's activation to VALUE
+              --steer-vector FILE=SCALE      add SCALE times a vector from
+                                             `circuitry steering-vector`
 
             Examples:
               circuitry generate "The capital of Texas is" --max-tokens 8
               circuitry generate "Once upon a time" --temperature 0.8 --seed 3
               circuitry generate "My favourite food is" --sae models/saes/smollm2-l15 \
                   --steer blocks.15.hook_resid_post:1234=40 --watch " Paris"
-              circuitry generate "I feel" --steer-vector happy.safetensors=4 --watch " happy" --watch " sad"
+              circuitry generate "I feel" --steer-vector happy.safetensors=4 \\
+                  --watch " happy" --watch " sad"
             """)
 
     @Argument(help: "The prompt.")

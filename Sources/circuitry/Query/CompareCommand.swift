@@ -9,14 +9,11 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare the circuits of two or more stored graphs.",
         discussion: """
-            Reports feature overlap (intersection over union and over the smaller set; position-free and \
-            aligned from the end of the prompt; plain and weighted by influence), edge overlap on aligned \
-            nodes, the rank correlation of shared features' influence, the shared circuit, each graph's own \
-            features, and for three or more graphs how often each feature recurs. --svg and --dot draw the \
-            difference graph: shared nodes and edges dark grey, each graph's own in its colour.
+            Reports feature overlap (intersection over union and over the smaller set; position-free and aligned from the end of the prompt; plain and weighted by influence), edge overlap on aligned nodes, the rank correlation of shared features' influence, the shared circuit, each graph's own features, and for three or more graphs how often each feature recurs. --svg and --dot draw the difference graph: shared nodes and edges dark grey, each graph's own in its colour.
 
             Examples:
-              circuitry compare the-capital-of-texas-is the-capital-of-france-is --svg Graphs/texas-vs-france.svg
+              circuitry compare the-capital-of-texas-is the-capital-of-france-is \\
+                  --svg Graphs/texas-vs-france.svg
               circuitry compare 1 2 3 --json
             """)
 

@@ -24,8 +24,7 @@ struct SAEPages: ParsableCommand {
         commandName: "pages",
         abstract: "Build feature pages for an SAE's features: statistics, strongest contexts, logit-lens tokens, labels.",
         discussion: """
-            The same scan and pages as `circuitry features build` for transcoders; the SAE's
-            features are filed under its hook's layer. Show a page with `circuitry saes feature`.
+            The same scan and pages as `circuitry features build` for transcoders; the SAE's features are filed under its hook's layer. Show a page with `circuitry saes feature`.
 
             Examples:
               circuitry saes pages --sae models/saes/smollm2-l15 --tokens 100000

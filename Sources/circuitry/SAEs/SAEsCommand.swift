@@ -28,24 +28,27 @@ struct TrainSAE: ParsableCommand {
         commandName: "train",
         abstract: "Train a sparse autoencoder on one hook point.",
         discussion: """
-            Activations of the hook point come from the model run over the corpus (BOS positions
-            left out), through a shuffled buffer. Methods:
-              batchtopk  BatchTopK with AuxK (k per token on average), saved as a JumpReLU SAE at
-                         the mean batch cutoff (the default), or as a TopK SAE with --topk;
-              l1         the classic recipe: ReLU, an L1 penalty on activations and unit-norm
-                         decoder rows, saved as a standard (ReLU) SAE;
-              jumprelu   JumpReLU with a threshold learned per feature and an L0 penalty, through
-                         straight-through estimators (rectangle kernel, --bandwidth), unit-norm
-                         decoder rows; saved as a JumpReLU SAE.
-            The SAE is saved in SAELens's format (cfg.json + sae_weights.safetensors), which
-            `SAE.load_from_disk` reads, and evaluated on held-out text (FVU, L0, dead features,
-            spliced loss). Interrupted runs continue from their last checkpoint with --resume.
+            Activations of the hook point come from the model run over the corpus (BOS positions left out), through a shuffled buffer. Methods:
+              batchtopk  BatchTopK with AuxK (k per token on average), saved as a
+                         JumpReLU SAE at the mean batch cutoff (the default), or as
+                         a TopK SAE with --topk;
+              l1         the classic recipe: ReLU, an L1 penalty on activations and
+                         unit-norm decoder rows, saved as a standard (ReLU) SAE;
+              jumprelu   JumpReLU with a threshold learned per feature and an L0
+                         penalty, through straight-through estimators (rectangle
+                         kernel, --bandwidth), unit-norm decoder rows; saved as a
+                         JumpReLU SAE.
+            The SAE is saved in SAELens's format (cfg.json + sae_weights.safetensors), which `SAE.load_from_disk` reads, and evaluated on held-out text (FVU, L0, dead features, spliced loss). Interrupted runs continue from their last checkpoint with --resume.
 
             Examples:
-              circuitry saes train --hook blocks.15.hook_resid_post --out models/saes/smollm2-l15
-              circuitry saes train --hook blocks.15.hook_resid_post --topk --k 32 --out models/saes/l15-topk
-              circuitry saes train --hook blocks.15.hook_resid_post --method l1 --l1 0.002 --out models/saes/l15-relu
-              circuitry saes train --hook blocks.15.hook_resid_post --method jumprelu --l1 0.001 --out models/saes/l15-jumprelu
+              circuitry saes train --hook blocks.15.hook_resid_post \\
+                  --out models/saes/smollm2-l15
+              circuitry saes train --hook blocks.15.hook_resid_post --topk --k 32 \\
+                  --out models/saes/l15-topk
+              circuitry saes train --hook blocks.15.hook_resid_post --method l1 \\
+                  --l1 0.002 --out models/saes/l15-relu
+              circuitry saes train --hook blocks.15.hook_resid_post --method jumprelu \\
+                  --l1 0.001 --out models/saes/l15-jumprelu
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -192,7 +195,8 @@ struct EvaluateSAE: ParsableCommand {
         discussion: """
             Examples:
               circuitry saes eval --sae models/saes/smollm2-l15
-              circuitry saes eval --sae layer_12/width_16k/average_l0_82/params.npz --model gemma-3-270m --json
+              circuitry saes eval --sae layer_12/width_16k/average_l0_82/params.npz \\
+                  --model gemma-3-270m --json
             """)
 
     @OptionGroup var saeOptions: SAEOptions
@@ -248,13 +252,13 @@ struct EncodeSAE: ParsableCommand {
         commandName: "encode",
         abstract: "Run a prompt and show the SAE features active at each token.",
         discussion: """
-            --dump writes the hook's activations and their dense encodings to a safetensors file
-            (tensors `activations` [n, d_in] and `encodings` [n, d_sae]), for checks against
-            other tools.
+            --dump writes the hook's activations and their dense encodings to a safetensors file (tensors `activations` [n, d_in] and `encodings` [n, d_sae]), for checks against other tools.
 
             Examples:
-              circuitry saes encode "The capital of France is Paris" --sae models/saes/smollm2-l15 --top 3
-              circuitry saes encode "Hello" --sae models/saes/smollm2-l15 --dump /tmp/hello.safetensors --json
+              circuitry saes encode "The capital of France is Paris" \\
+                  --sae models/saes/smollm2-l15 --top 3
+              circuitry saes encode "Hello" --sae models/saes/smollm2-l15 \\
+                  --dump /tmp/hello.safetensors --json
             """)
 
     @Argument(help: "The prompt.")

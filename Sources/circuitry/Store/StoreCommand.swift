@@ -14,9 +14,7 @@ struct CopyStore: ParsableCommand {
         commandName: "copy",
         abstract: "Copy graphs, feature pages and user labels from one store into another.",
         discussion: """
-            Either store may be a SQLite file or a PostgreSQL URL (postgres://user@host[:port]/database). What the \
-            target already has is not copied again, so a copy can be repeated (or resumed) safely: each graph lands in \
-            one transaction. A graph whose slug the target already uses for another graph is copied under a new slug.
+            Either store may be a SQLite file or a PostgreSQL URL (postgres://user@host[:port]/database). What the target already has is not copied again, so a copy can be repeated (or resumed) safely: each graph lands in one transaction. A graph whose slug the target already uses for another graph is copied under a new slug.
 
             Examples:
               circuitry store copy Graphs/circuits.sqlite postgres://me@lab-db/circuits

@@ -9,7 +9,8 @@ struct EvaluateTranscoders: ParsableCommand {
         discussion: """
             Examples:
               circuitry transcoders eval
-              circuitry transcoders eval --transcoders models/transcoders/smollm2-long --json
+              circuitry transcoders eval --transcoders models/transcoders/smollm2-long \\
+                  --json
             """)
 
     @OptionGroup var modelOptions: ModelOptions

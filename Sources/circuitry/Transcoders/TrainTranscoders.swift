@@ -8,17 +8,7 @@ struct TrainTranscoders: ParsableCommand {
         commandName: "train",
         abstract: "Train a transcoder for every layer of a model (per-layer, or cross-layer with --cross-layer).",
         discussion: """
-            Activations come from the model run over the corpus (all layers from one forward pass,
-            through a shuffled buffer). Each layer trains a BatchTopK transcoder with a skip
-            connection (AuxK keeps features alive), then the set is saved in circuit-tracer's
-            per-layer format as JumpReLU transcoders and evaluated on held-out text.
-            With --cross-layer, layer l's features write to every layer from l on and all layers
-            train jointly against every layer's MLP output; the result is saved in circuit-tracer's
-            cross-layer format (W_enc_l / W_dec_l files), which circuit-tracer loads unchanged.
-            Decoders then hold (L − l) vectors per feature: memory grows with features × L² / 2.
-            Cross-layer transcoders train without skip connections: circuit-tracer's CLT files
-            have none.
-            Interrupted runs continue from their last checkpoint with --resume.
+            Activations come from the model run over the corpus (all layers from one forward pass, through a shuffled buffer). Each layer trains a BatchTopK transcoder with a skip connection (AuxK keeps features alive), then the set is saved in circuit-tracer's per-layer format as JumpReLU transcoders and evaluated on held-out text. With --cross-layer, layer l's features write to every layer from l on and all layers train jointly against every layer's MLP output; the result is saved in circuit-tracer's cross-layer format (W_enc_l / W_dec_l files), which circuit-tracer loads unchanged. Decoders then hold (L − l) vectors per feature: memory grows with features × L² / 2. Cross-layer transcoders train without skip connections: circuit-tracer's CLT files have none. Interrupted runs continue from their last checkpoint with --resume.
 
             Examples:
               circuitry transcoders train                       # the default 15-minute set

@@ -8,19 +8,15 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Explore stored graphs in the browser: an interactive viewer on this machine.",
         discussion: """
-            Serves a single-page viewer and its JSON API over the graph store: the graph list, each \
-            graph with tokens along the bottom and layers upward, node and edge thresholds that re-prune \
-            from the stored adjacency, feature pages, pinned nodes and supernodes (saved in the store, \
-            exported in interchange JSON), CircuitQL queries, comparisons and traces.
+            Serves a single-page viewer and its JSON API over the graph store: the graph list, each graph with tokens along the bottom and layers upward, node and edge thresholds that re-prune from the stored adjacency, feature pages, pinned nodes and supernodes (saved in the store, exported in interchange JSON), CircuitQL queries, comparisons and traces.
 
-            It listens on 127.0.0.1 unless --host says otherwise, answers only requests addressed to \
-            that host or localhost, and prints an address with a token: changes (labels, subgraphs, \
-            deletes, traces) need the token; reading does not. Ctrl-C stops it.
+            It listens on 127.0.0.1 unless --host says otherwise, answers only requests addressed to that host or localhost, and prints an address with a token: changes (labels, subgraphs, deletes, traces) need the token; reading does not. Ctrl-C stops it.
 
             Examples:
               circuitry serve                          # http://127.0.0.1:8765/?token=…
               circuitry serve --store lab.sqlite --port 9000
-              circuitry serve --model gemma-3-270m --transcoders models/transcoders/gemma-3-270m-default
+              circuitry serve --model gemma-3-270m \\
+                  --transcoders models/transcoders/gemma-3-270m-default
             """)
 
     @Option(name: .long, help: "The port (0: any free port; the one chosen is printed).") var port = 8765
