@@ -39,10 +39,11 @@ import TestSupport
                 line.hasPrefix("  ") && !line.hasPrefix("   ") ? line.split(separator: " ").first.map(String.init) : nil
             }
         }
-        var queue = subcommands(try CommandLineRun.circuitry(["--help"]).standardOutput).map { [$0] }
+        let columns = ["COLUMNS": "80", "LINES": "25"]
+        var queue = subcommands(try CommandLineRun.circuitry(["--help"], environment: columns).standardOutput).map { [$0] }
         var checked = 0
         while let command = queue.popLast() {
-            let help = try CommandLineRun.circuitry(command + ["--help"]).standardOutput
+            let help = try CommandLineRun.circuitry(command + ["--help"], environment: columns).standardOutput
             queue += subcommands(help).map { command + [$0] }
             guard let end = help.range(of: "\nUSAGE:") else { continue }
             let lines = help[..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
