@@ -2,6 +2,8 @@
 # Fuzzes each parser a user feeds Circuitry with libFuzzer and the address sanitizer.
 #   scripts/fuzz.sh [target…]          every target, or the ones named
 #   FUZZ_SECONDS=600 scripts/fuzz.sh   time per target (default 60); FUZZ_RUNS=10000000 stops at a count
+#   FUZZ_INSTANCE=2 FUZZ_SUMMARY=/tmp/b.txt scripts/fuzz.sh gguf   a second run of a target beside the first
+#                                      (same corpus, its own log), to fuzz one parser on two cores
 # Seeds: Fuzz/corpus/<target>/ (committed). The growing corpus lives in .build/fuzz/corpus/<target>/,
 # crashes, hangs and leaks in .build/fuzz/findings/<target>/ (reproduce one with
 # `CIRCUITRY_FUZZ_TARGET=<target> .build/fuzz/debug/circuitry-fuzz <file>`). A summary line per
@@ -28,7 +30,8 @@ summary=${FUZZ_SUMMARY:-.build/fuzz/summary.txt}
 : > "$summary"
 for t in "${targets[@]}"; do
   [ -d "Fuzz/corpus/$t" ] || { echo "error: no seed corpus for target $t (Fuzz/corpus/$t)" >&2; exit 2; }
-  corpus=.build/fuzz/corpus/$t findings=.build/fuzz/findings/$t log=.build/fuzz/$t.log
+  # FUZZ_INSTANCE=2 lets a second run of the same target share its corpus on another core.
+  corpus=.build/fuzz/corpus/$t findings=.build/fuzz/findings/$t log=.build/fuzz/$t${FUZZ_INSTANCE:+-$FUZZ_INSTANCE}.log
   mkdir -p "$corpus" "$findings"
   max_len=4096
   case $t in gguf|safetensors|npz) max_len=65536 ;; interchange|store-blobs) max_len=131072 ;; tokenizer) max_len=16384 ;; esac
