@@ -415,11 +415,12 @@ struct ForwardEvaluator: BlockEvaluator {
 
     mutating func visit(_ point: HookPoint, _ value: inout Tensor) throws { try run.visit(point, &value) }
 
-    /// a + b; where attention returned only the last row, the stream is cut to that row first.
+    /// a + b; where attention returned only the last row, the other operand (the stream) is cut
+    /// to its last row first.
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         guard lastRowOnlyLayer != nil, a.rank == 3, b.rank == 3, a.shape[1] != b.shape[1] else { return try a + b }
         func last(_ t: Tensor) throws -> Tensor { try t.slice(axis: 1, (t.shape[1] - 1)..<t.shape[1]) }
-        return try last(a) + last(b)
+        return a.shape[1] == 1 ? try a + last(b) : try last(a) + b
     }
 
     mutating func normalize(_ x: Tensor, weight: Tensor, bias: Tensor?, scale: HookPoint, normalized: HookPoint?) throws -> Tensor {
@@ -501,8 +502,8 @@ struct ForwardEvaluator: BlockEvaluator {
         let queryRows = lastRowOnly ? (n - 1)..<n : 0..<n
         var patterns = [Tensor](), mixed = [Tensor]()
         for j in 0..<b {
-            var qj = try q.row(j).applyingRotary(table, style: style, startPosition: start)
-            if lastRowOnly { qj = try qj.slice(axis: 0, queryRows) }
+            let qj = try (lastRowOnly ? q.row(j).slice(axis: 0, queryRows) : q.row(j))
+                .applyingRotary(table, style: style, startPosition: start + queryRows.lowerBound)
             var kj = try k.row(j).applyingRotary(table, style: style, startPosition: start)
             var vj = try v.row(j)
             if let kvCache { (kj, vj) = try kvCache.pointee.append(layer: l, keys: kj, values: vj) }

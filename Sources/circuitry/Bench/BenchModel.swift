@@ -51,12 +51,7 @@ struct BenchModel: ParsableCommand {
         let n = 2048
         let a = try Tensor(shape: [n, n], scalars: (0..<(n * n)).map { Float($0 % 13) * 0.01 })
         let b = try Tensor(shape: [n, n], scalars: (0..<(n * n)).map { Float($0 % 7) * 0.01 })
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let start = Stopwatch.now()
-            _ = try Tensor.matmul(a, b, transposeB: true)
-            best = min(best, Stopwatch.now() - start)
-        }
+        let best = try Stopwatch.best(runs: 5) { _ = try Tensor.matmul(a, b, transposeB: true) }
         return 2 * Double(n * n * n) / best / 1e9
     }
 
@@ -72,12 +67,7 @@ struct BenchModel: ParsableCommand {
         for n in tokens {
             guard n > 0, n <= all.count else { throw ValidationError("--tokens must be between 1 and \(all.count)") }
             let ids = Array(all.prefix(n))
-            var best = Double.infinity
-            for _ in 0..<max(repeats, 1) {
-                let start = Stopwatch.now()
-                _ = try loaded.model.forward([ids])
-                best = min(best, Stopwatch.now() - start)
-            }
+            let best = try Stopwatch.best(runs: repeats) { _ = try loaded.model.forward([ids]) }
             let gflop = loaded.model.productFloatOps(tokens: n) / 1e9
             let ceiling = Double(n) / (gflop / rate)
             rows.append(Row(tokens: n, seconds: best, tokens_per_second: Double(n) / best, product_gflop: gflop,

@@ -23,6 +23,17 @@ enum Stopwatch {
         return times[times.count / 2]
     }
 
+    /// The shortest of `runs` runs of `body` (at least one), in seconds.
+    static func best(runs: Int, _ body: () throws -> Void) rethrows -> Double {
+        var best = Double.infinity
+        for _ in 0..<max(runs, 1) {
+            let t0 = now()
+            try body()
+            best = min(best, now() - t0)
+        }
+        return best
+    }
+
     /// Times `first` and `second` in alternating blocks (three rounds of a median-of-runs block
     /// each, so drift in machine speed affects both alike), pausing after each `second` block so
     /// helper threads it leaves spinning go idle; returns the median of each over the rounds.
