@@ -45,7 +45,13 @@ extension Tensor {
 @inlinable @inline(__always)
 public func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ width: Int) {
     let peak = VectorReduce.max(src, width)
-    for j in 0..<width { dst[j] = fastExp(src[j] - peak) }
+    if UnsafePointer(dst) == src {
+        // In place through one pointer: the compiler's overlap check would otherwise find the two
+        // pointers overlapping and run the scalar loop (attention's patterns are softmaxed in place).
+        for j in 0..<width { dst[j] = fastExp(dst[j] - peak) }
+    } else {
+        for j in 0..<width { dst[j] = fastExp(src[j] - peak) }
+    }
     let inverse = 1 / VectorReduce.sum(dst, width)
     for j in 0..<width { dst[j] *= inverse }
 }
