@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Parses graph files with circuit-tracer's own pydantic models (frontend/graph_models.py).
 
-Run with the peer environment's Python (see ../shared/peers):
+Run with the peer environment's Python (made by Benchmarks/peers/circuit-tracer-setup.sh):
     venv/bin/python Benchmarks/check-graph-file-with-circuit-tracer.py Graphs/texas.json [...]
 Prints one line per file: node and link counts as circuit-tracer reads them, or the error.
 """

@@ -2,7 +2,7 @@
 # Runs circuit-tracer and Circuitry on the same model, transcoders and prompt, one after the other
 # in the same session, and compares their graphs (compare-with-circuit-tracer.py).
 # Usage: run-peer-comparison.sh PEER_DIR TRANSCODERS OUT_DIR "PROMPT" [MAX_FEATURE_NODES]
-#   PEER_DIR: made by ../shared/peers/circuit-tracer-setup.sh; TRANSCODERS: a folder in
+#   PEER_DIR: made by Benchmarks/peers/circuit-tracer-setup.sh; TRANSCODERS: a folder in
 #   circuit-tracer's per-layer format (ours, or one made with --make-random-transcoders).
 # Another model: PEER_HF_MODEL=its float32 Hugging Face copy, CIRCUITRY_MODEL_ARG=its --model value,
 # NO_BOS=1 for a model whose prompts do not start with BOS (Qwen), and PEER_TOKEN_IDS=ids,... to give
@@ -11,7 +11,7 @@ set -euo pipefail
 peer=$1 tc=$2 out=$3 prompt=$4 budget=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-peers=${CIRCUITRY_PEERS:-$root/../shared/peers}
+peers=${CIRCUITRY_PEERS:-$here/peers}
 unset OPENBLAS_CORETYPE
 mkdir -p "$out"
 hf=${PEER_HF_MODEL:-$peer/smollm2-hf}
