@@ -453,18 +453,23 @@ struct ForwardEvaluator: BlockEvaluator {
         let activation = model.configuration.mlpActivation
         let hidden = try Tensor(shape: Array(u.shape.dropLast()) + [m]) { out in
             gateUp.scalars.withUnsafeBufferPointer { gu in
-                for r in 0..<rows {
-                    let g = gu.baseAddress! + r * 2 * m, o = out.baseAddress! + r * m
-                    switch activation {
-                    case .silu:
-                        for i in 0..<m {
-                            let gate = g[i]
-                            o[i] = gate / (1 + fastExp(-gate)) * g[m + i]
-                        }
-                    case .geluTanh:
-                        for i in 0..<m {
-                            let x = g[i]
-                            o[i] = 0.5 * x * (1 + fastTanh(0.797_884_56 * (x + 0.044_715 * x * x * x))) * g[m + i]
+                guard let gb = gu.baseAddress, let ob = out.baseAddress else { return }
+                let (source, target) = (SharedPointer(gb), SharedPointer(ob))
+                // Rows split over the cores, a few at least to each (one row is a few microseconds).
+                Parallel.forChunks(rows, minimum: 16) { chunk in
+                    for r in chunk {
+                        let g = source.floats + r * 2 * m, o = target.floats + r * m
+                        switch activation {
+                        case .silu:
+                            for i in 0..<m {
+                                let gate = g[i]
+                                o[i] = gate / (1 + fastExp(-gate)) * g[m + i]
+                            }
+                        case .geluTanh:
+                            for i in 0..<m {
+                                let x = g[i]
+                                o[i] = 0.5 * x * (1 + fastTanh(0.797_884_56 * (x + 0.044_715 * x * x * x))) * g[m + i]
+                            }
                         }
                     }
                 }
