@@ -47,6 +47,13 @@ import TestSupport
             queue += subcommands(help).map { command + [$0] }
             guard let end = help.range(of: "\nUSAGE:") else { continue }
             let lines = help[..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            // An example the wrapper broke continues at column 0 (a pasted copy would run two commands).
+            var inExamples = false
+            for line in lines {
+                if line.hasPrefix("Example") { inExamples = true; continue }
+                if line.isEmpty { inExamples = false; continue }
+                #expect(!inExamples || line.hasPrefix(" "), "`circuitry \(command.joined(separator: " ")) --help`: an example wraps at \"\(line)\"")
+            }
             for (i, line) in lines.enumerated() where i > 0 && i + 1 < lines.count {
                 let fragment = !line.isEmpty && line.count < 24 && !line.hasPrefix(" ") && !line.hasSuffix(":")
                     && !lines[i - 1].isEmpty && !lines[i + 1].isEmpty && !lines[i + 1].hasPrefix(" ")

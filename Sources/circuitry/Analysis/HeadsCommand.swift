@@ -11,10 +11,12 @@ struct HeadsCommand: ParsableCommand {
             Induction and duplicate-token scores come from a random token sequence repeated twice (--length tokens, --seed); previous-token, BOS attention, entropy and prompt induction from the prompt. Thresholds (the first a head passes names it): induction ≥ 0.4, previous-token ≥ 0.4, duplicate-token ≥ 0.4, BOS sink: bos ≥ 0.8.
 
             Examples:
-              circuitry heads "When Mary and John went to the store, John gave a drink to" \\
+              circuitry heads \\
+                  "When Mary and John went to the store, John gave a drink to" \\
                   --svg Graphs/heads-ioi.svg
               circuitry heads "The capital of Texas is" --json
-              circuitry heads "When Mary and John went to the store, John gave a drink to" \\
+              circuitry heads \\
+                  "When Mary and John went to the store, John gave a drink to" \\
                   --pattern 5.3 --svg head-5-3.svg
             """)
 

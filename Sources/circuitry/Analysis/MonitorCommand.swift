@@ -165,8 +165,9 @@ struct SelectMonitor: ParsableCommand {
             Every feature of the SAE (or of one transcoder layer) is scored on each text (max over its tokens); the --top features whose `score > threshold` best separates texts labelled --positive from the rest (balanced accuracy, best threshold each) are written as a monitor file. Choose on one split, measure on another:
 
             Examples:
-              circuitry monitor select --texts Datasets/monitor-code-train.jsonl --positive code \\
-                  --sae models/saes/smollm2-l15 --top 3 --out monitors.json
+              circuitry monitor select --texts Datasets/monitor-code-train.jsonl \\
+                  --positive code --sae models/saes/smollm2-l15 --top 3 \\
+                  --out monitors.json
               circuitry monitor --features monitors.json \\
                   --texts Datasets/monitor-code-test.jsonl --positive code
             """)

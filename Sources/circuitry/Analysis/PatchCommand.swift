@@ -23,15 +23,17 @@ struct PatchCommand: ParsableCommand {
             A graph's features as the sites (--graph SLUG, the clean prompt's graph): each of its --features most influential features is set, in the corrupted run of the replacement model (its transcoders, the corrupted run's own error terms, later features recomputed), to its clean activation; scored the same way.
 
             Examples:
-              circuitry patch "When Mary and John went to the store, John gave a drink to" \\
-                              "When Mary and John went to the store, Mary gave a drink to" \\
-                              --metric "logit_diff( Mary, John)" --svg Graphs/patch-ioi.svg
+              circuitry patch \\
+                  "When Mary and John went to the store, John gave a drink to" \\
+                  "When Mary and John went to the store, Mary gave a drink to" \\
+                  --metric "logit_diff( Mary, John)" --svg Graphs/patch-ioi.svg
               circuitry patch "The capital of Texas is" "The capital of Ohio is" \\
                   --metric "prob( Austin)" --sites resid_pre --json
-              circuitry patch "…John gave a drink to" "…Mary gave a drink to" --metric "logit_diff( Mary, John)" \\
-                              --path-to 23.3 --receiver-input q --svg path.svg
-              circuitry patch "The capital of Texas is" "The capital of Ohio is" --metric "logit( Austin)" \\
-                              --graph the-capital-of-texas-is --features 30
+              circuitry patch "…John gave a drink to" "…Mary gave a drink to" \\
+                  --metric "logit_diff( Mary, John)" \\
+                  --path-to 23.3 --receiver-input q --svg path.svg
+              circuitry patch "The capital of Texas is" "The capital of Ohio is" \\
+                  --metric "logit( Austin)" --graph the-capital-of-texas-is --features 30
             """)
 
     @Argument(help: "The clean prompt.") var clean: String

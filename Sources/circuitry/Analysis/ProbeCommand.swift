@@ -171,10 +171,11 @@ struct ApplyProbe: ParsableCommand {
         commandName: "apply",
         abstract: "Classify texts with a saved probe.",
         discussion: """
+            With --texts whose lines carry labels, the accuracy is reported too.
+
             Examples:
               circuitry probe apply --probe probe.json "I flew into Lisbon last night."
               circuitry probe apply --probe probe.json --texts more.jsonl --json
-            With --texts whose lines carry labels, the accuracy is reported too.
             """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -18,7 +18,8 @@ struct InterveneCommand: ParsableCommand {
                   --target " Austin"
               circuitry intervene "The capital of Texas is" --add 12:4:99=5 \\
                   --freeze-attention --json
-              circuitry intervene "When Mary and John went to the store, John gave a drink to" \\
+              circuitry intervene \\
+                  "When Mary and John went to the store, John gave a drink to" \\
                   --set 8:12:77=0 --target " Mary" --minus " John"
             """)
 

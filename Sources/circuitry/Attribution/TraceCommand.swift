@@ -19,9 +19,11 @@ struct TraceCommand: ParsableCommand {
                   --slug texas --json-out texas.json
               # a summary as one JSON document
               circuitry trace "The capital of Texas is" --json
-              circuitry trace "When Mary and John went to the store, John gave a drink to" \\
+              circuitry trace \\
+                  "When Mary and John went to the store, John gave a drink to" \\
                   --verify
-              circuitry trace "When Mary and John went to the store, John gave a drink to" \\
+              circuitry trace \\
+                  "When Mary and John went to the store, John gave a drink to" \\
                   --target " Mary" --minus " John"
             """)
 

@@ -14,8 +14,10 @@ struct BenchAttribution: ParsableCommand {
             With --out DIR, writes DIR/adjacency.npy (float32, rows targets, columns sources, circuit-tracer's node order) and DIR/result.json (the keys of circuit-tracer-run.py's result.json, plus the pruned node set), so the two tools' graphs can be compared entry by entry.
 
             Example:
-              circuitry bench attribution --prompt "The capital of the state containing Dallas is" \\
-                --transcoders /tmp/ct-peer/tc-random --max-feature-nodes 4096 --out /tmp/ours
+              circuitry bench attribution \\
+                  --prompt "The capital of the state containing Dallas is" \\
+                  --transcoders /tmp/ct-peer/tc-random --max-feature-nodes 4096 \\
+                  --out /tmp/ours
             """)
 
     @Option(name: .long, help: "The prompt.")

@@ -24,7 +24,7 @@ struct GenerateCommand: ParsableCommand {
             Examples:
               circuitry generate "The capital of Texas is" --max-tokens 8
               circuitry generate "Once upon a time" --temperature 0.8 --seed 3
-              circuitry generate "My favourite food is" --sae models/saes/smollm2-l15 \
+              circuitry generate "My favourite food is" --sae models/saes/smollm2-l15 \\
                   --steer blocks.15.hook_resid_post:1234=40 --watch " Paris"
               circuitry generate "I feel" --steer-vector happy.safetensors=4 \\
                   --watch " happy" --watch " sad"

@@ -11,8 +11,12 @@ struct QueryCommand: ParsableCommand {
             Nodes are :Token, :Feature, :Error and :Logit with properties graph, layer, pos, feature, token, token_id, activation, influence, label, prob, kind and index; relationships (:ATTR, may be left out) go source → target with weight and share. A query spans every stored graph unless it starts with USE 'slug' or says WHERE n.graph = 'slug'. The grammar is in the README.
 
             Examples:
-              circuitry query "MATCH (f:Feature) WHERE f.layer >= 10 AND f.layer <= 20 AND f.influence > 0.001 RETURN f.graph, f.layer, f.feature, f.influence ORDER BY f.influence DESC LIMIT 10"
-              circuitry query "USE 'the-capital-of-texas-is' MATCH p = (t:Token {token: ' Texas'})-[*1..4]->(l:Logit) RETURN nodes(p), strength(p) AS s ORDER BY s DESC LIMIT 5"
+              circuitry query "MATCH (f:Feature) WHERE f.layer >= 10 AND f.layer <= 20
+                  AND f.influence > 0.001 RETURN f.graph, f.layer, f.feature, f.influence
+                  ORDER BY f.influence DESC LIMIT 10"
+              circuitry query "USE 'the-capital-of-texas-is'
+                  MATCH p = (t:Token {token: ' Texas'})-[*1..4]->(l:Logit)
+                  RETURN nodes(p), strength(p) AS s ORDER BY s DESC LIMIT 5"
               circuitry query --file Queries/recurring-features.cql --format json
             """)
 

@@ -14,10 +14,12 @@ struct TrainTranscoders: ParsableCommand {
               circuitry transcoders train                       # the default 15-minute set
               circuitry transcoders train --long --out models/transcoders/smollm2-long
               circuitry transcoders train --corpus ~/texts --features 2048 --tokens 200000
+              # at Gemma Scope's sites
               circuitry transcoders train --model gemma-3-270m --output-hook hook_mlp_out \\
-                  --out models/transcoders/gemma-3-270m-default     # at Gemma Scope's sites
-              circuitry transcoders train --cross-layer --features 2048 --output-hook hook_mlp_out \\
-                  --out models/transcoders/smollm2-clt               # a cross-layer transcoder
+                  --out models/transcoders/gemma-3-270m-default
+              # a cross-layer transcoder
+              circuitry transcoders train --cross-layer --features 2048 \\
+                  --output-hook hook_mlp_out --out models/transcoders/smollm2-clt
             """)
 
     @OptionGroup var modelOptions: ModelOptions
