@@ -97,7 +97,6 @@ public enum Patching {
     /// The metric of one batch of patched runs of layer l: item j patches position (or head) items[j].
     static func patchedRuns(model: TransformerModel, site: PatchSite, layer l: Int, items: [Int], base: Tensor,
                             clean: ActivationCache, metric: Metric, positions n: Int) throws -> [Double] {
-        let d = model.configuration.width
         let b = items.count
         var residual = try tiled(base, copies: b)
         var hooks = [HookPoint: Hook]()

@@ -50,7 +50,7 @@ extension LoadedModel {
     /// A content fingerprint of the model's files.
     func fingerprint() throws -> String {
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         return isDirectory.boolValue
             ? Fingerprint.combine(try TransformerModel.weightFiles(huggingFaceFolder: path).map { try Fingerprint.file($0) })
             : try Fingerprint.file(path)
