@@ -78,7 +78,8 @@ enum Examples {
             ["the-capital-of-texas-is", " capital", "1", "[15]"], ["the-capital-of-texas-is", " is", "1", "[27]"],
         ]),
         "shared-features.cql": (["layer", "feature", "texas", "france"], [["12", "1788", "0.04", "0.02"], ["15", "7", "0.2", "0.25"]]),
-        "plural-logits.cql": (["graph", "token", "prob"], [["the-capital-of-france-is", " Paris", "0.7"], ["i-like-green-tea", "'s", "0.1"]]),
+        // Leading-space logits other than Austin and Paris: " and" (0.3) and " Dallas" (0.1); "'s" has no space.
+        "runner-up-logits.cql": (["graph", "token", "prob"], [["i-like-green-tea", " and", "0.3"], ["the-capital-of-texas-is", " Dallas", "0.1"]]),
     ]
 
     @Test(arguments: TestStores.backends, expected.keys.sorted())
