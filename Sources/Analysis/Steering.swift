@@ -5,7 +5,9 @@
 // as adding Δa · W_dec[i] to the site's true value:
 //   add:   x' = x + s · W_dec[i]                     (a_i + s)
 //   clamp: x' = x + (v − a_i(x)) · W_dec[i]          (a_i set to v; SAE features)
-// With s = 0 the run is the unsteered run exactly: x + 0 = x bit for bit. A steering vector (a
+// With s = 0 the run is the unsteered run exactly (x + 0 = x bit for bit) when the unsteered run
+// carries `baselineHooks` at the same points: a pass with no hook at all may take a shorter
+// arithmetic path for its last layer, equal only to rounding. A steering vector (a
 // mean difference of activations between contrastive prompts) adds s · v the same way.
 
 import Foundation
@@ -69,6 +71,12 @@ public struct SteeringVector: Sendable {
 }
 
 public enum Steering {
+    /// Hooks that do nothing, at the points the edits steer: the unsteered run to compare a steered
+    /// one with, taking the same arithmetic path through the model.
+    public static func baselineHooks(_ edits: [SteeringEdit]) -> [HookPoint: Hook] {
+        Dictionary(uniqueKeysWithValues: Set(edits.map(\.point)).map { point -> (HookPoint, Hook) in (point, { _, _ in }) })
+    }
+
     /// Hooks applying every edit (several at one point apply in order).
     public static func hooks(_ edits: [SteeringEdit]) -> [HookPoint: Hook] {
         var byPoint = [HookPoint: [SteeringEdit]]()

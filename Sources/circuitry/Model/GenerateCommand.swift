@@ -137,12 +137,8 @@ struct GenerateCommand: ParsableCommand {
             return t[0]
         }
         var first = [[Float]]()
-        // The plain pass carries do-nothing hooks at the steered points so that both passes take the
-        // same arithmetic path (a pass without hooks may shorten its last layer): at strength 0 the
-        // two agree to the bit.
-        let passThrough = Dictionary(uniqueKeysWithValues: Set(edits.map(\.point)).map { point -> (HookPoint, Hook) in (point, { _, _ in }) })
         let plain = try loaded.running {
-            try loaded.model.generate(ids, options: options, hooks: passThrough, onLogits: { if first.count == 0 { first.append($0) } })
+            try loaded.model.generate(ids, options: options, hooks: Steering.baselineHooks(edits), onLogits: { if first.count == 0 { first.append($0) } })
         }
         let steered = try loaded.running {
             try loaded.model.generate(ids, options: options, hooks: Steering.hooks(edits), onLogits: { if first.count == 1 { first.append($0) } })
